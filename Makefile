@@ -1,0 +1,89 @@
+# rbee acceptance — every target works from a fresh clone (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+WHEEL_CACHE ?= $(HOME)/.cache/rbee/wheels
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+IMAGE       ?= rbee-stack:latest
+BASE_IMAGE  ?= rbee-base:latest
+MODELS      := fixtures/models
+BEHAVE_ARGS ?=
+TAGS        ?= @integration
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup fixtures image preflight-docker bdd bdd-local test lint unit clean distclean bench-startup
+
+help:
+	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
+	@echo "make bdd-local  the same on local processes"
+	@echo "make test       lint + unit tests + the whole behave suite on both targets"
+	@echo "make setup | fixtures | image | lint | unit | bench-startup | clean | distclean"
+
+# --- setup: virtualenv, dependencies, the cached llama-cpp-python wheel -------------
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@if ! ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+	  echo "setup: building the llama-cpp-python $(LLAMA_VERSION) wheel once (several minutes on 2 cores)…"; \
+	  mkdir -p $(WHEEL_CACHE); \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PYTHON) -m pip wheel --quiet --no-deps -w $(WHEEL_CACHE) \
+	    llama-cpp-python==$(LLAMA_VERSION); \
+	fi
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setup: installing the project and its dependencies into $(VENV)…"
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet --find-links $(WHEEL_CACHE) -e ".[stack,suite,dev]"
+	@touch $@
+
+# --- fixtures: tiny generated GGUF models -------------------------------------------
+fixtures: $(MODELS)/.generated
+
+$(MODELS)/.generated: fixtures/make_models.py | setup
+	@$(BIN)/python fixtures/make_models.py $(MODELS)
+	@touch $@
+
+# --- image: offline base image + stack image from a local wheelhouse ---------------
+image: setup
+	@$(BIN)/python fixtures/docker/build_image.py --image $(IMAGE) --base $(BASE_IMAGE) --wheel-cache $(WHEEL_CACHE)
+
+preflight-docker:
+	@docker info >/dev/null 2>&1 || { echo "bdd: no Docker engine is running here. Start one, or run the suite on local processes with: make bdd-local" >&2; exit 2; }
+
+# --- the acceptance suite -------------------------------------------------------------
+bdd: preflight-docker setup fixtures image
+	$(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) $(BEHAVE_ARGS)
+
+bdd-local: setup fixtures
+	$(BIN)/behave --tags '$(TAGS)' -D target=local $(BEHAVE_ARGS)
+
+# --- the project's own tests ---------------------------------------------------------
+lint: setup
+	$(BIN)/ruff check src features tests fixtures
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+	@! grep -rnE '^\s*(from|import)\s+rbee(\.|\s|$$)' features || { echo "lint: features/ imports the stack" >&2; exit 1; }
+
+unit: setup fixtures
+	$(BIN)/pytest -q
+
+test: lint unit
+	$(MAKE) --no-print-directory bdd
+	$(MAKE) --no-print-directory bdd-local
+
+bench-startup: setup fixtures image
+	$(BIN)/python -m rbee_bdd.bench_startup --runs 5
+
+# --- cleaning ----------------------------------------------------------------------------
+clean:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m rbee_bdd.sweep --all; fi
+	@-docker image rm -f $(IMAGE) >/dev/null 2>&1 || true
+	rm -rf reports build $(MODELS) .pytest_cache .mypy_cache .ruff_cache
+
+distclean: clean
+	@-docker image rm -f $(BASE_IMAGE) >/dev/null 2>&1 || true
+	rm -rf $(VENV) $(WHEEL_CACHE)

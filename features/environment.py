@@ -1,0 +1,15 @@
+"""behave hooks: all the work is in rbee_bdd.hooks."""
+
+from rbee_bdd import hooks
+
+
+def before_all(context):
+    hooks.before_all(context)
+
+
+def before_scenario(context, scenario):
+    hooks.before_scenario(context, scenario)
+
+
+def after_scenario(context, scenario):
+    hooks.after_scenario(context, scenario)

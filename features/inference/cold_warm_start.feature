@@ -1,0 +1,30 @@
+@integration @inference @p0
+Feature: Cold and warm start of an inference job
+  A job for a model no worker serves yet makes a hive spawn a worker (cold start);
+  a later job for that model reuses the ready worker (warm start).
+
+  Background:
+    Given a stack with 1 hive
+
+  Scenario: Cold start spawns a worker and rbee-keeper streams the completion
+    Given hive "hive-1" runs no worker
+    When I run rbee-keeper infer with model "tinyllama", 16 max tokens and seed 42
+    Then rbee-keeper exits with code 0
+    And rbee-keeper's last line on stderr is "✅ Complete"
+    And rbee-keeper printed a completion on stdout
+    And hive "hive-1" runs 1 worker process for model "tinyllama"
+    And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
+
+  Scenario: Warm start reuses the ready worker without spawning another
+    Given a completed job for model "tinyllama"
+    When I submit an infer job for model "tinyllama" with 16 max tokens
+    Then the job's stream ends with "[DONE]" within 30 seconds
+    And the job ran on the same worker as the previous job
+    And hive "hive-1" runs 1 worker process for model "tinyllama"
+    And the job's first token came sooner than the previous job's
+
+  Scenario: A model no hive has fails with a clear reason
+    When I run rbee-keeper infer with model "no-such-model"
+    Then rbee-keeper exits with code 1
+    And rbee-keeper's last line on stderr starts with "❌ Failed: MODEL_NOT_FOUND"
+    And hive "hive-1" runs 0 worker processes for model "no-such-model"

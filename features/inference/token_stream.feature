@@ -1,0 +1,21 @@
+@integration @inference @p0
+Feature: Tokens stream in order and are reproducible for a seed
+  Every token event carries its index; the same request with the same seed
+  yields the same completion, and another seed another one.
+
+  Background:
+    Given a stack with 1 hive
+
+  Scenario: Indexes increase strictly and the same seed repeats the completion
+    When I submit an infer job for model "tinyllama" with 24 max tokens and seed 7
+    And it completes
+    And I submit the same infer job again and it completes
+    Then every stream's token indexes increase strictly from 0
+    And the last two completions are identical
+
+  Scenario: Another seed gives another completion
+    When I submit an infer job for model "tinyllama" with 24 max tokens and seed 7
+    And it completes
+    And I submit an infer job for model "tinyllama" with 24 max tokens and seed 8
+    And it completes
+    Then the last two completions differ

@@ -1,0 +1,126 @@
+"""Submitting infer jobs to queen and checking what their SSE streams carried."""
+
+from behave import given, then, when
+from hamcrest import (
+    assert_that,
+    contains_exactly,
+    equal_to,
+    has_item,
+    has_length,
+    is_not,
+    less_than,
+    not_none,
+    only_contains,
+)
+
+from rbee_bdd.waiting import eventually, scaled
+
+STREAM_TIMEOUT_S = 60
+
+
+def submit(context, model, max_tokens=16, seed=None):
+    job = context.stack.queen().submit_infer(model, max_tokens=max_tokens, seed=seed)
+    context.jobs = [*getattr(context, "jobs", []), job]
+    return job
+
+
+def wait_done(job, seconds=STREAM_TIMEOUT_S):
+    job.stream.wait_ended(scaled(seconds))
+    assert_that(job.stream.terminal, equal_to("[DONE]"), f"terminal marker of {job.job_id}: {job.stream.summary()}")
+    return job
+
+
+@given('a completed job for model "{model}"')
+def step_completed_job(context, model):
+    wait_done(submit(context, model))
+
+
+@when('I submit an infer job for model "{model}" with {max_tokens:d} max tokens')
+def step_submit(context, model, max_tokens):
+    submit(context, model, max_tokens)
+
+
+@when('I submit an infer job for model "{model}" with {max_tokens:d} max tokens and seed {seed:d}')
+def step_submit_seeded(context, model, max_tokens, seed):
+    submit(context, model, max_tokens, seed)
+
+
+@when("it completes")
+def step_it_completes(context):
+    wait_done(context.jobs[-1])
+
+
+@when("I submit the same infer job again and it completes")
+def step_submit_same(context):
+    first = context.jobs[-1].request
+    wait_done(submit(context, first["model"], first["max_tokens"], first.get("seed")))
+
+
+@then('the job\'s stream ends with "{marker}" within {seconds:d} seconds')
+def step_stream_ends(context, marker, seconds):
+    job = context.jobs[-1]
+    job.stream.wait_ended(scaled(seconds))
+    assert_that(job.stream.terminal, equal_to(marker), f"terminal marker: {job.stream.summary()}")
+
+
+@then("every stream's token indexes increase strictly from 0")
+def step_indexes(context):
+    for job in context.jobs:
+        indexes = [t["i"] for t in job.stream.tokens()]
+        assert_that(indexes, is_not(has_length(0)), f"tokens of {job.job_id}")
+        assert_that(indexes, equal_to(list(range(len(indexes)))), f"token indexes of {job.job_id}")
+
+
+@then("the last two completions are identical")
+def step_identical(context):
+    first, second = (j.stream.text() for j in context.jobs[-2:])
+    assert_that(second, equal_to(first), "completion of the repeated request")
+
+
+@then("the last two completions differ")
+def step_differ(context):
+    first, second = (j.stream.text() for j in context.jobs[-2:])
+    assert_that(second, is_not(equal_to(first)), "completions for different seeds")
+
+
+@then("the job ran on the same worker as the previous job")
+def step_same_worker(context):
+    queen = context.stack.queen()
+    previous, last = (queen.job(j.job_id)["worker_id"] for j in context.jobs[-2:])
+    assert_that(last, equal_to(previous), "worker of the warm job vs. the cold job")
+
+
+@then("the job's first token came sooner than the previous job's")
+def step_sooner(context):
+    previous, last = (j.stream.first_token_after(j.submitted_at) for j in context.jobs[-2:])
+    assert_that(previous, not_none(), "first-token latency of the previous job")
+    assert_that(last, not_none(), "first-token latency of the last job")
+    assert_that(last, less_than(previous), f"warm first token ({last:.3f} s) vs. cold ({previous:.3f} s)")
+
+
+@then('the job\'s stream has narration from "{a}", "{b}" and "{c}"')
+def step_narration_from(context, a, b, c):
+    actors = {event["actor"] for event in context.jobs[-1].stream.narration()}
+    for actor in (a, b, c):
+        assert_that(actors, has_item(actor), "actors that narrated on the stream")
+
+
+@then("every narration event on the job's stream carries the job's id")
+def step_narration_job_id(context):
+    job = context.jobs[-1]
+    ids = [event["job_id"] for event in job.stream.narration()]
+    assert_that(ids, is_not(has_length(0)), "narration events on the stream")
+    assert_that(ids, only_contains(job.job_id), "job ids carried by the narration events")
+
+
+@then("the job's worker is idle again within {seconds:d} seconds")
+def step_idle_again(context, seconds):
+    queen = context.stack.queen()
+    worker_id = queen.job(context.jobs[-1].job_id)["worker_id"]
+
+    def idle():
+        rows = [w for w in queen.workers() if w["worker_id"] == worker_id]
+        assert_that([w["idle"] for w in rows], contains_exactly(True), f"idle flag of {worker_id} at queen")
+        return True
+
+    eventually(idle, seconds, f"{worker_id} to be idle again")

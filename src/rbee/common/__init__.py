@@ -1,0 +1,1 @@
+"""Pieces shared by the rbee daemons: narration, errors, SSE, serving."""

@@ -1,0 +1,87 @@
+"""A job's event log: append-only, replayable, with any number of SSE readers.
+
+Both queen and worker keep one per job. Events appended before a reader subscribes
+are replayed to it, so a client may POST a job and open its stream afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+DONE = "[DONE]"
+CANCELLED = "[CANCELLED]"
+
+
+def error_marker(code: str, message: str) -> str:
+    return f"[ERROR] {code}: {message}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One SSE event; ``name`` None is a terminal marker sent as a plain data line."""
+
+    name: str | None
+    data: str
+
+    def encode(self) -> bytes:
+        head = f"event: {self.name}\n" if self.name else ""
+        body = "".join(f"data: {line}\n" for line in self.data.split("\n"))
+        return f"{head}{body}\n".encode()
+
+
+@dataclass
+class EventLog:
+    """Append-only events of one job; closed by exactly one terminal marker."""
+
+    events: list[Event] = field(default_factory=list)
+    terminal: str | None = None
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def append(self, name: str, payload: dict[str, Any]) -> None:
+        if self.terminal is not None:
+            return
+        async with self._changed:
+            self.events.append(Event(name, json.dumps(payload, separators=(",", ":"))))
+            self._changed.notify_all()
+
+    async def close(self, marker: str) -> bool:
+        """Append the terminal *marker*; False if the log was already closed."""
+        async with self._changed:
+            if self.terminal is not None:
+                return False
+            self.terminal = marker
+            self.events.append(Event(None, marker))
+            self._changed.notify_all()
+            return True
+
+    async def wait_closed(self) -> str:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.terminal is not None)
+        assert self.terminal is not None
+        return self.terminal
+
+    async def stream(self, keepalive_s: float = 5.0) -> AsyncIterator[bytes]:
+        """Yield every event, from the first, until the terminal marker; keep-alives between."""
+        index = 0
+        while True:
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda seen=index: len(self.events) > seen), keepalive_s
+                    )
+                except TimeoutError:
+                    pending: list[Event] = []
+                else:
+                    pending = self.events[index:]
+            if not pending:
+                yield b": keep-alive\n\n"
+                continue
+            for event in pending:
+                yield event.encode()
+                index += 1
+                if event.name is None:
+                    return

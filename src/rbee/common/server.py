@@ -1,0 +1,38 @@
+"""Serving a FastAPI app on a given or OS-assigned port, announcing where it listens."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind a listening socket; port 0 lets the OS choose."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+def write_port_file(path: Path | None, port: int) -> None:
+    """Atomically write the bound port, so a reader never sees a partial file."""
+    if path is None:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)
+
+
+def serve(app: FastAPI, sock: socket.socket) -> None:
+    """Run *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends."""
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])

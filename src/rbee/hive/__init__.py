@@ -1,0 +1,1 @@
+"""hive program of the rbee reference stack."""

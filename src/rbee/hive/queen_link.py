@@ -1,0 +1,77 @@
+"""The hive's one ordered channel to queen: narration relays and heartbeats, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from rbee.common.narration import Narration
+
+log = logging.getLogger("rbee.hive.queen_link")
+HEARTBEAT = "heartbeat"
+
+
+class QueenLink:
+    """Sends to queen in the order things happened; a heartbeat is built when sent."""
+
+    def __init__(self, queen_url: str, interval_s: float, heartbeat: Callable[[], dict[str, Any]]) -> None:
+        self.queen_url = queen_url.rstrip("/")
+        self.interval_s = interval_s
+        self._heartbeat = heartbeat
+        self._queue: asyncio.Queue[Narration | str] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reachable = True
+        self._heartbeat_queued = False
+
+    async def narrate(self, event: Narration) -> None:
+        await self._queue.put(event)
+
+    async def push_heartbeat(self) -> None:
+        """Queue a heartbeat unless one is already waiting (it will carry the latest state)."""
+        if not self._heartbeat_queued:
+            self._heartbeat_queued = True
+            await self._queue.put(HEARTBEAT)
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._send_loop()), loop.create_task(self._tick())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _tick(self) -> None:
+        while True:
+            await self.push_heartbeat()
+            await asyncio.sleep(self.interval_s)
+
+    async def _send_loop(self) -> None:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                item = await self._queue.get()
+                if item == HEARTBEAT:
+                    self._heartbeat_queued = False
+                    await self._post(client, "/v1/hive-heartbeat", self._heartbeat())
+                elif isinstance(item, Narration):
+                    await self._post(client, "/v1/narration", {"events": [item.to_dict()]})
+
+    async def _post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+        try:
+            answer = await client.post(self.queen_url + path, json=body)
+            answer.raise_for_status()
+        except httpx.HTTPError as exc:
+            if self._reachable:
+                log.warning("queen at %s unreachable (%s): %s", self.queen_url, path, exc)
+            self._reachable = False
+            return
+        if not self._reachable:
+            log.info("queen at %s reachable again", self.queen_url)
+        self._reachable = True

@@ -1,0 +1,205 @@
+"""Worker processes of one hive: spawn, capture narration, track readiness and exit, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rbee.common.narration import Narration, parse_line
+
+log = logging.getLogger("rbee.hive.workers")
+ACTOR = "rbee-hive"
+
+Narrate = Callable[[Narration], Awaitable[None]]
+Changed = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class SpawnSettings:
+    """How this hive starts workers."""
+
+    command: list[str]
+    bind_host: str
+    advertise_host: str
+    run_dir: Path
+    load_timeout_s: float = 120.0
+    stop_grace_s: float = 10.0
+
+
+@dataclass
+class Worker:
+    """What the hive knows about one worker process."""
+
+    worker_id: str
+    model: str
+    job_id: str
+    correlation_id: str
+    pid: int = 0
+    port: int = 0
+    url: str = ""
+    state: str = "starting"  # starting → ready → stopping → exited | failed
+    error: str = ""
+    exit_code: int | None = None
+    started_at: float = field(default_factory=time.time)
+    process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    last_line: str = field(default="", repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id, "model": self.model, "pid": self.pid, "port": self.port,
+            "url": self.url, "state": self.state, "error": self.error, "exit_code": self.exit_code,
+            "uptime_s": round(time.time() - self.started_at, 3),
+        }
+
+
+def describe_exit(code: int) -> str:
+    """``exit code 1`` or ``killed by SIGKILL``."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class WorkerManager:
+    """Spawns and stops workers and keeps their state; reports every change."""
+
+    def __init__(self, settings: SpawnSettings, narrate: Narrate, changed: Changed) -> None:
+        self.settings = settings
+        self._narrate = narrate
+        self._changed = changed
+        self.live: dict[str, Worker] = {}
+        self.ended: dict[str, Worker] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._serial = 0
+
+    def get(self, worker_id: str) -> Worker | None:
+        return self.live.get(worker_id) or self.ended.get(worker_id)
+
+    async def spawn(self, model: str, model_path: Path, job_id: str, correlation_id: str) -> Worker:
+        """Start a worker process for *model*; returns at once with state ``starting``."""
+        self._serial += 1
+        worker_id = f"worker-{os.getpid()}-{self._serial}"
+        worker = Worker(worker_id, model, job_id, correlation_id)
+        port_file = self.settings.run_dir / f"{worker_id}.port"
+        args = [*self.settings.command, "--model", str(model_path), "--worker-id", worker_id,
+                "--host", self.settings.bind_host, "--port", "0", "--port-file", str(port_file)]
+        env = {**os.environ, "JOB_ID": job_id, "CORRELATION_ID": correlation_id, "WORKER_ID": worker_id}
+        worker.process = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
+        )
+        worker.pid = worker.process.pid
+        self.live[worker_id] = worker
+        log.info("spawned %s pid=%d model=%s correlation_id=%s", worker_id, worker.pid, model, correlation_id)
+        await self._narrate(Narration(ACTOR, "worker_spawn", f"spawning {worker_id} for model {model}",
+                                      target=worker_id, job_id=job_id, correlation_id=correlation_id))
+        for coro in (self._capture_stdout(worker), self._capture_stderr(worker),
+                     self._await_ready(worker, port_file), self._await_exit(worker)):
+            task = asyncio.get_running_loop().create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await self._changed()
+        return worker
+
+    async def _capture_stdout(self, worker: Worker) -> None:
+        """ProcessNarrationCapture: relay ``[actor] action : message`` lines, log the rest."""
+        assert worker.process is not None and worker.process.stdout is not None
+        async for raw in worker.process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            parsed = parse_line(line)
+            log.info("%s stdout: %s", worker.worker_id, line)
+            if parsed is None:
+                continue
+            actor, action, human = parsed
+            if action == "model_load_failed":
+                worker.error = human
+            await self._narrate(Narration(actor, action, human, target=worker.worker_id,
+                                          job_id=worker.job_id, correlation_id=worker.correlation_id))
+
+    async def _capture_stderr(self, worker: Worker) -> None:
+        assert worker.process is not None and worker.process.stderr is not None
+        async for raw in worker.process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                worker.last_line = line
+                log.info("%s stderr: %s", worker.worker_id, line)
+
+    async def _await_ready(self, worker: Worker, port_file: Path) -> None:
+        deadline = time.monotonic() + self.settings.load_timeout_s
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while worker.state == "starting" and time.monotonic() < deadline:
+                if not worker.port and port_file.exists():
+                    worker.port = int(port_file.read_text().strip() or 0)
+                    worker.url = f"http://{self.settings.advertise_host}:{worker.port}"
+                if worker.port:
+                    with contextlib.suppress(httpx.HTTPError, ValueError):
+                        answer = await client.get(f"http://{self._local_host()}:{worker.port}/v1/ready")
+                        if answer.status_code == 200 and answer.json().get("state") in ("ready", "busy"):
+                            await self._mark_ready(worker)
+                            return
+                await asyncio.sleep(0.05)
+        if worker.state == "starting":
+            worker.error = f"not ready within {self.settings.load_timeout_s:.0f} s"
+            await self.stop(worker.worker_id)
+
+    def _local_host(self) -> str:
+        host = self.settings.bind_host
+        return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+    async def _mark_ready(self, worker: Worker) -> None:
+        worker.state = "ready"
+        log.info("%s ready on port %d", worker.worker_id, worker.port)
+        await self._narrate(Narration(ACTOR, "worker_ready", f"{worker.worker_id} ready at {worker.url}",
+                                      target=worker.worker_id, job_id=worker.job_id,
+                                      correlation_id=worker.correlation_id))
+        await self._changed()
+
+    async def _await_exit(self, worker: Worker) -> None:
+        assert worker.process is not None
+        code = await worker.process.wait()
+        worker.exit_code = code
+        how = describe_exit(code)
+        if worker.state == "stopping" and not worker.error:
+            worker.state = "exited"
+        else:
+            worker.state = "failed"
+            worker.error = worker.error or worker.last_line or f"worker exited unexpectedly ({how})"
+        log.info("%s exited (%s) state=%s", worker.worker_id, how, worker.state)
+        self.live.pop(worker.worker_id, None)
+        self.ended[worker.worker_id] = worker
+        while len(self.ended) > 256:
+            self.ended.pop(next(iter(self.ended)))
+        (self.settings.run_dir / f"{worker.worker_id}.port").unlink(missing_ok=True)
+        await self._changed()
+
+    async def stop(self, worker_id: str) -> Worker | None:
+        """SIGTERM, then SIGKILL after the grace period; returns once the process is gone."""
+        worker = self.live.get(worker_id)
+        if worker is None or worker.process is None:
+            return self.ended.get(worker_id)
+        worker.state = "stopping"
+        with contextlib.suppress(ProcessLookupError):
+            worker.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(worker.process.wait(), self.settings.stop_grace_s)
+        except TimeoutError:
+            log.warning("%s ignored SIGTERM for %.0f s, killing", worker_id, self.settings.stop_grace_s)
+            with contextlib.suppress(ProcessLookupError):
+                worker.process.kill()
+            await worker.process.wait()
+        return worker
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(self.stop(w) for w in list(self.live)))

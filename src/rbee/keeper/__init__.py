@@ -1,0 +1,1 @@
+"""keeper program of the rbee reference stack."""

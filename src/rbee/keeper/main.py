@@ -1,0 +1,142 @@
+"""rbee-keeper: the command line for queen-rbee.
+
+``rbee-keeper infer --model M "prompt"`` submits a job, writes the completion's tokens
+to stdout as they arrive and narration to stderr, and ends with ``✅ Complete``
+(exit 0) or ``❌ Failed: <reason>`` (exit 1) on stderr. Ctrl+C cancels the job (exit 130).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import httpx
+from httpx_sse import SSEError, connect_sse
+
+from rbee.common.cli import ArgumentParser, positive
+
+PROG = "rbee-keeper"
+DEFAULT_QUEEN = "http://127.0.0.1:7833"
+
+
+class Failed(Exception):
+    """Ends the command with ``❌ Failed: <reason>``."""
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _submit(client: httpx.Client, base: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        answer = client.post(f"{base}/v1/jobs", json=body)
+    except httpx.HTTPError as exc:
+        raise Failed(f"cannot reach queen at {base}: {exc}") from None
+    if answer.status_code != 201:
+        try:
+            error = answer.json()["error"]
+            raise Failed(f"{error['code']}: {error['message']}")
+        except (ValueError, KeyError, TypeError):
+            raise Failed(f"queen answered HTTP {answer.status_code}") from None
+    return dict(answer.json())
+
+
+def _follow(client: httpx.Client, url: str, deadline: float, verbose: bool) -> None:
+    """Print tokens and narration until the terminal marker; raise Failed on error."""
+    wrote = False
+    try:
+        with connect_sse(client, "GET", url, timeout=httpx.Timeout(10.0, read=1.0)) as source:
+            events = source.iter_sse()
+            while True:
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                try:
+                    sse = next(events)
+                except httpx.ReadTimeout:
+                    continue
+                except StopIteration:
+                    raise Failed("stream closed without a result") from None
+                if sse.event == "token":
+                    sys.stdout.write(json.loads(sse.data)["t"])
+                    sys.stdout.flush()
+                    wrote = True
+                elif sse.event == "narration":
+                    if verbose:
+                        event = json.loads(sse.data)
+                        _err(f"[{event['actor']}] {event['action']} : {event['human']}")
+                elif sse.data == "[DONE]":
+                    return
+                elif sse.data == "[CANCELLED]":
+                    raise Failed("job cancelled")
+                elif sse.data.startswith("[ERROR] "):
+                    raise Failed(sse.data.removeprefix("[ERROR] "))
+    except (httpx.HTTPError, SSEError) as exc:
+        raise Failed(f"lost the stream from queen: {exc}") from None
+    finally:
+        if wrote:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+def _cancel(client: httpx.Client, base: str, job_id: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        client.delete(f"{base}/v1/jobs/{job_id}", timeout=2.0)
+
+
+def infer(args: Any) -> int:
+    base = args.queen_url.rstrip("/")
+    body = {"operation": "infer", "model": args.model, "prompt": args.prompt,
+            "max_tokens": args.max_tokens, "temperature": args.temperature}
+    if args.seed is not None:
+        body["seed"] = args.seed
+    deadline = time.monotonic() + args.timeout
+    job_id = ""
+    with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
+        try:
+            job = _submit(client, base, body)
+            job_id = job["job_id"]
+            _follow(client, base + job["sse_url"], deadline, not args.quiet)
+        except Failed as exc:
+            _err(f"❌ Failed: {exc}")
+            return 1
+        except TimeoutError:
+            _cancel(client, base, job_id)
+            _err(f"❌ Failed: timed out after {args.timeout:g} s")
+            return 1
+        except KeyboardInterrupt:
+            if job_id:
+                _cancel(client, base, job_id)
+            _err("❌ Failed: cancelled by Ctrl+C")
+            return 130
+    _err("✅ Complete")
+    return 0
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog=PROG, description="Command line for queen-rbee.")
+    parser.add_argument("--queen-url", default=os.environ.get("RBEE_QUEEN_URL", DEFAULT_QUEEN),
+                        help=f"queen's address (env RBEE_QUEEN_URL, default {DEFAULT_QUEEN})")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("infer", help="run one completion and stream it")
+    run.add_argument("prompt")
+    run.add_argument("--model", required=True)
+    run.add_argument("--max-tokens", type=int, default=32)
+    run.add_argument("--temperature", type=float, default=0.7)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--timeout", type=positive, default=30.0, metavar="SECONDS")
+    run.add_argument("--quiet", action="store_true", help="no narration on stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    raise SystemExit(infer(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""queen program of the rbee reference stack."""

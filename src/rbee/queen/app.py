@@ -1,0 +1,132 @@
+"""queen-rbee's HTTP API: jobs and their streams, heartbeats, the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Header, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from rbee.common.errors import RbeeError, install_error_handlers
+from rbee.common.events import CANCELLED
+from rbee.common.narration import Narration
+from rbee.common.server import write_port_file
+from rbee.queen.jobs import InferOperation, Job, JobStore
+from rbee.queen.registry import HiveHeartbeat, Registry
+from rbee.queen.scheduler import Scheduler
+
+log = logging.getLogger("rbee.queen")
+CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+@dataclass
+class QueenConfig:
+    stale_after_s: float
+    port_file: Path | None
+    port: int
+
+
+class NarrationBatch(BaseModel):
+    events: list[dict[str, Any]]
+
+
+def correlation_id_of(header: str) -> str:
+    """Trust a well-formed client id; mint one otherwise."""
+    return header if CORRELATION_ID.match(header) else f"corr-{uuid.uuid4().hex}"
+
+
+def create_app(config: QueenConfig) -> FastAPI:
+    registry = Registry(config.stale_after_s)
+    jobs = JobStore()
+    holder: dict[str, httpx.AsyncClient] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+            holder["client"] = client
+            write_port_file(config.port_file, config.port)
+            yield
+            for job in jobs.active():
+                if job.task is not None:
+                    job.task.cancel()
+
+    app = FastAPI(title="queen-rbee", lifespan=lifespan)
+    install_error_handlers(app)
+
+    def find(job_id: str) -> Job:
+        job = jobs.get(job_id)
+        if job is None:
+            raise RbeeError("JOB_NOT_FOUND", f"no job {job_id}", 404)
+        return job
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/jobs", status_code=201)
+    async def submit(op: InferOperation, response: Response,
+                     x_correlation_id: str = Header(default="")) -> dict[str, str]:
+        job = jobs.create(op, correlation_id_of(x_correlation_id))
+        response.headers["X-Correlation-ID"] = job.correlation_id
+        log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
+        job.task = asyncio.get_running_loop().create_task(Scheduler(registry, holder["client"]).run(job))
+        return {"job_id": job.job_id, "sse_url": f"/v1/jobs/{job.job_id}/stream"}
+
+    @app.get("/v1/jobs/{job_id}")
+    async def job_state(job_id: str) -> dict[str, Any]:
+        return find(job_id).to_dict()
+
+    @app.get("/v1/jobs/{job_id}/stream")
+    async def job_stream(job_id: str) -> StreamingResponse:
+        job = find(job_id)
+        return StreamingResponse(job.events.stream(), media_type="text/event-stream",
+                                 headers={"X-Correlation-ID": job.correlation_id})
+
+    @app.delete("/v1/jobs/{job_id}")
+    async def cancel(job_id: str) -> dict[str, Any]:
+        job = find(job_id)
+        if job.events.terminal is None:
+            if job.worker_url:
+                with contextlib.suppress(httpx.HTTPError):
+                    await holder["client"].delete(f"{job.worker_url}/v1/jobs/{job.job_id}")
+            if job.task is not None:
+                job.task.cancel()
+            await job.finish(CANCELLED)
+        return job.to_dict()
+
+    @app.post("/v1/hive-heartbeat")
+    async def heartbeat(beat: HiveHeartbeat) -> dict[str, str]:
+        registry.record(beat)
+        return {"status": "ok"}
+
+    @app.post("/v1/narration")
+    async def narration(batch: NarrationBatch) -> dict[str, int]:
+        relayed = 0
+        for raw in batch.events:
+            job = jobs.get(str(raw.get("job_id", "")))
+            if job is not None and job.events.terminal is None:
+                await job.events.append("narration", Narration.from_dict(raw).to_dict())
+                relayed += 1
+        return {"relayed": relayed}
+
+    @app.get("/v1/hives")
+    async def hives() -> dict[str, list[dict[str, Any]]]:
+        return {"hives": registry.hives()}
+
+    @app.get("/v1/workers")
+    async def workers(model: str | None = None, idle: bool | None = None,
+                      hive: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        return {"workers": registry.workers(model=model, idle=idle, hive_id=hive)}
+
+    return app

@@ -1,0 +1,84 @@
+"""Queen's jobs: what was asked, where it stands, and its event log."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from rbee.common.events import CANCELLED, DONE, EventLog
+from rbee.common.narration import Narration
+
+KEPT_JOBS = 1000
+
+
+class InferOperation(BaseModel):
+    operation: Literal["infer"]
+    model: str = Field(min_length=1, max_length=200)
+    prompt: str = Field(min_length=1, max_length=16_000)
+    max_tokens: int = Field(default=32, ge=1, le=4096)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    hive_id: str | None = Field(default=None, max_length=200)
+
+
+@dataclass
+class Job:
+    job_id: str
+    correlation_id: str
+    request: InferOperation
+    state: str = "queued"  # queued → running → completed | failed | cancelled
+    error: dict[str, str] | None = None
+    worker_id: str = ""
+    worker_url: str = ""
+    events: EventLog = field(default_factory=EventLog)
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def narrate(self, actor: str, action: str, human: str, target: str = "") -> None:
+        event = Narration(actor, action, human, target=target, job_id=self.job_id,
+                          correlation_id=self.correlation_id)
+        await self.events.append("narration", event.to_dict())
+
+    async def finish(self, marker: str) -> None:
+        """Close the stream with *marker* and set the final state from it."""
+        if not await self.events.close(marker):
+            return
+        if marker == DONE:
+            self.state = "completed"
+        elif marker == CANCELLED:
+            self.state = "cancelled"
+        else:
+            self.state = "failed"
+            code, _, message = marker.removeprefix("[ERROR] ").partition(": ")
+            self.error = {"code": code, "message": message}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "state": self.state, "error": self.error,
+                "worker_id": self.worker_id, "correlation_id": self.correlation_id,
+                "model": self.request.model}
+
+
+class JobStore:
+    """The jobs queen knows, newest last; the oldest finished ones are forgotten."""
+
+    def __init__(self) -> None:
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+
+    def create(self, request: InferOperation, correlation_id: str) -> Job:
+        job = Job(f"job-{uuid.uuid4().hex[:16]}", correlation_id, request)
+        self._jobs[job.job_id] = job
+        excess = len(self._jobs) - KEPT_JOBS
+        if excess > 0:
+            for old_id in [j for j, old in self._jobs.items() if old.events.terminal][:excess]:
+                del self._jobs[old_id]
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def active(self) -> list[Job]:
+        return [j for j in self._jobs.values() if j.events.terminal is None]

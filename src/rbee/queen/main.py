@@ -1,0 +1,33 @@
+"""queen-rbee: the orchestrator that places jobs on workers across hives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rbee.common.cli import ArgumentParser, die, positive, setup_logging
+from rbee.common.server import bind, serve
+from rbee.queen.app import QueenConfig, create_app
+
+PROG = "queen-rbee"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(prog=PROG, description="Orchestrate LLM jobs across rbee hives.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=7833, help="0 lets the OS choose")
+    parser.add_argument("--port-file", type=Path, help="where to write the bound port")
+    parser.add_argument("--hive-stale-after", type=positive, default=90.0, metavar="SECONDS",
+                        help="a hive silent this long is unavailable")
+    args = parser.parse_args(argv)
+    setup_logging(PROG)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
+                         port=sock.getsockname()[1])
+    serve(create_app(config), sock)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Queen's view of the hives and their workers, fed by heartbeats."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class WorkerInfo(BaseModel):
+    worker_id: str = Field(min_length=1)
+    model: str
+    url: str = ""
+    state: str
+    pid: int = 0
+    port: int = 0
+    error: str = ""
+    uptime_s: float = 0.0
+
+
+class HiveHeartbeat(BaseModel):
+    hive_id: str = Field(min_length=1, max_length=200)
+    url: str = Field(min_length=1)
+    models: list[str] = Field(default_factory=list)
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    workers: list[WorkerInfo] = Field(default_factory=list)
+
+
+@dataclass
+class HiveEntry:
+    heartbeat: HiveHeartbeat
+    last_seen: float = field(default_factory=time.monotonic)
+
+
+class Registry:
+    """Hives and workers as their latest heartbeats describe them, plus queen's reservations."""
+
+    def __init__(self, stale_after_s: float) -> None:
+        self.stale_after_s = stale_after_s
+        self._hives: dict[str, HiveEntry] = {}
+        self._reserved: set[str] = set()
+
+    def record(self, heartbeat: HiveHeartbeat) -> None:
+        """A hive's heartbeat replaces everything queen knew about that hive."""
+        self._hives[heartbeat.hive_id] = HiveEntry(heartbeat)
+
+    def available(self, entry: HiveEntry) -> bool:
+        return time.monotonic() - entry.last_seen <= self.stale_after_s
+
+    def hives(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [
+            {"hive_id": hid, "url": e.heartbeat.url, "models": e.heartbeat.models,
+             "available": self.available(e), "last_seen_s_ago": round(now - e.last_seen, 3),
+             "workers": len(e.heartbeat.workers), "capabilities": e.heartbeat.capabilities}
+            for hid, e in sorted(self._hives.items())
+        ]
+
+    def hive_url(self, hive_id: str) -> str | None:
+        entry = self._hives.get(hive_id)
+        return entry.heartbeat.url if entry else None
+
+    def hives_with_model(self, model: str, hive_id: str | None = None) -> list[str]:
+        return [hid for hid, e in sorted(self._hives.items())
+                if self.available(e) and model in e.heartbeat.models and hive_id in (None, hid)]
+
+    def has_hives(self) -> bool:
+        return any(self.available(e) for e in self._hives.values())
+
+    def workers(self, model: str | None = None, idle: bool | None = None,
+                hive_id: str | None = None) -> list[dict[str, Any]]:
+        """Workers of available hives, filtered like ``GET /v1/workers?model=&idle=&hive=``."""
+        rows = []
+        for hid, entry in sorted(self._hives.items()):
+            if not self.available(entry) or hive_id not in (None, hid):
+                continue
+            for w in entry.heartbeat.workers:
+                is_idle = w.state == "ready" and w.worker_id not in self._reserved
+                if model not in (None, w.model) or idle not in (None, is_idle):
+                    continue
+                rows.append({**w.model_dump(), "hive_id": hid, "idle": is_idle})
+        return rows
+
+    def reserve_idle(self, model: str, hive_id: str | None = None) -> dict[str, Any] | None:
+        """Take an idle ready worker serving *model* for one job, or None."""
+        for row in self.workers(model=model, idle=True, hive_id=hive_id):
+            self._reserved.add(row["worker_id"])
+            return row
+        return None
+
+    def reserve(self, worker_id: str) -> None:
+        self._reserved.add(worker_id)
+
+    def release(self, worker_id: str) -> None:
+        self._reserved.discard(worker_id)

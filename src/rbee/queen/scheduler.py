@@ -1,0 +1,146 @@
+"""Running an infer job: find or spawn a worker, dispatch, relay its stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from rbee.common.events import CANCELLED, DONE, error_marker
+from rbee.queen.jobs import Job
+from rbee.queen.registry import Registry
+
+log = logging.getLogger("rbee.queen.scheduler")
+ACTOR = "queen-rbee"
+SPAWN_TIMEOUT_S = 120.0
+
+
+class JobFailed(Exception):
+    """Ends a job with ``[ERROR] code: message``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _error_of(answer: httpx.Response) -> tuple[str, str]:
+    try:
+        body = answer.json()["error"]
+        return str(body["code"]), str(body["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP_{answer.status_code}", answer.text[:200]
+
+
+class Scheduler:
+    """Places jobs on workers; one instance per queen."""
+
+    def __init__(self, registry: Registry, client: httpx.AsyncClient) -> None:
+        self.registry = registry
+        self.client = client
+
+    async def run(self, job: Job) -> None:
+        """Drive *job* to exactly one terminal marker, whatever happens."""
+        req = job.request
+        job.state = "running"
+        await job.narrate(ACTOR, "job_create", f"infer on {req.model}, up to {req.max_tokens} tokens",
+                          target=job.job_id)
+        worker: dict[str, Any] | None = None
+        try:
+            worker = await self._place(job)
+            await self._dispatch(job, worker)
+        except JobFailed as exc:
+            log.info("job %s failed: %s: %s correlation_id=%s", job.job_id, exc.code, exc.message,
+                     job.correlation_id)
+            await job.narrate(ACTOR, "job_failed", f"{exc.code}: {exc.message}", target=job.job_id)
+            await job.finish(error_marker(exc.code, exc.message))
+        except asyncio.CancelledError:
+            await job.finish(CANCELLED)
+            raise
+        finally:
+            if worker is not None:
+                self.registry.release(worker["worker_id"])
+
+    async def _place(self, job: Job) -> dict[str, Any]:
+        req = job.request
+        worker = self.registry.reserve_idle(req.model, req.hive_id)
+        if worker is not None:
+            await job.narrate(ACTOR, "worker_found", f"reusing idle worker {worker['worker_id']}",
+                              target=worker["worker_id"])
+            return worker
+        hives = self.registry.hives_with_model(req.model, req.hive_id)
+        if not hives:
+            if not self.registry.has_hives():
+                raise JobFailed("NO_HIVE", "no hive is registered with queen")
+            raise JobFailed("MODEL_NOT_FOUND", f"no available hive has model {req.model!r}")
+        return await self._spawn(job, random.choice(hives))
+
+    async def _spawn(self, job: Job, hive_id: str) -> dict[str, Any]:
+        hive_url = self.registry.hive_url(hive_id)
+        await job.narrate(ACTOR, "worker_spawn_request", f"no idle worker for {job.request.model}, "
+                          f"asking hive {hive_id} to spawn one", target=hive_id)
+        headers = {"X-Correlation-ID": job.correlation_id}
+        try:
+            answer = await self.client.post(f"{hive_url}/v1/workers", headers=headers,
+                                            json={"model": job.request.model, "job_id": job.job_id})
+        except httpx.HTTPError as exc:
+            raise JobFailed("HIVE_UNREACHABLE", f"hive {hive_id} did not answer: {exc}") from None
+        if answer.status_code != 201:
+            raise JobFailed(*_error_of(answer))
+        worker_id = answer.json()["worker_id"]
+        self.registry.reserve(worker_id)
+        deadline = time.monotonic() + SPAWN_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                state = (await self.client.get(f"{hive_url}/v1/workers/{worker_id}", headers=headers)).json()
+            except (httpx.HTTPError, ValueError) as exc:
+                self.registry.release(worker_id)
+                raise JobFailed("HIVE_UNREACHABLE", f"hive {hive_id} stopped answering: {exc}") from None
+            if state.get("state") == "ready":
+                return {**state, "hive_id": hive_id}
+            if state.get("state") in ("failed", "exited"):
+                self.registry.release(worker_id)
+                raise JobFailed("MODEL_LOAD_FAILED", state.get("error") or f"worker {worker_id} exited")
+            await asyncio.sleep(0.05)
+        self.registry.release(worker_id)
+        raise JobFailed("WORKER_START_TIMEOUT", f"worker {worker_id} not ready in {SPAWN_TIMEOUT_S:.0f} s")
+
+    async def _dispatch(self, job: Job, worker: dict[str, Any]) -> None:
+        req = job.request
+        job.worker_id = worker["worker_id"]
+        job.worker_url = url = worker["url"]
+        seed = req.seed if req.seed is not None else random.randrange(2**31)
+        headers = {"X-Correlation-ID": job.correlation_id}
+        await job.narrate(ACTOR, "dispatch", f"sending job to {job.worker_id}", target=job.worker_id)
+        body = {"job_id": job.job_id, "prompt": req.prompt, "max_tokens": req.max_tokens,
+                "temperature": req.temperature, "seed": seed}
+        try:
+            answer = await self.client.post(f"{url}/v1/jobs", json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise JobFailed("WORKER_UNREACHABLE", f"worker {job.worker_id}: {exc}") from None
+        if answer.status_code != 201:
+            raise JobFailed(*_error_of(answer))
+        stream_url = url + answer.json()["sse_url"]
+        try:
+            async with aconnect_sse(self.client, "GET", stream_url, headers=headers,
+                                    timeout=httpx.Timeout(10.0, read=None)) as source:
+                async for sse in source.aiter_sse():
+                    if sse.event in ("narration", "token"):
+                        await job.events.append(sse.event, json.loads(sse.data))
+                    elif sse.data == DONE:
+                        await job.narrate(ACTOR, "job_complete", f"job finished on {job.worker_id}",
+                                          target=job.job_id)
+                        await job.finish(DONE)
+                        return
+                    elif sse.data == CANCELLED or sse.data.startswith("[ERROR]"):
+                        await job.finish(sse.data)
+                        return
+        except httpx.HTTPError as exc:
+            log.warning("stream from %s broke: %s", job.worker_id, exc)
+        raise JobFailed("WORKER_CRASHED", f"worker {job.worker_id} stream ended without a result")

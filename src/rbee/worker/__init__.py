@@ -1,0 +1,1 @@
+"""worker program of the rbee reference stack."""

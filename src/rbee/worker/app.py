@@ -1,0 +1,159 @@
+"""llm-worker-rbee's HTTP API: readiness, one job at a time, tokens over SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Header
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from rbee.common.errors import RbeeError, install_error_handlers
+from rbee.common.events import CANCELLED, DONE, EventLog, error_marker
+from rbee.common.narration import Narration
+from rbee.common.server import write_port_file
+from rbee.worker.engine import Engine, ModelLoadError, Sampling
+
+ACTOR = "llm-worker-rbee"
+KEPT_JOBS = 64
+log = logging.getLogger("rbee.worker")
+
+
+class InferRequest(BaseModel):
+    job_id: str = Field(default="", max_length=128)
+    prompt: str = Field(min_length=1, max_length=16_000)
+    max_tokens: int = Field(default=32, ge=1, le=4096)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+@dataclass
+class WorkerJob:
+    job_id: str
+    correlation_id: str
+    events: EventLog = field(default_factory=EventLog)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class WorkerState:
+    worker_id: str
+    model_name: str
+    state: str = "loading"
+    jobs: OrderedDict[str, WorkerJob] = field(default_factory=OrderedDict)
+
+
+def announce(action: str, human: str) -> None:
+    """Print a narration line on stdout, where the hive captures it."""
+    job_id = os.environ.get("JOB_ID", "")
+    print(Narration(ACTOR, action, human, job_id=job_id).line(), flush=True)
+
+
+def _load_or_exit(engine: Engine, state: WorkerState) -> None:
+    announce("model_load", f"loading {engine.model_path.name}")
+    try:
+        engine.load()
+    except ModelLoadError as exc:
+        announce("model_load_failed", str(exc))
+        sys.stderr.write(f"{ACTOR}: error: {exc}\n")
+        sys.stderr.flush()
+        os._exit(1)
+    state.state = "ready"
+    announce("ready", f"model {state.model_name} loaded, ready for jobs")
+
+
+async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: InferRequest) -> None:
+    async def narrate(action: str, human: str) -> None:
+        event = Narration(ACTOR, action, human, target=state.worker_id, job_id=job.job_id,
+                          correlation_id=job.correlation_id)
+        await job.events.append("narration", event.to_dict())
+
+    await narrate("infer_start", f"generating up to {req.max_tokens} tokens")
+    sampling = Sampling(req.prompt, req.max_tokens, req.temperature, req.seed)
+    tokens = engine.generate(sampling, job.cancelled)
+    count = 0
+    try:
+        while (text := await asyncio.to_thread(next, tokens, None)) is not None:
+            await job.events.append("token", {"t": text, "i": count})
+            count += 1
+    except Exception as exc:  # the engine failed mid-generation
+        log.error("job %s failed: %s correlation_id=%s", job.job_id, exc, job.correlation_id)
+        await job.events.close(error_marker("INFERENCE_FAILED", str(exc)))
+    else:
+        if job.cancelled.is_set():
+            await job.events.close(CANCELLED)
+        else:
+            await narrate("infer_complete", f"generated {count} tokens")
+            await job.events.close(DONE)
+        log.info("job %s ended after %d tokens correlation_id=%s", job.job_id, count, job.correlation_id)
+    finally:
+        state.state = "ready"
+
+
+def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int) -> FastAPI:
+    """Build the worker app; the model loads in the background once it listens."""
+    state = WorkerState(worker_id=worker_id, model_name=engine.model_path.stem)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        announce("startup", f"worker {worker_id} listening on port {port}")
+        write_port_file(port_file, port)
+        threading.Thread(target=_load_or_exit, args=(engine, state), daemon=True).start()
+        yield
+        for job in state.jobs.values():
+            job.cancelled.set()
+
+    app = FastAPI(title="llm-worker-rbee", lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/ready")
+    async def ready() -> dict[str, object]:
+        return {"worker_id": worker_id, "model": state.model_name, "state": state.state,
+                "progress": 0.0 if state.state == "loading" else 1.0}
+
+    @app.post("/v1/jobs", status_code=201)
+    async def submit(req: InferRequest, x_correlation_id: str = Header(default="")) -> dict[str, str]:
+        if state.state != "ready":
+            code = "WORKER_BUSY" if state.state == "busy" else "WORKER_NOT_READY"
+            raise RbeeError(code, f"worker {worker_id} is {state.state}", 503)
+        job_id = req.job_id or f"wjob-{len(state.jobs)}-{os.getpid()}"
+        if job_id in state.jobs:
+            raise RbeeError("DUPLICATE_JOB", f"job {job_id} already exists", 409)
+        job = WorkerJob(job_id, x_correlation_id)
+        state.jobs[job_id] = job
+        while len(state.jobs) > KEPT_JOBS:
+            state.jobs.popitem(last=False)
+        state.state = "busy"
+        log.info("job %s accepted correlation_id=%s", job_id, x_correlation_id)
+        asyncio.get_running_loop().create_task(_run_job(engine, state, job, req))
+        return {"job_id": job_id, "sse_url": f"/v1/jobs/{job_id}/stream"}
+
+    def find(job_id: str) -> WorkerJob:
+        if job_id not in state.jobs:
+            raise RbeeError("JOB_NOT_FOUND", f"no job {job_id} on this worker", 404)
+        return state.jobs[job_id]
+
+    @app.get("/v1/jobs/{job_id}/stream")
+    async def stream(job_id: str) -> StreamingResponse:
+        return StreamingResponse(find(job_id).events.stream(), media_type="text/event-stream")
+
+    @app.delete("/v1/jobs/{job_id}")
+    async def cancel(job_id: str) -> dict[str, str]:
+        job = find(job_id)
+        job.cancelled.set()
+        return {"job_id": job_id, "state": "cancelling" if job.events.terminal is None else "ended"}
+
+    return app

@@ -1,0 +1,42 @@
+"""llm-worker-rbee: load one GGUF model and serve completions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rbee.common.cli import ArgumentParser, die, setup_logging
+from rbee.common.server import bind, serve
+from rbee.worker.app import create_app
+from rbee.worker.engine import Engine, ModelLoadError, check_model_file
+
+PROG = "llm-worker-rbee"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(prog=PROG, description="Serve completions from one GGUF model.")
+    parser.add_argument("--model", type=Path, required=True, help="path of the .gguf file")
+    parser.add_argument("--worker-id", default=f"worker-{os.getpid()}")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 lets the OS choose")
+    parser.add_argument("--port-file", type=Path, help="where to write the bound port")
+    parser.add_argument("--ctx", type=int, default=512, help="context length in tokens")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-mmap", action="store_true", help="read the weights into memory")
+    args = parser.parse_args(argv)
+    setup_logging(PROG)
+    try:
+        check_model_file(args.model)
+    except ModelLoadError as exc:
+        die(PROG, str(exc))
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    engine = Engine(args.model, args.ctx, args.threads, use_mmap=not args.no_mmap)
+    app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1])
+    serve(app, sock)
+
+
+if __name__ == "__main__":
+    main()

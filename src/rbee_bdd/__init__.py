@@ -1,0 +1,1 @@
+"""rbee_bdd: the harness library the acceptance suite's steps use."""

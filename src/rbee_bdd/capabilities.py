@@ -1,0 +1,58 @@
+"""What this machine can do, for ``@needs.*`` tags: a scenario lacking one is skipped, with the reason."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from pathlib import Path
+
+
+@functools.cache
+def docker_reason() -> str | None:
+    """None if a Docker engine answers, else why not."""
+    try:
+        from rbee_bdd.targets.docker import DockerUnavailable, connect
+
+        connect()
+    except DockerUnavailable as exc:
+        return str(exc)
+    return None
+
+
+@functools.cache
+def cgroups_reason() -> str | None:
+    for path in (Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/cgroup.controllers")):
+        if path.exists():
+            return None if os.access(path if path.is_dir() else path.parent, os.W_OK) else \
+                f"{path} is not writable (run as root)"
+    return "no cgroup memory controller mounted"
+
+
+@functools.cache
+def netadmin_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "network faults need root (iptables, network namespaces)"
+    return None if shutil.which("ip") else "the `ip` command (iproute2) is missing"
+
+
+@functools.cache
+def gpu_reason() -> str | None:
+    return None if Path("/dev/nvidia0").exists() else "no NVIDIA GPU on this machine (/dev/nvidia0 absent)"
+
+
+CHECKS = {"docker": docker_reason, "cgroups": cgroups_reason, "netadmin": netadmin_reason, "gpu": gpu_reason}
+
+
+def missing(tags: list[str]) -> str | None:
+    """The reason to skip a scenario with these tags, or None to run it."""
+    for tag in tags:
+        if tag.startswith("needs."):
+            name = tag.removeprefix("needs.")
+            check = CHECKS.get(name)
+            if check is None:
+                return f"unknown capability tag @{tag} (known: {', '.join('needs.' + n for n in CHECKS)})"
+            reason = check()
+            if reason:
+                return f"needs {name}: {reason}"
+    return None

@@ -1,0 +1,72 @@
+"""HTTP clients for the daemons' contract: queen's job and registry API, hive's worker API."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from rbee_bdd.sse import JobStream
+
+
+class ContractError(AssertionError):
+    """A daemon answered something the contract does not allow."""
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    job_id: str
+    stream: JobStream
+    submitted_at: float
+    correlation_id: str
+    request: dict[str, Any]
+
+
+def _json(answer: httpx.Response, expect: int) -> dict[str, Any]:
+    if answer.status_code != expect:
+        raise ContractError(f"{answer.request.method} {answer.request.url} answered "
+                            f"{answer.status_code} (expected {expect}): {answer.text[:300]}")
+    return dict(answer.json())
+
+
+class QueenClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def submit_infer(self, model: str, prompt: str = "Hello bee", max_tokens: int = 16,
+                     seed: int | None = None, temperature: float = 0.7,
+                     headers: dict[str, str] | None = None) -> SubmittedJob:
+        """POST an infer job and start reading its stream at once."""
+        body: dict[str, Any] = {"operation": "infer", "model": model, "prompt": prompt,
+                                "max_tokens": max_tokens, "temperature": temperature}
+        if seed is not None:
+            body["seed"] = seed
+        started = time.monotonic()
+        answer = httpx.post(f"{self.url}/v1/jobs", json=body, headers=headers or {}, timeout=10.0)
+        created = _json(answer, 201)
+        stream = JobStream(self.url + created["sse_url"]).start()
+        return SubmittedJob(created["job_id"], stream, started,
+                            answer.headers.get("X-Correlation-ID", ""), body)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return _json(httpx.get(f"{self.url}/v1/jobs/{job_id}", timeout=5.0), 200)
+
+    def workers(self, **filters: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{self.url}/v1/workers", params=filters, timeout=5.0)
+        return list(_json(answer, 200)["workers"])
+
+    def hives(self) -> list[dict[str, Any]]:
+        return list(_json(httpx.get(f"{self.url}/v1/hives", timeout=5.0), 200)["hives"])
+
+
+class HiveClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def workers(self) -> list[dict[str, Any]]:
+        return list(_json(httpx.get(f"{self.url}/v1/workers", timeout=5.0), 200)["workers"])
+
+    def capabilities(self) -> dict[str, Any]:
+        return _json(httpx.get(f"{self.url}/v1/capabilities", timeout=5.0), 200)

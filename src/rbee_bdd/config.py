@@ -1,0 +1,72 @@
+"""The suite's settings, from ``behave.ini [behave.userdata]`` and ``-D key=value``."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGETS = ("docker", "local")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def find_program(name: str) -> str:
+    """A program on PATH, or beside the running Python (the suite's virtualenv)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    return found or name
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    target: str
+    timeout_multiplier: float
+    image: str
+    models_dir: Path
+    reports_dir: Path
+    heartbeat_interval: float
+    hive_stale_after: float
+    queen_cmd: list[str]
+    hive_cmd: list[str]
+    worker_cmd: list[str]
+    keeper_cmd: list[str]
+
+    @classmethod
+    def from_userdata(cls, data: Mapping[str, str], base: Path) -> SuiteConfig:
+        def get(key: str, default: str) -> str:
+            return str(data.get(key, default)).strip()
+
+        def number(key: str, default: str) -> float:
+            try:
+                value = float(get(key, default))
+            except ValueError:
+                raise ConfigError(f"-D {key} must be a number, got {get(key, default)!r}") from None
+            if value <= 0:
+                raise ConfigError(f"-D {key} must be greater than 0, got {value}")
+            return value
+
+        def command(key: str, program: str) -> list[str]:
+            words = shlex.split(get(key, "")) or [find_program(program)]
+            return words
+
+        target = get("target", "docker")
+        if target not in TARGETS:
+            raise ConfigError(f"-D target must be one of {', '.join(TARGETS)}, got {target!r}")
+        return cls(
+            target=target,
+            timeout_multiplier=number("timeout_multiplier", "1"),
+            image=get("image", "rbee-stack:latest"),
+            models_dir=(base / get("models_dir", "fixtures/models")).resolve(),
+            reports_dir=(base / get("reports_dir", "reports")).resolve(),
+            heartbeat_interval=number("heartbeat_interval", "0.5"),
+            hive_stale_after=number("hive_stale_after", "3"),
+            queen_cmd=command("queen_cmd", "queen-rbee"),
+            hive_cmd=command("hive_cmd", "rbee-hive"),
+            worker_cmd=command("worker_cmd", "llm-worker-rbee"),
+            keeper_cmd=command("keeper_cmd", "rbee-keeper"),
+        )

@@ -1,0 +1,107 @@
+"""Removing what earlier runs left behind: their containers, networks and processes.
+
+A run owns what it creates through the owner pid in labels and environment. At start,
+everything whose owner is no longer alive is removed; ``--all`` removes every run's.
+Usage: python -m rbee_bdd.sweep [--all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psutil
+
+from rbee_bdd.identity import OWNER_ENV, OWNER_LABEL, RUN_ENV, RUN_LABEL, SCENARIO_ENV, SCENARIO_LABEL
+from rbee_bdd.targets.local import kill_all
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How a leftover was marked: by which run, owner pid and scenario."""
+
+    run: str
+    owner: str
+    scenario: str
+
+
+Select = Callable[[Mark], bool]
+
+
+def of_dead_runs(mark: Mark) -> bool:
+    try:
+        return not psutil.pid_exists(int(mark.owner or "0"))
+    except ValueError:
+        return True
+
+
+def of_every_run(_: Mark) -> bool:
+    return True
+
+
+def of_scenario(scenario_id: str) -> Select:
+    return lambda mark: mark.scenario == scenario_id
+
+
+def sweep_processes(select: Select) -> list[str]:
+    victims: list[psutil.Process] = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            env = proc.environ()
+            if RUN_ENV in env and select(Mark(env[RUN_ENV], env.get(OWNER_ENV, ""), env.get(SCENARIO_ENV, ""))):
+                victims.append(proc)
+    described = []
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            described.append(f"process {proc.pid} ({' '.join(proc.cmdline())[:60]})")
+    kill_all(victims, grace=5)
+    return described
+
+
+def _mark(labels: dict[str, str]) -> Mark:
+    return Mark(labels.get(RUN_LABEL, ""), labels.get(OWNER_LABEL, ""), labels.get(SCENARIO_LABEL, ""))
+
+
+def sweep_docker(select: Select) -> list[str]:
+    import docker
+    from docker.errors import APIError, DockerException, NotFound
+
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except DockerException:
+        return []
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+        if select(_mark(container.labels)):
+            with contextlib.suppress(NotFound, APIError):
+                container.remove(force=True)
+                removed.append(f"container {container.name}")
+    for network in client.networks.list(filters={"label": RUN_LABEL}):
+        if select(_mark(network.attrs.get("Labels") or {})):
+            with contextlib.suppress(NotFound, APIError):
+                network.remove()
+                removed.append(f"network {network.name}")
+    return removed
+
+
+def sweep(select: Select = of_dead_runs) -> list[str]:
+    """Remove the leftovers *select* picks (default: those of dead runs); say what was removed."""
+    return sweep_docker(select) + sweep_processes(select)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Remove what rbee-bdd runs left behind.")
+    parser.add_argument("--all", action="store_true", help="also what live runs own")
+    removed = sweep(of_every_run if parser.parse_args().all else of_dead_runs)
+    for item in removed:
+        print(f"rbee-bdd: removed {item}")
+    print(f"rbee-bdd: sweep removed {len(removed)} leftover(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

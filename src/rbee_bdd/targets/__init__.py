@@ -1,0 +1,1 @@
+"""Where the stack's daemons run: Docker containers or local processes, behind one API."""

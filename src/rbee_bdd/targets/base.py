@@ -1,0 +1,96 @@
+"""What every target offers: nodes (queen, hives) that start, answer, show processes, stop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from rbee_bdd.waiting import eventually
+
+QUEEN_PORT = 7833
+HIVE_PORT = 7835
+
+
+class NodeStartError(AssertionError):
+    """A daemon did not come up; the message carries the end of its log."""
+
+
+@dataclass(frozen=True)
+class ProcessRow:
+    """One process of a node's process table."""
+
+    pid: int
+    command: str
+
+    @property
+    def worker_id(self) -> str:
+        """The value of ``--worker-id`` on the command line, or ""."""
+        words = self.command.split()
+        return words[words.index("--worker-id") + 1] if "--worker-id" in words[:-1] else ""
+
+
+@dataclass(frozen=True)
+class HiveSpec:
+    """What a hive node needs to start."""
+
+    name: str
+    queen_url: str  # as the hive reaches queen
+    heartbeat_interval: float
+
+
+class Node(Protocol):
+    name: str
+    url: str  # where the harness reaches the daemon
+
+    def processes(self) -> list[ProcessRow]: ...
+
+    def stop(self, timeout: float) -> int | None: ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
+
+
+class Target(Protocol):
+    """Starts nodes of one scenario; everything it creates is labelled and removable."""
+
+    def start_queen(self) -> Node: ...
+
+    def queen_url_for_hives(self) -> str:
+        """Where hives reach the queen this target started."""
+        ...
+
+    def start_hive(self, spec: HiveSpec) -> Node: ...
+
+    def teardown(self) -> None: ...
+
+    def leftovers(self) -> list[str]: ...
+
+
+def wait_healthy(url: str, node: str, is_running: Callable[[], bool], log_tail: Callable[[], str],
+                 timeout: float) -> None:
+    """Poll ``GET /health`` until 200; fail at once, with the log, if the daemon died."""
+
+    def check() -> bool:
+        if not is_running():
+            raise NodeStartError(f"{node} exited during start-up; its log ends with:\n{log_tail()}")
+        try:
+            return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError as exc:
+            raise AssertionError(f"{url}/health: {exc}") from None
+
+    try:
+        eventually(check, timeout, f"{node} to answer /health at {url}")
+    except NodeStartError:
+        raise
+    except AssertionError as exc:
+        raise NodeStartError(f"{exc}\n{node}'s log ends with:\n{log_tail()}") from None
+
+
+def tail_file(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,161 @@
+"""The Docker target: queen and each hive in their own container on a per-scenario network.
+
+Workers are processes inside their hive's container. Containers publish their port on a
+random 127.0.0.1 port of the host; inside the network they reach each other by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import Container
+
+from rbee_bdd.config import SuiteConfig
+from rbee_bdd.identity import SCENARIO_LABEL, ScenarioIdentity
+from rbee_bdd.targets.base import (
+    HIVE_PORT,
+    QUEEN_PORT,
+    HiveSpec,
+    NodeStartError,
+    ProcessRow,
+    wait_healthy,
+)
+from rbee_bdd.waiting import scaled
+
+START_TIMEOUT_S = 30.0
+
+
+class DockerUnavailable(Exception):
+    """No usable Docker engine, or the stack image is missing."""
+
+
+def connect() -> docker.DockerClient:
+    """A client for the local engine, or DockerUnavailable saying why."""
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except DockerException as exc:
+        raise DockerUnavailable(f"no Docker engine answers ({exc}); use `make bdd-local` to run "
+                                "the suite on local processes") from None
+    return client
+
+
+def require_image(client: docker.DockerClient, image: str) -> None:
+    try:
+        client.images.get(image)
+    except ImageNotFound:
+        raise DockerUnavailable(f"image {image!r} not found; build it with `make image`") from None
+
+
+class DockerNode:
+    """One daemon in one container."""
+
+    def __init__(self, name: str, container: Container, port: int, log_path: Path) -> None:
+        self.name = name
+        self.container = container
+        self.log_path = log_path
+        container.reload()
+        bindings = container.ports.get(f"{port}/tcp") or []
+        if not bindings:
+            raise NodeStartError(f"{name}: container {container.name} published no port "
+                                 f"(state {container.status}); its log ends with:\n{self.log_tail()}")
+        self.url = f"http://127.0.0.1:{bindings[0]['HostPort']}"
+
+    def is_running(self) -> bool:
+        with contextlib.suppress(NotFound, APIError):
+            self.container.reload()
+            return bool(self.container.status == "running")
+        return False
+
+    def processes(self) -> list[ProcessRow]:
+        if not self.is_running():
+            return []
+        table = self.container.top(ps_args="-eo pid,args")
+        return [ProcessRow(int(row[0]), row[1]) for row in table.get("Processes") or []]
+
+    def stop(self, timeout: float) -> int | None:
+        """SIGTERM to the daemon (through docker-init), SIGKILL after *timeout*; keep the log."""
+        with contextlib.suppress(NotFound, APIError):
+            self.container.stop(timeout=int(scaled(timeout)))
+        code: int | None = None
+        with contextlib.suppress(NotFound, APIError):
+            code = int(self.container.wait(timeout=int(scaled(timeout)))["StatusCode"])
+        self.save_log()
+        with contextlib.suppress(NotFound):
+            self.container.remove(force=True)
+        return code
+
+    def save_log(self) -> None:
+        with contextlib.suppress(NotFound, APIError):
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.log_path.write_bytes(self.container.logs(stdout=True, stderr=True))
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return self.container.logs(tail=lines).decode(errors="replace")
+        except (NotFound, APIError):
+            return "(container gone)"
+
+
+class DockerTarget:
+    """Creates the scenario's network and containers, all labelled with run and scenario."""
+
+    def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> None:
+        self.config = config
+        self.identity = identity
+        self.log_dir = log_dir
+        self.client = connect()
+        require_image(self.client, config.image)
+        self.nodes: list[DockerNode] = []
+        self.network = self.client.networks.create(
+            identity.name("net"), driver="bridge", labels=identity.labels(), check_duplicate=True
+        )
+
+    def _run(self, node: str, command: list[str], port: int, **extra: Any) -> DockerNode:
+        name = self.identity.name(node)
+        try:
+            container = self.client.containers.run(
+                self.config.image, command, name=name, hostname=node, detach=True, init=True,
+                labels=self.identity.labels(), network=self.network.name,
+                ports={f"{port}/tcp": ("127.0.0.1", None)},
+                environment={**self.identity.env(), "PYTHONUNBUFFERED": "1"}, **extra,
+            )
+        except APIError as exc:
+            raise NodeStartError(f"cannot start container {name}: {exc.explanation}") from None
+        docker_node = DockerNode(node, container, port, self.log_dir / f"{node}.log")
+        self.nodes.append(docker_node)
+        wait_healthy(docker_node.url, node, docker_node.is_running, docker_node.log_tail, START_TIMEOUT_S)
+        return docker_node
+
+    def start_queen(self) -> DockerNode:
+        command = ["queen-rbee", "--host", "0.0.0.0", "--port", str(QUEEN_PORT),
+                   "--hive-stale-after", str(self.config.hive_stale_after)]
+        return self._run("queen", command, QUEEN_PORT)
+
+    def queen_url_for_hives(self) -> str:
+        return f"http://{self.identity.name('queen')}:{QUEEN_PORT}"
+
+    def start_hive(self, spec: HiveSpec) -> DockerNode:
+        advertise = self.identity.name(spec.name)
+        command = ["rbee-hive", "--host", "0.0.0.0", "--port", str(HIVE_PORT), "--advertise-host", advertise,
+                   "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
+                   "--heartbeat-interval", str(spec.heartbeat_interval)]
+        volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
+        return self._run(spec.name, command, HIVE_PORT, volumes=volumes)
+
+    def teardown(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop(timeout=20)
+        self.nodes.clear()
+        with contextlib.suppress(NotFound, APIError):
+            self.network.remove()
+
+    def leftovers(self) -> list[str]:
+        label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"
+        found = [f"container {c.name}" for c in self.client.containers.list(all=True, filters={"label": label})]
+        found += [f"network {n.name}" for n in self.client.networks.list(filters={"label": label})]
+        return found

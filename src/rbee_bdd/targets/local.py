@@ -1,0 +1,162 @@
+"""The local target: queen and hives as plain processes on 127.0.0.1 with OS-assigned ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psutil
+
+from rbee_bdd.config import SuiteConfig
+from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
+from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, tail_file, wait_healthy
+from rbee_bdd.waiting import eventually, scaled
+
+START_TIMEOUT_S = 20.0
+
+
+def processes_with_env(key: str, value: str) -> list[psutil.Process]:
+    """Every process whose environment has ``key=value`` (how the suite marks its processes)."""
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.environ().get(key) == value:
+                found.append(proc)
+    return found
+
+
+def kill_all(procs: list[psutil.Process], grace: float) -> None:
+    """SIGTERM, wait up to *grace*, then SIGKILL whatever is left."""
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=grace)
+
+
+class LocalNode:
+    """One daemon process; its output goes to its log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self.port_file = work_dir / f"{name}.port"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            try:
+                self.popen = subprocess.Popen(
+                    [*args, "--port", "0", "--port-file", str(self.port_file)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, cwd=work_dir, start_new_session=True,
+                )
+            except OSError as exc:
+                raise NodeStartError(f"cannot start {name} ({args[0]}): {exc.strerror}") from None
+        self.pid = self.popen.pid
+        self.url = ""
+
+    def wait_ready(self) -> None:
+        def port() -> str:
+            if self.popen.poll() is not None:
+                raise NodeStartError(f"{self.name} exited with {self.popen.returncode} during start-up; "
+                                     f"its log ends with:\n{self.log_tail()}")
+            return self.port_file.read_text().strip() if self.port_file.exists() else ""
+
+        try:
+            bound = eventually(port, START_TIMEOUT_S, f"{self.name} to write its port file")
+        except NodeStartError:
+            raise
+        except AssertionError as exc:
+            raise NodeStartError(f"{exc}\n{self.name}'s log ends with:\n{self.log_tail()}") from None
+        self.url = f"http://127.0.0.1:{bound}"
+        wait_healthy(self.url, self.name, lambda: self.popen.poll() is None, self.log_tail, START_TIMEOUT_S)
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def processes(self) -> list[ProcessRow]:
+        rows = []
+        for proc in self._tree():
+            with contextlib.suppress(psutil.Error):
+                rows.append(ProcessRow(proc.pid, " ".join(proc.cmdline())))
+        return rows
+
+    def stop(self, timeout: float) -> int | None:
+        """SIGTERM the daemon (it stops its workers), SIGKILL after *timeout*; reap stragglers."""
+        tree = self._tree()
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(scaled(timeout))
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        kill_all([p for p in tree[1:] if p.is_running()], grace=scaled(5))
+        return self.popen.returncode
+
+    def log_tail(self, lines: int = 20) -> str:
+        return tail_file(self.log_path, lines)
+
+
+class LocalTarget:
+    """Starts the configured programs as local processes, marked by the scenario's env vars."""
+
+    def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> None:
+        self.config = config
+        self.identity = identity
+        self.log_dir = log_dir
+        self.work_dir = Path(tempfile.mkdtemp(prefix=f"rbee-bdd-{identity.scenario_id}-"))
+        self.nodes: list[LocalNode] = []
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1"}
+
+    def _start(self, name: str, args: list[str]) -> LocalNode:
+        node = LocalNode(name, args, self._env(), self.log_dir / f"{name}.log", self.work_dir)
+        self.nodes.append(node)
+        node.wait_ready()
+        return node
+
+    def start_queen(self) -> LocalNode:
+        args = [*self.config.queen_cmd, "--host", "127.0.0.1",
+                "--hive-stale-after", str(self.config.hive_stale_after)]
+        return self._start("queen", args)
+
+    def queen_url_for_hives(self) -> str:
+        return self.nodes[0].url
+
+    def start_hive(self, spec: HiveSpec) -> LocalNode:
+        args = [*self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
+                "--models", str(self.config.models_dir), "--hive-id", spec.name,
+                "--heartbeat-interval", str(spec.heartbeat_interval),
+                "--worker-cmd", " ".join(self.config.worker_cmd)]
+        return self._start(spec.name, args)
+
+    def teardown(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop(timeout=20)
+        self.nodes.clear()
+        for leftover in self.work_dir.glob("*"):
+            leftover.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.work_dir.rmdir()
+
+    def leftovers(self) -> list[str]:
+        procs = processes_with_env(SCENARIO_ENV, self.identity.scenario_id)
+        found = []
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                found.append(f"process {proc.pid} ({' '.join(proc.cmdline())[:80]})")
+        if self.work_dir.exists():
+            found.append(f"directory {self.work_dir}")
+        return found

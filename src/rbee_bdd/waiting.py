@@ -1,0 +1,50 @@
+"""Waiting for real conditions: ``eventually()`` polls fast and says what it last saw."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_multiplier = 1.0
+
+
+def set_timeout_multiplier(value: float) -> None:
+    """Scale every timeout of the harness (``-D timeout_multiplier=…``)."""
+    global _multiplier
+    if value <= 0:
+        raise ValueError(f"timeout_multiplier must be > 0, got {value}")
+    _multiplier = value
+
+
+def scaled(seconds: float) -> float:
+    """*seconds* scaled by the run's timeout multiplier."""
+    return seconds * _multiplier
+
+
+class EventuallyTimeout(AssertionError):
+    """The condition did not hold in time; the message says what was last seen."""
+
+
+def eventually(check: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
+    """Call *check* until it returns a truthy value without raising AssertionError.
+
+    *timeout* is scaled by the multiplier. On timeout, raises EventuallyTimeout naming
+    *what* was awaited and the last value or assertion seen.
+    """
+    deadline = time.monotonic() + scaled(timeout)
+    last: object = "nothing (never checked)"
+    while True:
+        try:
+            value = check()
+        except AssertionError as exc:
+            last = f"assertion: {exc}"
+        else:
+            if value:
+                return value
+            last = value
+        if time.monotonic() >= deadline:
+            raise EventuallyTimeout(f"waited {scaled(timeout):.1f} s for {what}; last saw: {last}")
+        time.sleep(interval)
