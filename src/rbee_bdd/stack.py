@@ -12,9 +12,6 @@ from rbee_bdd.keeper import KeeperResult, run_keeper
 from rbee_bdd.targets.base import HiveSpec, Node, ProcessRow, Target
 from rbee_bdd.waiting import eventually
 
-WORKER_PROGRAM = "llm-worker-rbee"
-
-
 def make_target(config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> Target:
     if config.target == "docker":
         from rbee_bdd.targets.docker import DockerTarget
@@ -58,8 +55,7 @@ class Stack:
 
     def worker_processes(self, hive: str = "hive-1") -> list[ProcessRow]:
         """The hive node's worker processes, from its real process table."""
-        return [row for row in self.hive_nodes[hive].processes()
-                if WORKER_PROGRAM in row.command and "--model" in row.command]
+        return [row for row in self.hive_nodes[hive].processes() if row.worker_id]
 
     def keeper(self, args: list[str], timeout: float = 60.0) -> KeeperResult:
         return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout)

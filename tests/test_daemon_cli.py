@@ -1,0 +1,55 @@
+"""The daemons' command lines: bad input gives one clear line and a non-zero exit, never a traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / program), *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("program", ["queen-rbee", "rbee-hive", "llm-worker-rbee", "rbee-keeper"])
+def test_bad_flag_is_a_one_line_usage_error(program):
+    done = run(program, "--no-such-flag")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert done.stderr.startswith(f"{program}: error:")
+
+
+def test_worker_with_missing_model_exits_1_with_one_line(tmp_path):
+    done = run("llm-worker-rbee", "--model", str(tmp_path / "absent.gguf"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"llm-worker-rbee: error: cannot read model {tmp_path / 'absent.gguf'}: " \
+                                  "No such file or directory"
+
+
+def test_worker_with_non_gguf_model_exits_1_with_one_line(tmp_path):
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a model")
+    done = run("llm-worker-rbee", "--model", str(bogus))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"llm-worker-rbee: error: model {bogus} is not a GGUF file"
+
+
+def test_hive_with_missing_model_dir_exits_1(tmp_path):
+    done = run("rbee-hive", "--queen-url", "http://127.0.0.1:1", "--models", str(tmp_path / "nope"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"rbee-hive: error: model directory {tmp_path / 'nope'} does not exist"
+
+
+def test_queen_with_negative_staleness_is_a_usage_error():
+    done = run("queen-rbee", "--hive-stale-after", "-1")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+
+
+def test_keeper_with_unreachable_queen_fails_clearly():
+    done = run("rbee-keeper", "--queen-url", "http://127.0.0.1:9", "infer", "--model", "m", "hi")
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("❌ Failed: cannot reach queen at http://127.0.0.1:9")

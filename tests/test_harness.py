@@ -1,0 +1,52 @@
+import pytest
+
+from rbee_bdd.config import ConfigError, SuiteConfig
+from rbee_bdd.identity import RunIdentity, slug
+from rbee_bdd.targets.base import ProcessRow
+from rbee_bdd.waiting import EventuallyTimeout, eventually, scaled, set_timeout_multiplier
+
+
+def test_eventually_returns_the_first_truthy_value():
+    values = iter([0, None, 5])
+    assert eventually(lambda: next(values), 1, "a value") == 5
+
+
+def test_eventually_says_what_it_last_saw():
+    def never():
+        raise AssertionError("queen lists 0 workers")
+
+    with pytest.raises(EventuallyTimeout, match="last saw: assertion: queen lists 0 workers"):
+        eventually(never, 0.1, "a worker")
+
+
+def test_timeouts_scale_with_the_multiplier():
+    set_timeout_multiplier(3)
+    try:
+        assert scaled(2) == 6
+    finally:
+        set_timeout_multiplier(1)
+    with pytest.raises(ValueError):
+        set_timeout_multiplier(0)
+
+
+def test_config_rejects_unknown_targets_and_bad_numbers(tmp_path):
+    with pytest.raises(ConfigError, match="target must be one of docker, local"):
+        SuiteConfig.from_userdata({"target": "k8s"}, tmp_path)
+    with pytest.raises(ConfigError, match="timeout_multiplier must be a number"):
+        SuiteConfig.from_userdata({"timeout_multiplier": "fast"}, tmp_path)
+    config = SuiteConfig.from_userdata({"target": "local", "queen_cmd": "/opt/q --verbose"}, tmp_path)
+    assert config.queen_cmd == ["/opt/q", "--verbose"]
+
+
+def test_scenario_identity_labels_everything_with_run_and_owner():
+    run = RunIdentity.new()
+    scenario = run.scenario(3)
+    assert scenario.labels()["rbee.bdd.run"] == run.run_id
+    assert scenario.env()["RBEE_BDD_OWNER"] == str(run.owner_pid)
+    assert scenario.name("hive-1") == f"rbee-{run.run_id}-s3-hive-1"
+    assert slug("Cold start: spawns a worker!") == "cold-start-spawns-a-worker"
+
+
+def test_process_row_reads_the_worker_id():
+    assert ProcessRow(1, "llm-worker-rbee --model m.gguf --worker-id w-1 --port 0").worker_id == "w-1"
+    assert ProcessRow(2, "rbee-hive --port 7835").worker_id == ""
