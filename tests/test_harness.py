@@ -1,7 +1,9 @@
+import os
+
 import pytest
 
 from rbee_bdd.config import ConfigError, SuiteConfig
-from rbee_bdd.identity import RunIdentity, slug
+from rbee_bdd.identity import RunIdentity, owner_alive, slug
 from rbee_bdd.targets.base import ProcessRow
 from rbee_bdd.waiting import EventuallyTimeout, eventually, scaled, set_timeout_multiplier
 
@@ -42,7 +44,10 @@ def test_scenario_identity_labels_everything_with_run_and_owner():
     run = RunIdentity.new()
     scenario = run.scenario(3)
     assert scenario.labels()["rbee.bdd.run"] == run.run_id
-    assert scenario.env()["RBEE_BDD_OWNER"] == str(run.owner_pid)
+    assert scenario.env()["RBEE_BDD_OWNER"] == run.owner
+    assert owner_alive(run.owner)
+    assert not owner_alive(f"{os.getpid()}:1")  # same pid, other start time: a reused pid
+    assert not owner_alive("garbage")
     assert scenario.name("hive-1") == f"rbee-{run.run_id}-s3-hive-1"
     assert slug("Cold start: spawns a worker!") == "cold-start-spawns-a-worker"
 

@@ -7,6 +7,8 @@ import re
 import uuid
 from dataclasses import dataclass
 
+import psutil
+
 RUN_LABEL = "rbee.bdd.run"
 SCENARIO_LABEL = "rbee.bdd.scenario"
 OWNER_LABEL = "rbee.bdd.owner"
@@ -20,16 +22,31 @@ def slug(text: str, limit: int = 60) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "unnamed"
 
 
+def owner_mark(pid: int) -> str:
+    """``pid:start-time`` of a live process: stays unique when the pid is reused later."""
+    return f"{pid}:{psutil.Process(pid).create_time():.0f}"
+
+
+def owner_alive(mark: str) -> bool:
+    """Whether the process that *mark* names still runs (a zombie does not)."""
+    pid, _, started = mark.partition(":")
+    try:
+        proc = psutil.Process(int(pid))
+        return proc.status() != psutil.STATUS_ZOMBIE and f"{proc.create_time():.0f}" == started
+    except (ValueError, psutil.Error):
+        return False
+
+
 @dataclass(frozen=True)
 class RunIdentity:
-    """One behave run: its id and the pid that owns what it creates."""
+    """One behave run: its id and the process that owns what it creates."""
 
     run_id: str
-    owner_pid: int
+    owner: str
 
     @classmethod
     def new(cls) -> RunIdentity:
-        return cls(uuid.uuid4().hex[:8], os.getpid())
+        return cls(uuid.uuid4().hex[:8], owner_mark(os.getpid()))
 
     def scenario(self, index: int) -> ScenarioIdentity:
         return ScenarioIdentity(self, f"{self.run_id}-s{index}")
@@ -41,11 +58,10 @@ class ScenarioIdentity:
     scenario_id: str
 
     def labels(self) -> dict[str, str]:
-        return {RUN_LABEL: self.run.run_id, SCENARIO_LABEL: self.scenario_id,
-                OWNER_LABEL: str(self.run.owner_pid)}
+        return {RUN_LABEL: self.run.run_id, SCENARIO_LABEL: self.scenario_id, OWNER_LABEL: self.run.owner}
 
     def env(self) -> dict[str, str]:
-        return {RUN_ENV: self.run.run_id, SCENARIO_ENV: self.scenario_id, OWNER_ENV: str(self.run.owner_pid)}
+        return {RUN_ENV: self.run.run_id, SCENARIO_ENV: self.scenario_id, OWNER_ENV: self.run.owner}
 
     def name(self, node: str) -> str:
         return f"rbee-{self.scenario_id}-{node}"

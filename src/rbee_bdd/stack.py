@@ -12,6 +12,7 @@ from rbee_bdd.keeper import KeeperResult, run_keeper
 from rbee_bdd.targets.base import HiveSpec, Node, ProcessRow, Target
 from rbee_bdd.waiting import eventually
 
+
 def make_target(config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> Target:
     if config.target == "docker":
         from rbee_bdd.targets.docker import DockerTarget

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from rbee_bdd.identity import OWNER_ENV, OWNER_LABEL, RUN_ENV, RUN_LABEL, SCENARIO_ENV, SCENARIO_LABEL
+from rbee_bdd.identity import OWNER_ENV, OWNER_LABEL, RUN_ENV, RUN_LABEL, SCENARIO_ENV, SCENARIO_LABEL, owner_alive
 from rbee_bdd.targets.local import kill_all
 
 
@@ -32,10 +32,7 @@ Select = Callable[[Mark], bool]
 
 
 def of_dead_runs(mark: Mark) -> bool:
-    try:
-        return not psutil.pid_exists(int(mark.owner or "0"))
-    except ValueError:
-        return True
+    return not owner_alive(mark.owner)
 
 
 def of_every_run(_: Mark) -> bool:

@@ -7,6 +7,7 @@ are replayed to it, so a client may POST a job and open its stream afterwards.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -64,6 +65,9 @@ class EventLog:
         assert self.terminal is not None
         return self.terminal
 
+    def _has_more(self, index: int) -> bool:
+        return len(self.events) > index
+
     async def stream(self, keepalive_s: float = 5.0) -> AsyncIterator[bytes]:
         """Yield every event, from the first, until the terminal marker; keep-alives between."""
         index = 0
@@ -71,7 +75,7 @@ class EventLog:
             async with self._changed:
                 try:
                     await asyncio.wait_for(
-                        self._changed.wait_for(lambda seen=index: len(self.events) > seen), keepalive_s
+                        self._changed.wait_for(functools.partial(self._has_more, index)), keepalive_s
                     )
                 except TimeoutError:
                     pending: list[Event] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,6 +66,7 @@ def create_app(config: HiveConfig) -> FastAPI:
         yield
         await workers.stop_all()
         await link.close()
+        shutil.rmtree(config.spawn.run_dir, ignore_errors=True)
 
     app = FastAPI(title="rbee-hive", lifespan=lifespan)
     install_error_handlers(app)

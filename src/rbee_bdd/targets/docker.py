@@ -147,15 +147,24 @@ class DockerTarget:
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         return self._run(spec.name, command, HIVE_PORT, volumes=volumes)
 
+    def _labelled(self) -> tuple[list[Container], list[Any]]:
+        label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"
+        return (self.client.containers.list(all=True, filters={"label": label}),
+                self.client.networks.list(filters={"label": label}))
+
     def teardown(self) -> None:
+        """Stop the nodes in reverse order, then remove whatever else carries the scenario's label
+        (a container whose start was interrupted, say) and the network."""
         for node in reversed(self.nodes):
             node.stop(timeout=20)
         self.nodes.clear()
+        containers, _ = self._labelled()
+        for container in containers:
+            with contextlib.suppress(NotFound, APIError):
+                container.remove(force=True)
         with contextlib.suppress(NotFound, APIError):
             self.network.remove()
 
     def leftovers(self) -> list[str]:
-        label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"
-        found = [f"container {c.name}" for c in self.client.containers.list(all=True, filters={"label": label})]
-        found += [f"network {n.name}" for n in self.client.networks.list(filters={"label": label})]
-        return found
+        containers, networks = self._labelled()
+        return [f"container {c.name}" for c in containers] + [f"network {n.name}" for n in networks]

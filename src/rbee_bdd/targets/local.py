@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -146,10 +147,9 @@ class LocalTarget:
         for node in reversed(self.nodes):
             node.stop(timeout=20)
         self.nodes.clear()
-        for leftover in self.work_dir.glob("*"):
-            leftover.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.work_dir.rmdir()
+        # a daemon whose start was interrupted before it was recorded still carries the scenario's mark
+        kill_all(processes_with_env(SCENARIO_ENV, self.identity.scenario_id), grace=scaled(5))
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
         procs = processes_with_env(SCENARIO_ENV, self.identity.scenario_id)
