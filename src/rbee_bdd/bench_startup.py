@@ -1,0 +1,89 @@
+"""``make bench-startup``: how fast the stack comes up and answers, on each target.
+
+Prints the median (and min/max) over N runs of: queen + 1 hive ready (until queen lists
+the hive), cold first token (no worker yet: spawn + load + first token) and warm first
+token (a ready worker), each measured from outside like the suite does.
+Usage: python -m rbee_bdd.bench_startup [--runs N] [--targets docker,local]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.config import SuiteConfig
+from rbee_bdd.identity import RunIdentity
+from rbee_bdd.stack import Stack
+from rbee_bdd.sweep import sweep
+from rbee_bdd.waiting import scaled
+
+MODEL = "tinyllama"
+TARGETS_MS = {"local stack ready": 1500.0, "docker stack ready": 4000.0, "warm first token": 300.0}
+
+
+def first_token(stack: Stack) -> float:
+    job = stack.queen().submit_infer(MODEL, max_tokens=8, seed=1)
+    job.stream.wait_ended(scaled(60))
+    latency = job.stream.first_token_after(job.submitted_at)
+    if job.stream.terminal != "[DONE]" or latency is None:
+        raise RuntimeError(f"job {job.job_id} did not complete: {job.stream.summary()}")
+    return latency
+
+
+def measure(target: str, runs: int) -> dict[str, list[float]]:
+    config = SuiteConfig.from_userdata({"target": target}, Path.cwd())
+    run = RunIdentity.new()
+    figures: dict[str, list[float]] = {"stack ready": [], "cold first token": [], "warm first token": []}
+    for index in range(1, runs + 1):
+        cleanup = CleanupStack(f"bench {target} {index}")
+        try:
+            with tempfile.TemporaryDirectory(prefix="rbee-bench-") as logs:
+                started = time.monotonic()
+                stack = Stack(config, run.scenario(index), Path(logs), cleanup)
+                stack.start(hives=1)
+                figures["stack ready"].append(time.monotonic() - started)
+                figures["cold first token"].append(first_token(stack))
+                figures["warm first token"].append(first_token(stack))
+        finally:
+            errors = cleanup.run()
+            if errors:
+                raise RuntimeError("; ".join(errors))
+        print(f"bench-startup: {target} run {index}/{runs}: "
+              + ", ".join(f"{k} {v[-1] * 1000:.0f} ms" for k, v in figures.items()), flush=True)
+    return figures
+
+
+def report(results: dict[str, dict[str, list[float]]]) -> None:
+    print(f"\n{'target':8} {'figure':18} {'median ms':>10} {'min':>8} {'max':>8}  target")
+    for target, figures in results.items():
+        for name, values in figures.items():
+            goal = TARGETS_MS.get(f"{target} {name}") or TARGETS_MS.get(name)
+            goal_text = f"≤ {goal:.0f} ms" if goal else ""
+            ms = [v * 1000 for v in values]
+            print(f"{target:8} {name:18} {statistics.median(ms):10.0f} {min(ms):8.0f} {max(ms):8.0f}  {goal_text}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--targets", default="docker,local")
+    args = parser.parse_args()
+    sweep()
+    results = {}
+    try:
+        for target in args.targets.split(","):
+            results[target] = measure(target, args.runs)
+    except KeyboardInterrupt:
+        print("bench-startup: interrupted", file=sys.stderr)
+        return 130
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
