@@ -1,0 +1,193 @@
+"""ProcessMonitor: spawns workers into their own cgroups and reports what each one uses.
+
+Workers live in ``rbee.slice/{group}/{instance}``. Collection walks that tree (or, with no
+cgroups, the pids the monitor was told about), reads CPU, memory and I/O as real deltas
+between samples, and joins GPU usage from nvidia-smi. A dead or unreadable worker is
+skipped and named in ``Collection.skipped``; it never fails the whole collection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from rbee.hive.cgroups import Cgroup, CgroupError, CgroupTree, Limits, check_name, detect
+from rbee.hive.gpu import GpuReading, read_gpus
+
+MB = 1024 * 1024
+
+
+class SpawnError(Exception):
+    """A worker could not be started; nothing was left running."""
+
+
+@dataclass(frozen=True)
+class ProcessStats:
+    pid: int
+    group: str
+    instance: str
+    cpu_pct: float
+    rss_mb: float
+    io_r_mb_s: float
+    io_w_mb_s: float
+    uptime_s: float
+    gpu_util_pct: float
+    vram_mb: float
+    total_vram_mb: float
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Collection:
+    stats: list[ProcessStats] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    gpu_status: str = "ok"
+
+
+@dataclass
+class _Sample:
+    at: float
+    cpu_ns: int
+    read_bytes: int
+    write_bytes: int
+
+
+def model_of(cmdline: list[str]) -> str:
+    """The model's name from a worker command line: the stem of ``--model PATH``."""
+    for index, word in enumerate(cmdline):
+        if word == "--model" and index + 1 < len(cmdline):
+            return Path(cmdline[index + 1]).stem
+        if word.startswith("--model="):
+            return Path(word.partition("=")[2]).stem
+    return ""
+
+
+class ProcessMonitor:
+    """Spawns into cgroups when it can; collects from the cgroup tree or the tracked pids."""
+
+    def __init__(self, tree: CgroupTree | None = None, reason: str = "", nvidia_smi: str = "nvidia-smi",
+                 nvidia_timeout_s: float = 1.0, platform: str | None = None) -> None:
+        self.platform = platform or sys.platform
+        self.tree = tree if self.platform == "linux" else None
+        self.reason = reason if self.tree is None else ""
+        if self.tree is None and not self.reason:
+            self.reason = f"no cgroups on {self.platform}"
+        self.nvidia_smi = nvidia_smi
+        self.nvidia_timeout_s = nvidia_timeout_s
+        self._tracked: dict[tuple[str, str], int] = {}
+        self._samples: dict[int, _Sample] = {}
+
+    @classmethod
+    def detect(cls, **kwargs: Any) -> ProcessMonitor:
+        """A monitor on this machine's cgroups, or degraded with the reason."""
+        found = detect(platform=kwargs.get("platform"))
+        if isinstance(found, str):
+            return cls(None, found, **kwargs)
+        return cls(found, **kwargs)
+
+    @property
+    def cgroups_enabled(self) -> bool:
+        return self.tree is not None
+
+    # --- spawning ------------------------------------------------------------------
+    def prepare(self, group: str, instance: str, limits: Limits) -> Callable[[], None] | None:
+        """Create the worker's cgroup; returns the preexec function that joins it (None: no cgroups)."""
+        check_name("group", group)
+        check_name("instance", instance)
+        if self.tree is None:
+            return None
+        cgroup = self.tree.create(group, instance, limits)
+        return cgroup.join
+
+    def track(self, group: str, instance: str, pid: int) -> None:
+        """Remember a worker's pid (how workers are found when there are no cgroups)."""
+        self._tracked[(group, instance)] = pid
+
+    def release(self, group: str, instance: str) -> None:
+        """Forget a worker that exited and remove its cgroup."""
+        self._tracked.pop((group, instance), None)
+        if self.tree is not None:
+            with contextlib.suppress(CgroupError):
+                self.tree.open(group, instance).remove()
+
+    def spawn(self, group: str, instance: str, argv: list[str], limits: Limits,
+              **popen: Any) -> subprocess.Popen[bytes]:
+        """Start *argv* inside ``{group}/{instance}`` with *limits*; SpawnError if it cannot start."""
+        if not argv or shutil.which(argv[0]) is None:
+            raise SpawnError(f"worker program {argv[0] if argv else '(none)'!r} not found")
+        try:
+            join = self.prepare(group, instance, limits)
+        except CgroupError as exc:
+            raise SpawnError(str(exc)) from None
+        try:
+            proc = subprocess.Popen(argv, preexec_fn=join, **popen)
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.release(group, instance)
+            raise SpawnError(f"cannot start {argv[0]}: {exc}") from None
+        self.track(group, instance, proc.pid)
+        return proc
+
+    # --- collecting ------------------------------------------------------------------
+    def enumerate(self) -> list[tuple[str, str, list[int]]]:
+        """(group, instance, pids) of every worker: from the cgroup tree, else the tracked pids."""
+        if self.tree is not None:
+            return [(c.group, c.instance, c.pids()) for c in self.tree.walk()]
+        return [(g, i, [pid]) for (g, i), pid in sorted(self._tracked.items())]
+
+    def collect(self) -> Collection:
+        result = Collection()
+        gpu = read_gpus(self.nvidia_smi, self.nvidia_timeout_s)
+        result.gpu_status = gpu.status
+        cgroups = {(c.group, c.instance): c for c in self.tree.walk()} if self.tree else {}
+        for group, instance, pids in self.enumerate():
+            try:
+                result.stats.append(self._stats(group, instance, pids, cgroups.get((group, instance)), gpu))
+            except (psutil.Error, OSError, ValueError) as exc:
+                result.skipped.append(f"{group}/{instance}: {type(exc).__name__}: {exc}")
+        live = {s.pid for s in result.stats}
+        self._samples = {pid: s for pid, s in self._samples.items() if pid in live}
+        return result
+
+    def _stats(self, group: str, instance: str, pids: list[int], cgroup: Cgroup | None,
+               gpu: GpuReading) -> ProcessStats:
+        if not pids:
+            raise ValueError("no process in the cgroup")
+        main = psutil.Process(pids[0])
+        with main.oneshot():
+            cmdline = main.cmdline()
+            created = main.create_time()
+            rss = main.memory_info().rss
+            times = main.cpu_times()
+            io = main.io_counters()
+        now = time.monotonic()
+        cpu_ns = cgroup.cpu_usage_ns() if cgroup is not None else int((times.user + times.system) * 1e9)
+        sample = _Sample(now, cpu_ns, io.read_chars, io.write_chars)
+        previous = self._samples.get(main.pid)
+        self._samples[main.pid] = sample
+        uptime = max(time.time() - created, 1e-6)
+        if previous is None or now <= previous.at:
+            elapsed, base = uptime, _Sample(now - uptime, 0, 0, 0)  # first sample: lifetime average
+        else:
+            elapsed, base = now - previous.at, previous
+        usage = gpu.usage(main.pid)
+        return ProcessStats(
+            pid=main.pid, group=group, instance=instance,
+            cpu_pct=round(max(0.0, (cpu_ns - base.cpu_ns) / 1e9 / elapsed * 100), 2),
+            rss_mb=round(rss / MB, 2),
+            io_r_mb_s=round(max(0, sample.read_bytes - base.read_bytes) / MB / elapsed, 4),
+            io_w_mb_s=round(max(0, sample.write_bytes - base.write_bytes) / MB / elapsed, 4),
+            uptime_s=round(uptime, 3), gpu_util_pct=usage.util_pct, vram_mb=usage.vram_mb,
+            total_vram_mb=usage.total_vram_mb, model=model_of(cmdline),
+        )
