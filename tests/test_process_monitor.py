@@ -213,6 +213,7 @@ def test_collect_fallback_on_non_linux():
     monitor = ProcessMonitor.detect(platform="darwin", nvidia_smi="/nonexistent/nvidia-smi")
     proc = monitor.spawn("llm", "w1", SLEEPER, Limits())
     try:
+        time.sleep(0.5)  # let the interpreter start, so its memory is there to be measured
         stats = stats_of(monitor.collect(), "w1")
         assert (stats.pid, stats.model) == (proc.pid, "tinyllama")
         assert stats.rss_mb > 1

@@ -35,6 +35,7 @@ class SuiteConfig:
     hive_cmd: list[str]
     worker_cmd: list[str]
     keeper_cmd: list[str]
+    nvidia_smi: str  # program the hives query; the fake one by default (machines without GPU)
 
     @classmethod
     def from_userdata(cls, data: Mapping[str, str], base: Path) -> SuiteConfig:
@@ -69,4 +70,5 @@ class SuiteConfig:
             hive_cmd=command("hive_cmd", "rbee-hive"),
             worker_cmd=command("worker_cmd", "llm-worker-rbee"),
             keeper_cmd=command("keeper_cmd", "rbee-keeper"),
+            nvidia_smi=get("nvidia_smi", "") or str((base / "fixtures" / "bin" / "nvidia-smi").resolve()),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from rbee_bdd.cleanup import CleanupStack
@@ -9,6 +11,7 @@ from rbee_bdd.clients import HiveClient, QueenClient
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperResult, run_keeper
+from rbee_bdd.sse import HeartbeatStream
 from rbee_bdd.targets.base import HiveSpec, Node, ProcessRow, Target
 from rbee_bdd.waiting import eventually
 
@@ -35,17 +38,45 @@ class Stack:
         cleanup.push("tear down the stack", self.teardown)
         self.target = make_target(config, identity, log_dir)
 
-    def start(self, hives: int) -> None:
+    def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
+              queen_args: tuple[str, ...] = ()) -> None:
         """Start queen, then the hives, and wait until queen has heard from each."""
         assert self.target is not None
-        self.queen_node = self.target.start_queen()
+        self.queen_node = self.target.start_queen(queen_args)
         queen_url = self.target.queen_url_for_hives()
+        interval = heartbeat_interval or self.config.heartbeat_interval
         for index in range(1, hives + 1):
             name = f"hive-{index}"
-            self.hive_nodes[name] = self.target.start_hive(HiveSpec(name, queen_url, self.config.heartbeat_interval))
-        expected = set(self.hive_nodes)
+            self.hive_nodes[name] = self.target.start_hive(HiveSpec(name, queen_url, interval, cgroups))
+        self.wait_hives_listed(set(self.hive_nodes))
+
+    def wait_hives_listed(self, expected: set[str], timeout: float = 10) -> None:
         eventually(lambda: expected <= {h["hive_id"] for h in self.queen().hives() if h["available"]},
-                   10, f"queen to list hives {sorted(expected)}")
+                   timeout, f"queen to list hives {sorted(expected)} as available")
+
+    def node(self, name: str) -> Node:
+        """``queen`` or a hive's name."""
+        if name == "queen":
+            assert self.queen_node is not None, "the stack has not been started"
+            return self.queen_node
+        return self.hive_nodes[name]
+
+    def worker_process(self, hive: str, worker_id: str) -> ProcessRow:
+        rows = [row for row in self.worker_processes(hive) if row.worker_id == worker_id]
+        assert rows, f"no process of {worker_id} in {hive}'s process table: {self.worker_processes(hive)}"
+        return rows[0]
+
+    def kill_worker(self, hive: str, worker_id: str, sig: signal.Signals = signal.SIGKILL) -> int:
+        """Send *sig* to the worker's real process (host pid, for either target); returns the pid."""
+        pid = self.worker_process(hive, worker_id).pid
+        os.kill(pid, sig)
+        return pid
+
+    def watch_heartbeats(self, cleanup: CleanupStack) -> HeartbeatStream:
+        """Subscribe to queen's UI stream; the subscription ends with the scenario."""
+        stream = HeartbeatStream(self.queen().url + "/v1/heartbeats/stream")
+        cleanup.push("close the heartbeat stream", stream.close)
+        return stream.start()
 
     def queen(self) -> QueenClient:
         assert self.queen_node is not None, "the stack has not been started"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,8 +16,11 @@ from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.server import write_port_file
+from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
+from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.queen_link import QueenLink
+from rbee.hive.telemetry import Telemetry
 from rbee.hive.workers import SpawnSettings, WorkerManager
 
 
@@ -30,42 +34,61 @@ class HiveConfig:
     spawn: SpawnSettings
     port_file: Path | None
     port: int
+    monitor: ProcessMonitor
+    default_limits: Limits
+    gpu_interval_s: float = 2.0
+
+
+log = logging.getLogger("rbee.hive")
 
 
 class SpawnRequest(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     job_id: str = Field(default="", max_length=128)
+    cpu_limit: str | None = Field(default=None, max_length=64, description="cpu.max form: 'QUOTA PERIOD' or 'max'")
+    memory_limit: str | None = Field(default=None, max_length=64, description="bytes, or 256M / 1G")
 
 
-def capabilities() -> dict[str, Any]:
-    """What this hive can do on this machine."""
-    return {
-        "platform": sys.platform,
-        "cgroups": {"enabled": False, "reason": "this version runs workers without cgroup limits"},
-        "gpu": {"enabled": False, "reason": "no GPU telemetry in this version"},
-    }
+def limits_of(req: SpawnRequest, default: Limits) -> Limits:
+    """The request's limits over the hive's defaults; 400 INVALID_LIMIT before anything starts."""
+    try:
+        quota, period = (default.cpu_quota_us, default.cpu_period_us) if req.cpu_limit is None \
+            else parse_cpu_limit(req.cpu_limit)
+        memory = default.memory_bytes if req.memory_limit is None else parse_memory_limit(req.memory_limit)
+    except ValueError as exc:
+        raise RbeeError("INVALID_LIMIT", str(exc), 400) from None
+    return Limits(cpu_quota_us=quota, cpu_period_us=period, memory_bytes=memory)
 
 
 def create_app(config: HiveConfig) -> FastAPI:
     """Build the hive app; heartbeats start once it listens and stop with it."""
     workers: WorkerManager
+    telemetry = Telemetry(config.monitor, config.gpu_interval_s)
 
     def heartbeat() -> dict[str, Any]:
+        collection = telemetry.collect()
         return {
             "hive_id": config.hive_id, "url": config.url, "models": config.catalog.names(),
-            "capabilities": capabilities(), "workers": [w.to_dict() for w in workers.live.values()],
+            "capabilities": telemetry.capabilities(),
+            "workers": [w.to_dict() for w in workers.live.values()],
+            "processes": [s.to_dict() for s in collection.stats],
+            "telemetry": {"gpu_status": collection.gpu_status, "skipped": collection.skipped},
         }
 
     link = QueenLink(config.queen_url, config.heartbeat_interval_s, heartbeat)
-    workers = WorkerManager(config.spawn, link.narrate, link.push_heartbeat)
+    workers = WorkerManager(config.spawn, config.monitor, link.narrate, link.push_heartbeat)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for leftover in await asyncio.to_thread(config.monitor.clear_leftovers):
+            log.warning("cleared worker %s left by a previous hive", leftover)
         write_port_file(config.port_file, config.port)
+        telemetry.start()
         link.start()
         yield
         await workers.stop_all()
         await link.close()
+        await telemetry.close()
         shutil.rmtree(config.spawn.run_dir, ignore_errors=True)
 
     app = FastAPI(title="rbee-hive", lifespan=lifespan)
@@ -77,7 +100,13 @@ def create_app(config: HiveConfig) -> FastAPI:
 
     @app.get("/v1/capabilities")
     async def caps() -> dict[str, Any]:
-        return capabilities()
+        return telemetry.capabilities()
+
+    @app.get("/v1/telemetry")
+    async def processes() -> dict[str, Any]:
+        collection = await asyncio.to_thread(telemetry.collect)
+        return {"processes": [s.to_dict() for s in collection.stats],
+                "gpu_status": collection.gpu_status, "skipped": collection.skipped}
 
     @app.get("/v1/models")
     async def models() -> dict[str, list[str]]:
@@ -85,11 +114,14 @@ def create_app(config: HiveConfig) -> FastAPI:
 
     @app.post("/v1/workers", status_code=201)
     async def spawn(req: SpawnRequest, x_correlation_id: str = Header(default="")) -> dict[str, Any]:
+        limits = limits_of(req, config.default_limits)
         path = config.catalog.path(req.model)
         if path is None:
             raise RbeeError("MODEL_NOT_FOUND", f"hive {config.hive_id} has no model {req.model!r}", 404)
         try:
-            worker = await workers.spawn(req.model, path, req.job_id, x_correlation_id)
+            worker = await workers.spawn(req.model, path, req.job_id, x_correlation_id, limits)
+        except CgroupError as exc:
+            raise RbeeError("WORKER_SPAWN_FAILED", f"cannot set up the worker's cgroup: {exc}", 500) from None
         except OSError as exc:
             raise RbeeError("WORKER_SPAWN_FAILED", f"cannot start worker: {exc.strerror}", 500) from None
         return worker.to_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 import shutil
 import socket
@@ -11,7 +12,9 @@ from pathlib import Path
 from rbee.common.cli import ArgumentParser, die, positive, setup_logging
 from rbee.common.server import bind, serve
 from rbee.hive.app import HiveConfig, create_app
+from rbee.hive.cgroups import Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
+from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.workers import SpawnSettings
 
 PROG = "rbee-hive"
@@ -29,6 +32,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--heartbeat-interval", type=positive, default=30.0, metavar="SECONDS")
     parser.add_argument("--worker-cmd", default="llm-worker-rbee", help="worker program and leading args")
     parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
+    parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
+                        metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
+    parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
+                        help="default memory limit of each worker, e.g. 512M (default: none)")
+    parser.add_argument("--no-cgroups", action="store_true", help="run workers without cgroups")
+    parser.add_argument("--nvidia-smi", default="nvidia-smi", help="nvidia-smi program to query")
+    parser.add_argument("--nvidia-smi-timeout", type=positive, default=1.0, metavar="SECONDS")
+    parser.add_argument("--gpu-interval", type=positive, default=2.0, metavar="SECONDS",
+                        help="how often nvidia-smi is read")
     args = parser.parse_args(argv)
     setup_logging(PROG)
     if not args.models.is_dir():
@@ -45,9 +57,17 @@ def main(argv: list[str] | None = None) -> None:
     spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
                           run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
                           stop_grace_s=args.worker_stop_grace)
+    monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}
+    monitor = ProcessMonitor(None, "disabled by --no-cgroups", **monitor_options) if args.no_cgroups \
+        else ProcessMonitor.detect(**monitor_options)
+    if not monitor.cgroups_enabled:
+        logging.getLogger("rbee.hive").warning("workers run without cgroups: %s", monitor.reason)
+    quota, period = args.worker_cpu_limit
     config = HiveConfig(hive_id=args.hive_id, url=f"http://{advertise}:{port}", queen_url=args.queen_url,
                         heartbeat_interval_s=args.heartbeat_interval, catalog=ModelCatalog(args.models),
-                        spawn=spawn, port_file=args.port_file, port=port)
+                        spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
+                        default_limits=Limits(quota, period, args.worker_memory_limit),
+                        gpu_interval_s=args.gpu_interval)
     serve(create_app(config), sock)
 
 

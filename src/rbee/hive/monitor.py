@@ -139,6 +139,25 @@ class ProcessMonitor:
         self.track(group, instance, proc.pid)
         return proc
 
+    def clear_leftovers(self) -> list[str]:
+        """Kill what a previous hive left in the cgroup tree (it crashed) and remove those cgroups."""
+        cleared: list[str] = []
+        if self.tree is None:
+            return cleared
+        for cgroup in self.tree.walk():
+            procs = []
+            for pid in cgroup.pids():
+                with contextlib.suppress(psutil.Error):
+                    procs.append(psutil.Process(pid))
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+            psutil.wait_procs(procs, timeout=5)
+            with contextlib.suppress(CgroupError):
+                cgroup.remove()
+            cleared.append(f"{cgroup.group}/{cgroup.instance} ({len(procs)} process(es))")
+        return cleared
+
     # --- collecting ------------------------------------------------------------------
     def enumerate(self) -> list[tuple[str, str, list[int]]]:
         """(group, instance, pids) of every worker: from the cgroup tree, else the tracked pids."""
@@ -146,9 +165,13 @@ class ProcessMonitor:
             return [(c.group, c.instance, c.pids()) for c in self.tree.walk()]
         return [(g, i, [pid]) for (g, i), pid in sorted(self._tracked.items())]
 
-    def collect(self) -> Collection:
+    def read_gpus(self) -> GpuReading:
+        return read_gpus(self.nvidia_smi, self.nvidia_timeout_s)
+
+    def collect(self, gpu: GpuReading | None = None) -> Collection:
+        """Stats of every worker; *gpu* is a reading taken elsewhere (None: ask nvidia-smi now)."""
         result = Collection()
-        gpu = read_gpus(self.nvidia_smi, self.nvidia_timeout_s)
+        gpu = gpu if gpu is not None else self.read_gpus()
         result.gpu_status = gpu.status
         cgroups = {(c.group, c.instance): c for c in self.tree.walk()} if self.tree else {}
         for group, instance, pids in self.enumerate():

@@ -19,13 +19,15 @@ HEARTBEAT = "heartbeat"
 class QueenLink:
     """Sends to queen in the order things happened; a heartbeat is built when sent."""
 
-    def __init__(self, queen_url: str, interval_s: float, heartbeat: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, queen_url: str, interval_s: float, heartbeat: Callable[[], dict[str, Any]],
+                 max_backoff_s: float = 5.0) -> None:
         self.queen_url = queen_url.rstrip("/")
         self.interval_s = interval_s
+        self.max_backoff_s = max(max_backoff_s, interval_s)
+        self.failures = 0
         self._heartbeat = heartbeat
         self._queue: asyncio.Queue[Narration | str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._reachable = True
         self._heartbeat_queued = False
 
     async def narrate(self, event: Narration) -> None:
@@ -48,10 +50,16 @@ class QueenLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def next_delay(self) -> float:
+        """The heartbeat interval; while queen is unreachable, doubling per failure up to the cap."""
+        if self.failures == 0:
+            return self.interval_s
+        return float(min(self.interval_s * 2 ** min(self.failures, 16), self.max_backoff_s))
+
     async def _tick(self) -> None:
         while True:
             await self.push_heartbeat()
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(self.next_delay())
 
     async def _send_loop(self) -> None:
         async with httpx.AsyncClient(timeout=2.0) as client:
@@ -68,10 +76,10 @@ class QueenLink:
             answer = await client.post(self.queen_url + path, json=body)
             answer.raise_for_status()
         except httpx.HTTPError as exc:
-            if self._reachable:
-                log.warning("queen at %s unreachable (%s): %s", self.queen_url, path, exc)
-            self._reachable = False
+            if self.failures == 0:
+                log.warning("queen at %s unreachable (%s): %s; retrying with backoff", self.queen_url, path, exc)
+            self.failures += 1
             return
-        if not self._reachable:
-            log.info("queen at %s reachable again", self.queen_url)
-        self._reachable = True
+        if self.failures:
+            log.info("queen at %s reachable again after %d failed send(s)", self.queen_url, self.failures)
+        self.failures = 0

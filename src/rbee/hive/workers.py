@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 
 from rbee.common.narration import Narration, parse_line
+from rbee.hive.cgroups import CgroupError, Limits
+from rbee.hive.monitor import ProcessMonitor
 
 log = logging.getLogger("rbee.hive.workers")
 ACTOR = "rbee-hive"
@@ -34,6 +36,7 @@ class SpawnSettings:
     run_dir: Path
     load_timeout_s: float = 120.0
     stop_grace_s: float = 10.0
+    group: str = "llm"
 
 
 @dataclass
@@ -75,8 +78,10 @@ def describe_exit(code: int) -> str:
 class WorkerManager:
     """Spawns and stops workers and keeps their state; reports every change."""
 
-    def __init__(self, settings: SpawnSettings, narrate: Narrate, changed: Changed) -> None:
+    def __init__(self, settings: SpawnSettings, monitor: ProcessMonitor, narrate: Narrate,
+                 changed: Changed) -> None:
         self.settings = settings
+        self.monitor = monitor
         self._narrate = narrate
         self._changed = changed
         self.live: dict[str, Worker] = {}
@@ -87,8 +92,12 @@ class WorkerManager:
     def get(self, worker_id: str) -> Worker | None:
         return self.live.get(worker_id) or self.ended.get(worker_id)
 
-    async def spawn(self, model: str, model_path: Path, job_id: str, correlation_id: str) -> Worker:
-        """Start a worker process for *model*; returns at once with state ``starting``."""
+    async def spawn(self, model: str, model_path: Path, job_id: str, correlation_id: str,
+                    limits: Limits) -> Worker:
+        """Start a worker process for *model* in its own cgroup; returns at once with state ``starting``.
+
+        Raises CgroupError or OSError when it cannot start; nothing is left behind then.
+        """
         self._serial += 1
         worker_id = f"worker-{os.getpid()}-{self._serial}"
         worker = Worker(worker_id, model, job_id, correlation_id)
@@ -96,11 +105,17 @@ class WorkerManager:
         args = [*self.settings.command, "--model", str(model_path), "--worker-id", worker_id,
                 "--host", self.settings.bind_host, "--port", "0", "--port-file", str(port_file)]
         env = {**os.environ, "JOB_ID": job_id, "CORRELATION_ID": correlation_id, "WORKER_ID": worker_id}
-        worker.process = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
-        )
+        try:
+            join = self.monitor.prepare(self.settings.group, worker_id, limits)
+            worker.process = await asyncio.create_subprocess_exec(
+                *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True, preexec_fn=join,
+            )
+        except (OSError, CgroupError):
+            self.monitor.release(self.settings.group, worker_id)
+            raise
         worker.pid = worker.process.pid
+        self.monitor.track(self.settings.group, worker_id, worker.pid)
         self.live[worker_id] = worker
         log.info("spawned %s pid=%d model=%s correlation_id=%s", worker_id, worker.pid, model, correlation_id)
         await self._narrate(Narration(ACTOR, "worker_spawn", f"spawning {worker_id} for model {model}",
@@ -182,6 +197,7 @@ class WorkerManager:
         while len(self.ended) > 256:
             self.ended.pop(next(iter(self.ended)))
         (self.settings.run_dir / f"{worker.worker_id}.port").unlink(missing_ok=True)
+        self.monitor.release(self.settings.group, worker.worker_id)
         await self._changed()
 
     async def stop(self, worker_id: str) -> Worker | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Header, Response
+from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
@@ -22,6 +22,7 @@ from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED
 from rbee.common.narration import Narration
 from rbee.common.server import write_port_file
+from rbee.queen.broadcast import Broadcaster
 from rbee.queen.jobs import InferOperation, Job, JobStore
 from rbee.queen.registry import HiveHeartbeat, Registry
 from rbee.queen.scheduler import Scheduler
@@ -35,6 +36,8 @@ class QueenConfig:
     stale_after_s: float
     port_file: Path | None
     port: int
+    remove_after_s: float = 0.0  # 0: twice the staleness bound
+    ui_buffer: int = 64
 
 
 class NarrationBatch(BaseModel):
@@ -47,16 +50,31 @@ def correlation_id_of(header: str) -> str:
 
 
 def create_app(config: QueenConfig) -> FastAPI:
-    registry = Registry(config.stale_after_s)
+    registry = Registry(config.stale_after_s, config.remove_after_s or 2 * config.stale_after_s)
     jobs = JobStore()
+    ui = Broadcaster(buffer=config.ui_buffer)
     holder: dict[str, httpx.AsyncClient] = {}
+
+    async def expire_hives() -> None:
+        """Mark silent hives unavailable, then remove them, telling the UI stream."""
+        while True:
+            await asyncio.sleep(min(config.stale_after_s / 4, 1.0))
+            stale, removed = registry.expire()
+            for hive_id in stale:
+                log.warning("hive %s silent for over %.1f s: unavailable", hive_id, config.stale_after_s)
+                ui.publish("hive_unavailable", {"hive_id": hive_id})
+            for hive_id in removed:
+                log.warning("hive %s removed with its workers", hive_id)
+                ui.publish("hive_removed", {"hive_id": hive_id})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
             holder["client"] = client
+            expiry = asyncio.get_running_loop().create_task(expire_hives())
             write_port_file(config.port_file, config.port)
             yield
+            expiry.cancel()
             for job in jobs.active():
                 if job.task is not None:
                     job.task.cancel()
@@ -108,7 +126,16 @@ def create_app(config: QueenConfig) -> FastAPI:
     @app.post("/v1/hive-heartbeat")
     async def heartbeat(beat: HiveHeartbeat) -> dict[str, str]:
         registry.record(beat)
+        ui.publish("heartbeat", beat.model_dump(exclude={"capabilities", "models"}))
         return {"status": "ok"}
+
+    @app.get("/v1/heartbeats/stream")
+    async def heartbeat_stream(request: Request) -> StreamingResponse:
+        """The UI's live view: one ``hive`` event per known hive, then every heartbeat as it arrives."""
+        client = request.client
+        name = f"{client.host}:{client.port}" if client else "unknown"
+        snapshot = [("hive", hive) for hive in registry.hives()]
+        return StreamingResponse(ui.stream(name, snapshot), media_type="text/event-stream")
 
     @app.post("/v1/narration")
     async def narration(batch: NarrationBatch) -> dict[str, int]:

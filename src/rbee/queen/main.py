@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-file", type=Path, help="where to write the bound port")
     parser.add_argument("--hive-stale-after", type=positive, default=90.0, metavar="SECONDS",
                         help="a hive silent this long is unavailable")
+    parser.add_argument("--hive-remove-after", type=positive, metavar="SECONDS",
+                        help="a hive silent this long is forgotten with its workers (default: twice the above)")
+    parser.add_argument("--ui-buffer", type=int, default=64, metavar="EVENTS",
+                        help="events a UI subscriber may fall behind before it is dropped")
     args = parser.parse_args(argv)
     setup_logging(PROG)
     try:
@@ -25,7 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
     config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
-                         port=sock.getsockname()[1])
+                         port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
+                         ui_buffer=max(1, args.ui_buffer))
     serve(create_app(config), sock)
 
 

@@ -20,25 +20,50 @@ class WorkerInfo(BaseModel):
     uptime_s: float = 0.0
 
 
+class ProcessStats(BaseModel):
+    pid: int
+    group: str
+    instance: str
+    cpu_pct: float = Field(ge=0)
+    rss_mb: float = Field(ge=0)
+    io_r_mb_s: float = Field(ge=0)
+    io_w_mb_s: float = Field(ge=0)
+    uptime_s: float = Field(ge=0)
+    gpu_util_pct: float = Field(ge=0)
+    vram_mb: float = Field(ge=0)
+    total_vram_mb: float = Field(ge=0)
+    model: str
+
+
 class HiveHeartbeat(BaseModel):
     hive_id: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1)
     models: list[str] = Field(default_factory=list)
     capabilities: dict[str, Any] = Field(default_factory=dict)
     workers: list[WorkerInfo] = Field(default_factory=list)
+    processes: list[ProcessStats] = Field(default_factory=list)
+    telemetry: dict[str, Any] = Field(default_factory=dict)
 
 
 @dataclass
 class HiveEntry:
     heartbeat: HiveHeartbeat
     last_seen: float = field(default_factory=time.monotonic)
+    reported_stale: bool = False
+
+    def stats(self, worker_id: str) -> dict[str, Any]:
+        for process in self.heartbeat.processes:
+            if process.instance == worker_id:
+                return process.model_dump(exclude={"instance", "model", "pid"})
+        return {}
 
 
 class Registry:
     """Hives and workers as their latest heartbeats describe them, plus queen's reservations."""
 
-    def __init__(self, stale_after_s: float) -> None:
+    def __init__(self, stale_after_s: float, remove_after_s: float) -> None:
         self.stale_after_s = stale_after_s
+        self.remove_after_s = max(remove_after_s, stale_after_s)
         self._hives: dict[str, HiveEntry] = {}
         self._reserved: set[str] = set()
 
@@ -48,6 +73,22 @@ class Registry:
 
     def available(self, entry: HiveEntry) -> bool:
         return time.monotonic() - entry.last_seen <= self.stale_after_s
+
+    def expire(self) -> tuple[list[str], list[str]]:
+        """Hives that just went silent past the staleness bound, and those now removed."""
+        now = time.monotonic()
+        stale = [hid for hid, e in self._hives.items()
+                 if not e.reported_stale and now - e.last_seen > self.stale_after_s]
+        for hid in stale:
+            self._hives[hid].reported_stale = True
+        removed = [hid for hid, e in self._hives.items() if now - e.last_seen > self.remove_after_s]
+        for hid in removed:
+            del self._hives[hid]
+        return stale, removed
+
+    def size(self) -> tuple[int, int]:
+        """(hives, workers) known, available or not."""
+        return len(self._hives), sum(len(e.heartbeat.workers) for e in self._hives.values())
 
     def hives(self) -> list[dict[str, Any]]:
         now = time.monotonic()
@@ -80,7 +121,7 @@ class Registry:
                 is_idle = w.state == "ready" and w.worker_id not in self._reserved
                 if model not in (None, w.model) or idle not in (None, is_idle):
                     continue
-                rows.append({**w.model_dump(), "hive_id": hid, "idle": is_idle})
+                rows.append({**w.model_dump(), **entry.stats(w.worker_id), "hive_id": hid, "idle": is_idle})
         return rows
 
     def reserve_idle(self, model: str, hive_id: str | None = None) -> dict[str, Any] | None:

@@ -40,6 +40,8 @@ class HiveSpec:
     name: str
     queen_url: str  # as the hive reaches queen
     heartbeat_interval: float
+    cgroups: bool = True  # False: the hive runs without the rights to write cgroups
+    extra_args: tuple[str, ...] = ()
 
 
 class Node(Protocol):
@@ -48,7 +50,17 @@ class Node(Protocol):
 
     def processes(self) -> list[ProcessRow]: ...
 
-    def stop(self, timeout: float) -> int | None: ...
+    def stop(self, timeout: float) -> int | None:
+        """SIGTERM, SIGKILL after *timeout*; the exit code."""
+        ...
+
+    def start(self) -> None:
+        """Start again after stop(), on the same address as before; wait until healthy."""
+        ...
+
+    def write_gpu_state(self, state: dict[str, object]) -> None:
+        """Tell the node's fake nvidia-smi how to behave (see fixtures/bin/nvidia-smi)."""
+        ...
 
     def log_tail(self, lines: int = 20) -> str: ...
 
@@ -56,7 +68,7 @@ class Node(Protocol):
 class Target(Protocol):
     """Starts nodes of one scenario; everything it creates is labelled and removable."""
 
-    def start_queen(self) -> Node: ...
+    def start_queen(self, extra_args: tuple[str, ...] = ()) -> Node: ...
 
     def queen_url_for_hives(self) -> str:
         """Where hives reach the queen this target started."""

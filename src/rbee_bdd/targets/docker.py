@@ -7,6 +7,9 @@ random 127.0.0.1 port of the host; inside the network they reach each other by n
 from __future__ import annotations
 
 import contextlib
+import io
+import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +19,7 @@ from docker.models.containers import Container
 
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import SCENARIO_LABEL, ScenarioIdentity
-from rbee_bdd.targets.base import (
-    HIVE_PORT,
-    QUEEN_PORT,
-    HiveSpec,
-    NodeStartError,
-    ProcessRow,
-    wait_healthy,
-)
+from rbee_bdd.targets.base import HIVE_PORT, QUEEN_PORT, HiveSpec, NodeStartError, ProcessRow, wait_healthy
 from rbee_bdd.waiting import scaled
 
 START_TIMEOUT_S = 30.0
@@ -51,19 +47,46 @@ def require_image(client: docker.DockerClient, image: str) -> None:
         raise DockerUnavailable(f"image {image!r} not found; build it with `make image`") from None
 
 
+GPU_STATE = "/var/lib/rbee/nvidia-smi.json"
+FAKE_NVIDIA_SMI = "/opt/rbee/fake-bin/nvidia-smi"
+
+
 class DockerNode:
-    """One daemon in one container."""
+    """One daemon in one container; stop() keeps the container so start() can bring it back."""
 
     def __init__(self, name: str, container: Container, port: int, log_path: Path) -> None:
         self.name = name
         self.container = container
+        self.port = port
         self.log_path = log_path
-        container.reload()
-        bindings = container.ports.get(f"{port}/tcp") or []
+        self.url = ""
+        self._find_url()
+
+    def _find_url(self) -> None:
+        self.container.reload()
+        bindings = self.container.ports.get(f"{self.port}/tcp") or []
         if not bindings:
-            raise NodeStartError(f"{name}: container {container.name} published no port "
-                                 f"(state {container.status}); its log ends with:\n{self.log_tail()}")
+            raise NodeStartError(f"{self.name}: container {self.container.name} published no port "
+                                 f"(state {self.container.status}); its log ends with:\n{self.log_tail()}")
         self.url = f"http://127.0.0.1:{bindings[0]['HostPort']}"
+
+    def wait_healthy(self) -> None:
+        wait_healthy(self.url, self.name, self.is_running, self.log_tail, START_TIMEOUT_S)
+
+    def start(self) -> None:
+        self.container.start()
+        self._find_url()
+        self.wait_healthy()
+
+    def write_gpu_state(self, state: dict[str, object]) -> None:
+        data = json.dumps(state).encode()
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(Path(GPU_STATE).name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+        self.container.put_archive(str(Path(GPU_STATE).parent), archive.getvalue())
 
     def is_running(self) -> bool:
         with contextlib.suppress(NotFound, APIError):
@@ -78,16 +101,19 @@ class DockerNode:
         return [ProcessRow(int(row[0]), row[1]) for row in table.get("Processes") or []]
 
     def stop(self, timeout: float) -> int | None:
-        """SIGTERM to the daemon (through docker-init), SIGKILL after *timeout*; keep the log."""
+        """SIGTERM to the daemon (through docker-init), SIGKILL after *timeout*; the exit code."""
         with contextlib.suppress(NotFound, APIError):
             self.container.stop(timeout=int(scaled(timeout)))
-        code: int | None = None
         with contextlib.suppress(NotFound, APIError):
-            code = int(self.container.wait(timeout=int(scaled(timeout)))["StatusCode"])
+            return int(self.container.wait(timeout=int(scaled(timeout)))["StatusCode"])
+        return None
+
+    def remove(self, timeout: float) -> None:
+        """Stop, keep the log, remove the container."""
+        self.stop(timeout)
         self.save_log()
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound, APIError):
             self.container.remove(force=True)
-        return code
 
     def save_log(self) -> None:
         with contextlib.suppress(NotFound, APIError):
@@ -115,25 +141,26 @@ class DockerTarget:
             identity.name("net"), driver="bridge", labels=identity.labels(), check_duplicate=True
         )
 
-    def _run(self, node: str, command: list[str], port: int, **extra: Any) -> DockerNode:
+    def _run(self, node: str, command: list[str], port: int, extra_env: dict[str, str] | None = None,
+             **extra: Any) -> DockerNode:
         name = self.identity.name(node)
         try:
             container = self.client.containers.run(
                 self.config.image, command, name=name, hostname=node, detach=True, init=True,
                 labels=self.identity.labels(), network=self.network.name,
                 ports={f"{port}/tcp": ("127.0.0.1", None)},
-                environment={**self.identity.env(), "PYTHONUNBUFFERED": "1"}, **extra,
+                environment={**self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}, **extra,
             )
         except APIError as exc:
             raise NodeStartError(f"cannot start container {name}: {exc.explanation}") from None
         docker_node = DockerNode(node, container, port, self.log_dir / f"{node}.log")
         self.nodes.append(docker_node)
-        wait_healthy(docker_node.url, node, docker_node.is_running, docker_node.log_tail, START_TIMEOUT_S)
+        docker_node.wait_healthy()
         return docker_node
 
-    def start_queen(self) -> DockerNode:
+    def start_queen(self, extra_args: tuple[str, ...] = ()) -> DockerNode:
         command = ["queen-rbee", "--host", "0.0.0.0", "--port", str(QUEEN_PORT),
-                   "--hive-stale-after", str(self.config.hive_stale_after)]
+                   "--hive-stale-after", str(self.config.hive_stale_after), *extra_args]
         return self._run("queen", command, QUEEN_PORT)
 
     def queen_url_for_hives(self) -> str:
@@ -141,11 +168,19 @@ class DockerTarget:
 
     def start_hive(self, spec: HiveSpec) -> DockerNode:
         advertise = self.identity.name(spec.name)
+        fake = self.config.nvidia_smi.endswith("fixtures/bin/nvidia-smi")
         command = ["rbee-hive", "--host", "0.0.0.0", "--port", str(HIVE_PORT), "--advertise-host", advertise,
                    "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
-                   "--heartbeat-interval", str(spec.heartbeat_interval)]
+                   "--heartbeat-interval", str(spec.heartbeat_interval),
+                   "--nvidia-smi", FAKE_NVIDIA_SMI if fake else self.config.nvidia_smi, *spec.extra_args]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
-        return self._run(spec.name, command, HIVE_PORT, volumes=volumes)
+        if spec.cgroups:
+            # the engine mounts the cgroup filesystem read-only in containers (and privileged
+            # containers cannot start on every engine): the host's, read-write, lets the hive
+            # make its workers' cgroups under its own container's cgroup
+            volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+        return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"],
+                         extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE})
 
     def _labelled(self) -> tuple[list[Container], list[Any]]:
         label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"
@@ -156,7 +191,7 @@ class DockerTarget:
         """Stop the nodes in reverse order, then remove whatever else carries the scenario's label
         (a container whose start was interrupted, say) and the network."""
         for node in reversed(self.nodes):
-            node.stop(timeout=20)
+            node.remove(timeout=20)
         self.nodes.clear()
         containers, _ = self._labelled()
         for container in containers:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -18,6 +21,7 @@ from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, tail_fil
 from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 20.0
+UNPRIVILEGED_USER = "nobody"
 
 
 def processes_with_env(key: str, value: str) -> list[psutil.Process]:
@@ -42,31 +46,62 @@ def kill_all(procs: list[psutil.Process], grace: float) -> None:
     psutil.wait_procs(alive, timeout=grace)
 
 
-class LocalNode:
-    """One daemon process; its output goes to its log file."""
+def drop_privileges(user: str) -> Callable[[], None]:
+    """A preexec function that makes the child run as *user* (no rights to write cgroups)."""
+    entry = pwd.getpwnam(user)
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path) -> None:
+    def demote() -> None:
+        os.setgroups([])
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+
+    return demote
+
+
+class LocalNode:
+    """One daemon process; its output goes to its log file. Restarts keep its port."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path,
+                 user: str | None = None) -> None:
         self.name = name
+        self.args = args
+        self.env = env
         self.log_path = log_path
+        self.work_dir = work_dir
+        self.user = user
         self.port_file = work_dir / f"{name}.port"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
+        self.gpu_state = work_dir / f"{name}-nvidia-smi.json"
+        self.port = 0
+        self.url = ""
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def start(self) -> None:
+        self.port_file.unlink(missing_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
             try:
                 self.popen = subprocess.Popen(
-                    [*args, "--port", "0", "--port-file", str(self.port_file)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, cwd=work_dir, start_new_session=True,
+                    [*self.args, "--port", str(self.port), "--port-file", str(self.port_file)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                    cwd=self.work_dir, start_new_session=True,
+                    preexec_fn=drop_privileges(self.user) if self.user else None,
                 )
             except OSError as exc:
-                raise NodeStartError(f"cannot start {name} ({args[0]}): {exc.strerror}") from None
-        self.pid = self.popen.pid
-        self.url = ""
+                raise NodeStartError(f"cannot start {self.name} ({self.args[0]}): {exc.strerror}") from None
+        self._wait_ready()
 
-    def wait_ready(self) -> None:
+    def is_running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def _wait_ready(self) -> None:
         def port() -> str:
-            if self.popen.poll() is not None:
-                raise NodeStartError(f"{self.name} exited with {self.popen.returncode} during start-up; "
-                                     f"its log ends with:\n{self.log_tail()}")
+            if not self.is_running():
+                raise NodeStartError(f"{self.name} exited during start-up; its log ends with:\n{self.log_tail()}")
             return self.port_file.read_text().strip() if self.port_file.exists() else ""
 
         try:
@@ -75,8 +110,9 @@ class LocalNode:
             raise
         except AssertionError as exc:
             raise NodeStartError(f"{exc}\n{self.name}'s log ends with:\n{self.log_tail()}") from None
-        self.url = f"http://127.0.0.1:{bound}"
-        wait_healthy(self.url, self.name, lambda: self.popen.poll() is None, self.log_tail, START_TIMEOUT_S)
+        self.port = int(bound)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_healthy(self.url, self.name, self.is_running, self.log_tail, START_TIMEOUT_S)
 
     def _tree(self) -> list[psutil.Process]:
         try:
@@ -94,6 +130,8 @@ class LocalNode:
 
     def stop(self, timeout: float) -> int | None:
         """SIGTERM the daemon (it stops its workers), SIGKILL after *timeout*; reap stragglers."""
+        if self.popen is None:
+            return None
         tree = self._tree()
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
@@ -104,6 +142,12 @@ class LocalNode:
                 self.popen.wait()
         kill_all([p for p in tree[1:] if p.is_running()], grace=scaled(5))
         return self.popen.returncode
+
+    def write_gpu_state(self, state: dict[str, object]) -> None:
+        tmp = self.gpu_state.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.chmod(0o644)
+        tmp.replace(self.gpu_state)
 
     def log_tail(self, lines: int = 20) -> str:
         return tail_file(self.log_path, lines)
@@ -117,31 +161,41 @@ class LocalTarget:
         self.identity = identity
         self.log_dir = log_dir
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"rbee-bdd-{identity.scenario_id}-"))
+        self.work_dir.chmod(0o755)
         self.nodes: list[LocalNode] = []
 
-    def _env(self) -> dict[str, str]:
-        return {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1"}
-
-    def _start(self, name: str, args: list[str]) -> LocalNode:
-        node = LocalNode(name, args, self._env(), self.log_dir / f"{name}.log", self.work_dir)
+    def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
+               user: str | None = None) -> LocalNode:
+        env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        if user:  # the port file is written by the node itself
+            node_dir = self.work_dir / name
+            node_dir.mkdir()
+            shutil.chown(node_dir, user)
+        node = LocalNode(name, args, env, self.log_dir / f"{name}.log",
+                         self.work_dir / name if user else self.work_dir, user)
         self.nodes.append(node)
-        node.wait_ready()
+        node.start()
         return node
 
-    def start_queen(self) -> LocalNode:
+    def start_queen(self, extra_args: tuple[str, ...] = ()) -> LocalNode:
         args = [*self.config.queen_cmd, "--host", "127.0.0.1",
-                "--hive-stale-after", str(self.config.hive_stale_after)]
+                "--hive-stale-after", str(self.config.hive_stale_after), *extra_args]
         return self._start("queen", args)
 
     def queen_url_for_hives(self) -> str:
         return self.nodes[0].url
 
     def start_hive(self, spec: HiveSpec) -> LocalNode:
+        gpu_state = self.work_dir / f"{spec.name}-nvidia-smi.json"
         args = [*self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval),
-                "--worker-cmd", " ".join(self.config.worker_cmd)]
-        return self._start(spec.name, args)
+                "--worker-cmd", " ".join(self.config.worker_cmd),
+                "--nvidia-smi", self.config.nvidia_smi, *spec.extra_args]
+        user = None if spec.cgroups else UNPRIVILEGED_USER
+        node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state)}, user)
+        node.gpu_state = gpu_state
+        return node
 
     def teardown(self) -> None:
         for node in reversed(self.nodes):
