@@ -18,8 +18,8 @@ from rbee_bdd.waiting import eventually, scaled
 STREAM_TIMEOUT_S = 60
 
 
-def submit(context, model, max_tokens=16, seed=None):
-    job = context.stack.queen().submit_infer(model, max_tokens=max_tokens, seed=seed)
+def submit(context, model, max_tokens=16, seed=None, hive=None):
+    job = context.stack.queen().submit_infer(model, max_tokens=max_tokens, seed=seed, hive_id=hive)
     context.jobs = [*getattr(context, "jobs", []), job]
     return job
 
@@ -30,9 +30,32 @@ def wait_done(job, seconds=STREAM_TIMEOUT_S):
     return job
 
 
-@given('a completed job for model "{model}"')
+@given('a completed job for model "{model}" on hive "{hive}"')
+def step_completed_job_on(context, model, hive):
+    wait_done(submit(context, model, hive=hive))
+
+
+@given('a completed job for model "{model}"')  # after the longer form, which it would also match
 def step_completed_job(context, model):
     wait_done(submit(context, model))
+
+
+@given('a job for model "{model}" with {max_tokens:d} max tokens is streaming on hive "{hive}"')
+def step_streaming_on(context, model, max_tokens, hive):
+    job = submit(context, model, max_tokens, hive=hive)
+    eventually(lambda: job.stream.tokens() or job.stream.ended, 60, f"the first token of {job.job_id}")
+    assert_that(job.stream.terminal, equal_to(None), f"{job.job_id} still streaming: {job.stream.summary()}")
+
+
+@then('a job for model "{model}" completes')
+def step_a_job_completes(context, model):
+    wait_done(submit(context, model, max_tokens=8))
+
+
+@then("it ran on a worker queen knew before the restart")
+def step_same_as_before(context):
+    worker_id = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    assert_that(sorted(context.workers_before), equal_to([worker_id]), "workers before the restart vs. the job's")
 
 
 @when('I submit an infer job for model "{model}" with {max_tokens:d} max tokens')

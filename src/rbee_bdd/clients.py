@@ -37,12 +37,14 @@ class QueenClient:
 
     def submit_infer(self, model: str, prompt: str = "Hello bee", max_tokens: int = 16,
                      seed: int | None = None, temperature: float = 0.7,
-                     headers: dict[str, str] | None = None) -> SubmittedJob:
+                     headers: dict[str, str] | None = None, hive_id: str | None = None) -> SubmittedJob:
         """POST an infer job and start reading its stream at once."""
         body: dict[str, Any] = {"operation": "infer", "model": model, "prompt": prompt,
                                 "max_tokens": max_tokens, "temperature": temperature}
         if seed is not None:
             body["seed"] = seed
+        if hive_id is not None:
+            body["hive_id"] = hive_id
         started = time.monotonic()
         answer = httpx.post(f"{self.url}/v1/jobs", json=body, headers=headers or {}, timeout=10.0)
         created = _json(answer, 201)
@@ -60,6 +62,12 @@ class QueenClient:
     def hives(self) -> list[dict[str, Any]]:
         return list(_json(httpx.get(f"{self.url}/v1/hives", timeout=5.0), 200)["hives"])
 
+    def post_heartbeat(self, body: dict[str, Any]) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/hive-heartbeat", json=body, timeout=5.0)
+
+    def ui_subscribers(self) -> int:
+        return int(_json(httpx.get(f"{self.url}/v1/heartbeats/subscribers", timeout=5.0), 200)["subscribers"])
+
 
 class HiveClient:
     def __init__(self, url: str) -> None:
@@ -70,3 +78,9 @@ class HiveClient:
 
     def capabilities(self) -> dict[str, Any]:
         return _json(httpx.get(f"{self.url}/v1/capabilities", timeout=5.0), 200)
+
+    def worker(self, worker_id: str) -> dict[str, Any]:
+        return _json(httpx.get(f"{self.url}/v1/workers/{worker_id}", timeout=5.0), 200)
+
+    def spawn(self, model: str, **limits: str) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/workers", json={"model": model, **limits}, timeout=10.0)

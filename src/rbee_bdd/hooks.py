@@ -55,10 +55,10 @@ def before_scenario(context: Any, scenario: Any) -> None:
     context.log_dir.mkdir(parents=True, exist_ok=True)
 
 
-def start_stack(context: Any, hives: int) -> Stack:
+def start_stack(context: Any, hives: int, **options: Any) -> Stack:
     """Create and start the scenario's stack; its teardown is registered first."""
     context.stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup)
-    context.stack.start(hives)
+    context.stack.start(hives, **options)
     return context.stack
 
 

@@ -6,6 +6,7 @@ import os
 import signal
 from pathlib import Path
 
+from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient
 from rbee_bdd.config import SuiteConfig
@@ -98,3 +99,9 @@ class Stack:
 
     def leftovers(self) -> list[str]:
         return self.target.leftovers() if self.target is not None else []
+
+    def worker_cgroup_limits(self, hive: str, worker_id: str) -> dict[str, int | None]:
+        """The CPU and memory limits of the worker's cgroup, read by the host from the kernel."""
+        eventually(lambda: any(r.worker_id == worker_id for r in self.worker_processes(hive)), 10,
+                   f"{worker_id} in {hive}'s process table")
+        return cgroup_limits(self.worker_process(hive, worker_id).pid)

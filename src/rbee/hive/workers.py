@@ -189,8 +189,9 @@ class WorkerManager:
         if worker.state == "stopping" and not worker.error:
             worker.state = "exited"
         else:
+            last_words = f": {worker.last_line}" if worker.state == "starting" and worker.last_line else ""
+            worker.error = worker.error or f"worker exited unexpectedly ({how}){last_words}"
             worker.state = "failed"
-            worker.error = worker.error or worker.last_line or f"worker exited unexpectedly ({how})"
         log.info("%s exited (%s) state=%s", worker.worker_id, how, worker.state)
         self.live.pop(worker.worker_id, None)
         self.ended[worker.worker_id] = worker

@@ -137,6 +137,10 @@ def create_app(config: QueenConfig) -> FastAPI:
         snapshot = [("hive", hive) for hive in registry.hives()]
         return StreamingResponse(ui.stream(name, snapshot), media_type="text/event-stream")
 
+    @app.get("/v1/heartbeats/subscribers")
+    async def heartbeat_subscribers() -> dict[str, int]:
+        return {"subscribers": ui.count()}
+
     @app.post("/v1/narration")
     async def narration(batch: NarrationBatch) -> dict[str, int]:
         relayed = 0

@@ -19,12 +19,28 @@ class NodeStartError(AssertionError):
     """A daemon did not come up; the message carries the end of its log."""
 
 
+def namespace_pid(host_pid: int) -> int:
+    """The pid a process has in its own pid namespace (a container's), from /proc's NSpid."""
+    try:
+        for line in Path(f"/proc/{host_pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return host_pid
+
+
 @dataclass(frozen=True)
 class ProcessRow:
-    """One process of a node's process table."""
+    """One process of a node's process table; ``pid`` is the host's pid."""
 
     pid: int
     command: str
+
+    @property
+    def node_pid(self) -> int:
+        """The pid as the node itself (and so its hive's reports) sees it."""
+        return namespace_pid(self.pid)
 
     @property
     def worker_id(self) -> str:
@@ -56,6 +72,10 @@ class Node(Protocol):
 
     def start(self) -> None:
         """Start again after stop(), on the same address as before; wait until healthy."""
+        ...
+
+    def kill(self, sig: int) -> int | None:
+        """Send *sig* to the daemon; for SIGKILL, wait until it is gone. The exit code, if it ended."""
         ...
 
     def write_gpu_state(self, state: dict[str, object]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,13 @@ class DockerNode:
         self.container.start()
         self._find_url()
         self.wait_healthy()
+
+    def kill(self, sig: int) -> int | None:
+        """Signal the container's init, which passes it on (SIGKILL ends the whole container)."""
+        self.container.kill(signal=int(sig))
+        if sig == signal.SIGKILL:
+            return int(self.container.wait(timeout=int(scaled(10)))["StatusCode"])
+        return None
 
     def write_gpu_state(self, state: dict[str, object]) -> None:
         data = json.dumps(state).encode()

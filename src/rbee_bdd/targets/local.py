@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -21,7 +19,6 @@ from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, tail_fil
 from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 20.0
-UNPRIVILEGED_USER = "nobody"
 
 
 def processes_with_env(key: str, value: str) -> list[psutil.Process]:
@@ -46,29 +43,24 @@ def kill_all(procs: list[psutil.Process], grace: float) -> None:
     psutil.wait_procs(alive, timeout=grace)
 
 
-def drop_privileges(user: str) -> Callable[[], None]:
-    """A preexec function that makes the child run as *user* (no rights to write cgroups)."""
-    entry = pwd.getpwnam(user)
-
-    def demote() -> None:
-        os.setgroups([])
-        os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
-
-    return demote
+# Runs a command in its own mount namespace in which every cgroup filesystem is read-only:
+# the kernel then refuses the hive's cgroup writes (EROFS), as in an unprivileged container.
+READ_ONLY_CGROUPS = [
+    "unshare", "--mount", "--propagation", "private", "sh", "-c",
+    "for m in $(awk '$3 == \"cgroup\" || $3 == \"cgroup2\" {print $2}' /proc/self/mounts); do "
+    'mount -o remount,bind,ro "$m" || exit 125; done; exec "$@"', "sh",
+]
 
 
 class LocalNode:
     """One daemon process; its output goes to its log file. Restarts keep its port."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path,
-                 user: str | None = None) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path) -> None:
         self.name = name
         self.args = args
         self.env = env
         self.log_path = log_path
         self.work_dir = work_dir
-        self.user = user
         self.port_file = work_dir / f"{name}.port"
         self.gpu_state = work_dir / f"{name}-nvidia-smi.json"
         self.port = 0
@@ -89,7 +81,6 @@ class LocalNode:
                     [*self.args, "--port", str(self.port), "--port-file", str(self.port_file)],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                     cwd=self.work_dir, start_new_session=True,
-                    preexec_fn=drop_privileges(self.user) if self.user else None,
                 )
             except OSError as exc:
                 raise NodeStartError(f"cannot start {self.name} ({self.args[0]}): {exc.strerror}") from None
@@ -143,6 +134,14 @@ class LocalNode:
         kill_all([p for p in tree[1:] if p.is_running()], grace=scaled(5))
         return self.popen.returncode
 
+    def kill(self, sig: int) -> int | None:
+        if self.popen is None or self.popen.poll() is not None:
+            return None if self.popen is None else self.popen.returncode
+        self.popen.send_signal(sig)
+        if sig == signal.SIGKILL:
+            return self.popen.wait(scaled(10))
+        return None
+
     def write_gpu_state(self, state: dict[str, object]) -> None:
         tmp = self.gpu_state.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
@@ -161,18 +160,11 @@ class LocalTarget:
         self.identity = identity
         self.log_dir = log_dir
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"rbee-bdd-{identity.scenario_id}-"))
-        self.work_dir.chmod(0o755)
         self.nodes: list[LocalNode] = []
 
-    def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
-               user: str | None = None) -> LocalNode:
+    def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> LocalNode:
         env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-        if user:  # the port file is written by the node itself
-            node_dir = self.work_dir / name
-            node_dir.mkdir()
-            shutil.chown(node_dir, user)
-        node = LocalNode(name, args, env, self.log_dir / f"{name}.log",
-                         self.work_dir / name if user else self.work_dir, user)
+        node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir)
         self.nodes.append(node)
         node.start()
         return node
@@ -187,13 +179,13 @@ class LocalTarget:
 
     def start_hive(self, spec: HiveSpec) -> LocalNode:
         gpu_state = self.work_dir / f"{spec.name}-nvidia-smi.json"
-        args = [*self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
+        wrapper = [] if spec.cgroups else READ_ONLY_CGROUPS
+        args = [*wrapper, *self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval),
                 "--worker-cmd", " ".join(self.config.worker_cmd),
                 "--nvidia-smi", self.config.nvidia_smi, *spec.extra_args]
-        user = None if spec.cgroups else UNPRIVILEGED_USER
-        node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state)}, user)
+        node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state)})
         node.gpu_state = gpu_state
         return node
 

@@ -1,0 +1,83 @@
+"""Acting on the stack's real processes: kill, stop, start, restart; bad requests to the daemons."""
+
+import signal
+
+import parse
+from behave import register_type, then, when
+from hamcrest import assert_that, contains_string, equal_to, has_entries
+
+from rbee_bdd.waiting import eventually
+
+
+@parse.with_pattern(r'queen|hive "[^"]+"')
+def parse_node(text):
+    """``queen`` or ``hive "hive-1"`` → the node's name in the stack."""
+    return text if text == "queen" else text.split('"')[1]
+
+
+register_type(Node=parse_node)
+
+
+@when("the job's worker is killed with {sig}")
+def step_kill_worker(context, sig):
+    worker = context.stack.queen().job(context.jobs[-1].job_id)
+    hive = next(w["hive_id"] for w in context.stack.queen().workers() if w["worker_id"] == worker["worker_id"])
+    context.stack.kill_worker(hive, worker["worker_id"], signal.Signals[sig])
+
+
+@when("{node:Node} is stopped")
+def step_stop(context, node):
+    context.stack.node(node).stop(timeout=20)
+
+
+@when("{node:Node} is started again")
+def step_start(context, node):
+    context.stack.node(node).start()
+
+
+@when("{node:Node} restarts")
+def step_restart(context, node):
+    context.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
+    target = context.stack.node(node)
+    target.stop(timeout=20)
+    target.start()
+
+
+@when('hive "{hive}" is killed with SIGKILL and started again')
+def step_crash_restart(context, hive):
+    node = context.stack.node(hive)
+    node.kill(signal.SIGKILL)
+    node.start()
+
+
+@then('hive "{hive}" still answers and spawns a ready worker for "{model}"')
+def step_hive_serves(context, hive, model):
+    client = context.stack.hive(hive)
+    answer = client.spawn(model)
+    assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text}")
+    worker_id = answer.json()["worker_id"]
+    eventually(lambda: client.worker(worker_id)["state"] == "ready", 30, f"{worker_id} to be ready")
+
+
+@then('hive "{hive}"\'s log says "{text}" within {seconds:d} seconds')
+def step_hive_log(context, hive, text, seconds):
+    node = context.stack.node(hive)
+    eventually(lambda: text in node.log_tail(200), seconds, f"{hive}'s log to say {text!r}")
+
+
+@when("a heartbeat missing its hive_id is posted to queen")
+def step_bad_heartbeat(context):
+    context.answer = context.stack.queen().post_heartbeat({"url": "http://nowhere:1", "workers": []})
+
+
+@when('I ask hive "{hive}" to spawn a worker for "{model}" with CPU limit "{limit}"')
+def step_bad_limit(context, hive, model, limit):
+    context.answer = context.stack.hive(hive).spawn(model, cpu_limit=limit)
+
+
+@then('the answer is {status:d} with code "{code}" naming "{text}"')
+def step_answer(context, status, code, text):
+    answer = context.answer
+    assert_that(answer.status_code, equal_to(status), f"status of {answer.request.url}: {answer.text}")
+    assert_that(answer.json()["error"], has_entries(code=code), "error body")
+    assert_that(answer.json()["error"]["message"], contains_string(text), "error message")

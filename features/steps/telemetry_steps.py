@@ -1,0 +1,208 @@
+"""Telemetry as queen and the UI see it: heartbeats, ProcessStats, registry, capabilities."""
+
+import itertools
+import time
+
+from behave import given, then, when
+from hamcrest import (
+    assert_that,
+    contains_string,
+    equal_to,
+    greater_than,
+    has_entries,
+    has_length,
+    is_in,
+    is_not,
+    less_than_or_equal_to,
+)
+
+from rbee_bdd.hooks import start_stack
+from rbee_bdd.load import HeartbeatFlood
+from rbee_bdd.stalled import open_stalled_reader
+from rbee_bdd.waiting import eventually, scaled
+
+
+@given("a stack with {count:d} hive without cgroup rights")
+def step_stack_no_cgroups(context, count):
+    start_stack(context, count, cgroups=False)
+
+
+@given("a stack with {count:d} hive and a UI buffer of {events:d} events")
+def step_stack_ui_buffer(context, count, events):
+    start_stack(context, count, queen_args=("--ui-buffer", str(events)))
+
+
+@when("another hive sends heartbeats of {workers:d} workers {rate:d} times a second for up to {seconds:d} seconds")
+def step_flood(context, workers, rate, seconds):
+    context.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds)
+    context.flood.start(context.cleanup)
+
+
+@given("I watch queen's heartbeat stream")
+def step_watch(context):
+    context.ui = context.stack.watch_heartbeats(context.cleanup)
+
+
+def wait_process(context, model, seconds, condition, what):
+    def seen():
+        process = context.ui.latest_process(model)
+        assert process is not None, f"no {model} worker on the stream yet ({context.ui.summary()})"
+        condition(process)
+        return process
+
+    return eventually(seen, seconds, what)
+
+
+@then('the heartbeat stream shows a "{model}" worker with a pid and memory in use within {seconds:d} seconds')
+def step_stream_shows_worker(context, model, seconds):
+    def check(process):
+        assert_that(process["pid"], greater_than(0), "pid on the stream")
+        assert_that(process["rss_mb"], greater_than(0), "rss_mb on the stream")
+
+    context.process = wait_process(context, model, seconds, check, f"a {model} worker on the UI stream")
+
+
+@then('that pid is the worker\'s in hive "{hive}"\'s process table')
+def step_pid_is_real(context, hive):
+    rows = context.stack.worker_processes(hive)
+    assert_that(context.process["pid"], is_in([row.node_pid for row in rows]),
+                f"pids of {hive}'s worker processes: {rows}")
+
+
+@then('the heartbeat stream shows the "{model}" worker using more than {pct:d}% CPU within {seconds:d} seconds')
+def step_stream_shows_cpu(context, model, pct, seconds):
+    def check(process):
+        assert_that(process["cpu_pct"], greater_than(pct), f"cpu_pct of the {model} worker")
+
+    wait_process(context, model, seconds, check, f"the {model} worker to show CPU use")
+
+
+@then("queen no longer lists the job's worker within {seconds:d} seconds")
+def step_gone(context, seconds):
+    worker_id = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+
+    def gone():
+        listed = [w["worker_id"] for w in context.stack.queen().workers()]
+        assert_that(worker_id, is_not(is_in(listed)), "workers queen lists")
+        return True
+
+    eventually(gone, seconds, f"queen to drop {worker_id}")
+
+
+@then('hive "{hive}" reports the job\'s worker ended "{how}"')
+def step_hive_reports_exit(context, hive, how):
+    worker_id = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    worker = context.stack.hive(hive).worker(worker_id)
+    assert_that(worker["state"], equal_to("failed"), f"state of {worker_id}: {worker}")
+    assert_that(worker["error"], contains_string(how), f"error of {worker_id}")
+
+
+@then("queen's worker queries answer")
+def step_queries(context):
+    queen = context.stack.queen()
+    for row in context.table:
+        params = dict(part.split("=", 1) for part in row["query"].split("&"))
+        expected = sorted(filter(None, (w.strip() for w in row["workers"].split(","))))
+        seen = sorted(f"{w['hive_id']}:{w['model']}" for w in queen.workers(**params))
+        assert_that(seen, equal_to(expected), f"GET /v1/workers?{row['query']}")
+
+
+@then('queen marks hive "{hive}" unavailable within {seconds:d} seconds')
+def step_unavailable(context, hive, seconds):
+    def unavailable():
+        rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
+        assert_that(rows, has_length(1), f"{hive} in queen's hive list")
+        assert_that(rows[0]["available"], equal_to(False), f"{hive} availability")
+        return True
+
+    eventually(unavailable, seconds, f"queen to mark {hive} unavailable")
+
+
+@then('queen forgets hive "{hive}" within {seconds:d} seconds')
+def step_forgets(context, hive, seconds):
+    def forgotten():
+        assert_that(hive, is_not(is_in([h["hive_id"] for h in context.stack.queen().hives()])), "hives queen lists")
+        return True
+
+    eventually(forgotten, seconds, f"queen to forget {hive}")
+
+
+@when('nvidia-smi on hive "{hive}" hangs')
+def step_smi_hangs(context, hive):
+    context.stack.node(hive).write_gpu_state({"mode": "hang"})
+    context.smi_hung_at = time.monotonic()
+
+
+@then('over the next {seconds:d} seconds hive "{hive}" heartbeats at least every {gap:g} seconds')
+def step_rhythm(context, seconds, hive, gap):
+    since = time.monotonic()
+    eventually(lambda: time.monotonic() - since >= scaled(seconds), seconds + 1, f"{seconds} s to pass")
+    times = [since, *context.ui.heartbeat_times(hive, since), time.monotonic()]
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
+    assert_that(max(gaps), less_than_or_equal_to(gap), f"gaps between {hive}'s heartbeats: {gaps}")
+
+
+@then('hive "{hive}" reports the GPU status "{text}" within {seconds:d} seconds')
+def step_gpu_status(context, hive, text, seconds):
+    def status():
+        gpu = context.stack.hive(hive).capabilities()["gpu"]
+        assert_that(gpu["status"], contains_string(text), f"{hive}'s GPU status")
+        return True
+
+    eventually(status, seconds, f"{hive}'s GPU status to say {text!r}")
+
+
+@then('hive "{hive}" reports cgroups as degraded because they are not writable')
+def step_degraded(context, hive):
+    cgroups = context.stack.hive(hive).capabilities()["cgroups"]
+    assert_that(cgroups, has_entries(enabled=False, degraded=True), f"{hive}'s cgroup capability")
+    assert_that(cgroups["reason"], contains_string("not writable"), f"{hive}'s reason")
+
+
+@then('hive "{hive}" reports cgroups as enabled')
+def step_enabled(context, hive):
+    cgroups = context.stack.hive(hive).capabilities()["cgroups"]
+    assert_that(cgroups, has_entries(enabled=True, degraded=False), f"{hive}'s cgroup capability")
+
+
+@when('I spawn a worker for "{model}" on hive "{hive}" with CPU limit "{cpu}" and memory limit "{memory}"')
+def step_spawn_limited(context, model, hive, cpu, memory):
+    answer = context.stack.hive(hive).spawn(model, cpu_limit=cpu, memory_limit=memory)
+    assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text}")
+    context.spawned = (hive, answer.json()["worker_id"])
+
+
+@then("the worker's process runs in a cgroup with a CPU quota of {quota:d} per {period:d} µs and {mib:d} MiB of memory")
+def step_cgroup_limits(context, quota, period, mib):
+    hive, worker_id = context.spawned
+    limits = context.stack.worker_cgroup_limits(hive, worker_id)
+    assert_that(limits, equal_to({"cpu_quota_us": quota, "cpu_period_us": period, "memory_bytes": mib * 1024 * 1024}),
+                f"limits of {worker_id}'s cgroup, read from the host")
+
+
+@then('queen lists hive "{hive}" as available')
+def step_hive_available(context, hive):
+    rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
+    assert_that([h["available"] for h in rows], equal_to([True]), f"{hive} in queen's hive list")
+
+
+@given("a UI subscriber that never reads")
+def step_stalled(context):
+    context.stalled = open_stalled_reader(context.stack.queen().url + "/v1/heartbeats/stream", context.cleanup)
+    eventually(lambda: context.stack.queen().ui_subscribers() >= 2, 5, "queen to count both UI subscribers")
+
+
+@then("queen drops the subscriber that never reads within {seconds:d} seconds")
+def step_dropped(context, seconds):
+    context.drop_wait_started = time.monotonic()
+    eventually(lambda: context.stack.queen().ui_subscribers() == 1, seconds, "queen to drop the stalled subscriber")
+
+
+@then('meanwhile the watching stream got hive "{hive}"\'s heartbeats at least every {gap:g} seconds')
+def step_watcher_rhythm(context, hive, gap):
+    times = context.ui.heartbeat_times(hive)
+    assert_that(len(times), greater_than(2), f"heartbeats the watcher got: {context.ui.summary()}")
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
+    assert_that(max(gaps), less_than_or_equal_to(gap), f"gaps between {hive}'s heartbeats on the watching stream: "
+                                                      f"{gaps}")
+    assert_that(context.ui.failure, equal_to(None), "the watching stream's own end")

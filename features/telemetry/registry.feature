@@ -1,0 +1,45 @@
+@integration @telemetry @p0
+Feature: Queen's registry follows the hives' heartbeats
+  Queen knows hives and workers only from heartbeats: a worker that dies leaves it at
+  once (pushed by its hive), a silent hive becomes unavailable after the staleness
+  bound and is forgotten later, and the scheduling queries answer from it.
+
+  Scenario: A worker that dies is gone from queen's registry within 2 seconds
+    Given a stack with 1 hive
+    And a completed job for model "tinyllama"
+    When the job's worker is killed with SIGKILL
+    Then queen no longer lists the job's worker within 2 seconds
+    And hive "hive-1" reports the job's worker ended "killed by SIGKILL"
+
+  Scenario: Scheduling queries answer by model, idleness and hive
+    Given a stack with 2 hives
+    And a completed job for model "tinyllama" on hive "hive-1"
+    And a completed job for model "tinyllama-b" on hive "hive-2"
+    And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"
+    Then queen's worker queries answer
+      | query                 | workers                                              |
+      | model=tinyllama       | hive-1:tinyllama                                     |
+      | model=tinyllama-b     | hive-2:tinyllama-b                                   |
+      | hive=hive-2           | hive-2:tinyllama-b                                   |
+      | idle=true             | hive-1:tinyllama, hive-2:tinyllama-b                 |
+      | idle=false            | hive-1:slowllama                                     |
+      | model=slowllama&idle=true |                                                  |
+
+  Scenario: A silent hive becomes unavailable after the staleness bound, then is forgotten
+    Given a stack with 2 hives
+    When hive "hive-2" is stopped
+    Then queen marks hive "hive-2" unavailable within 5 seconds
+    And queen forgets hive "hive-2" within 10 seconds
+    And a job for model "tinyllama" completes
+
+  Scenario: A malformed heartbeat is refused and changes nothing
+    Given a stack with 1 hive
+    When a heartbeat missing its hive_id is posted to queen
+    Then the answer is 422 with code "INVALID_REQUEST" naming "hive_id"
+    And queen lists hive "hive-1" as available
+
+  Scenario: A spawn with a bad CPU limit is refused before any process starts
+    Given a stack with 1 hive
+    When I ask hive "hive-1" to spawn a worker for "tinyllama" with CPU limit "lots"
+    Then the answer is 400 with code "INVALID_LIMIT" naming "cpu limit"
+    And hive "hive-1" runs 0 worker processes for model "tinyllama"

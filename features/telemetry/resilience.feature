@@ -1,0 +1,55 @@
+@integration @telemetry @p1
+Feature: Telemetry survives restarts, an absent queen, missing rights and slow readers
+
+  Scenario: Queen restarts and rebuilds its registry from the next heartbeats
+    Given a stack with 1 hive
+    And a completed job for model "tinyllama"
+    When queen restarts
+    Then queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
+    And a job for model "tinyllama" completes
+    And it ran on a worker queen knew before the restart
+
+  Scenario: A hive that restarts clears the workers it ran before
+    Given a stack with 1 hive
+    And a completed job for model "tinyllama"
+    When hive "hive-1" restarts
+    Then hive "hive-1" runs 0 worker processes for model "tinyllama"
+    And queen lists 0 ready workers for model "tinyllama" on hive "hive-1"
+    And a job for model "tinyllama" completes
+
+  Scenario: A hive that crashed clears the workers it left behind when it starts again
+    Given a stack with 1 hive
+    And a completed job for model "tinyllama"
+    When hive "hive-1" is killed with SIGKILL and started again
+    Then hive "hive-1" runs 0 worker processes for model "tinyllama"
+    And a job for model "tinyllama" completes
+
+  Scenario: While queen is away the hive keeps serving, and it catches up when queen returns
+    Given a stack with 1 hive
+    When queen is stopped
+    Then hive "hive-1" still answers and spawns a ready worker for "tinyllama"
+    And hive "hive-1"'s log says "retrying with backoff" within 5 seconds
+    When queen is started again
+    Then queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
+    And hive "hive-1"'s log says "reachable again" within 10 seconds
+
+  Scenario: Without the rights to write cgroups, spawning still works and capabilities say so
+    Given a stack with 1 hive without cgroup rights
+    Then hive "hive-1" reports cgroups as degraded because they are not writable
+    And a job for model "tinyllama" completes
+    And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
+
+  @needs.cgroups
+  Scenario: With the rights, each worker runs in its own cgroup under the limits asked for
+    Given a stack with 1 hive
+    Then hive "hive-1" reports cgroups as enabled
+    When I spawn a worker for "tinyllama" on hive "hive-1" with CPU limit "50000 100000" and memory limit "512M"
+    Then the worker's process runs in a cgroup with a CPU quota of 50000 per 100000 µs and 512 MiB of memory
+
+  Scenario: A UI subscriber that stops reading is dropped, the others keep their rhythm
+    Given a stack with 1 hive and a UI buffer of 8 events
+    And I watch queen's heartbeat stream
+    And a UI subscriber that never reads
+    When another hive sends heartbeats of 100 workers 20 times a second for up to 30 seconds
+    Then queen drops the subscriber that never reads within 30 seconds
+    And meanwhile the watching stream got hive "hive-1"'s heartbeats at least every 1.5 seconds

@@ -1,0 +1,22 @@
+@integration @telemetry @p0
+Feature: Worker telemetry reaches the UI's heartbeat stream
+  Hives report every worker's process stats (pid, model, memory, CPU, I/O, GPU) in
+  their heartbeats; queen passes each heartbeat on to UI subscribers as it arrives.
+
+  Background:
+    Given a stack with 1 hive
+    And I watch queen's heartbeat stream
+
+  Scenario: A spawned worker shows on the stream with its real pid, its model and its memory
+    When I submit an infer job for model "tinyllama" with 8 max tokens
+    Then the heartbeat stream shows a "tinyllama" worker with a pid and memory in use within 5 seconds
+    And that pid is the worker's in hive "hive-1"'s process table
+
+  Scenario: A busy worker shows its CPU use
+    When I submit an infer job for model "slowllama" with 1500 max tokens
+    Then the heartbeat stream shows the "slowllama" worker using more than 20% CPU within 20 seconds
+
+  Scenario: A hung nvidia-smi does not hold heartbeats back
+    When nvidia-smi on hive "hive-1" hangs
+    Then over the next 5 seconds hive "hive-1" heartbeats at least every 1.5 seconds
+    And hive "hive-1" reports the GPU status "did not answer" within 10 seconds

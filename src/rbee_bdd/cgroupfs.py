@@ -1,0 +1,36 @@
+"""Reading a process's cgroup limits from the host's cgroup filesystem (v1 or v2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+def _paths(pid: int) -> dict[str, str]:
+    paths: dict[str, str] = {}
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else [""]:
+            paths[name] = path
+    return paths
+
+
+def _number(path: Path) -> int | None:
+    text = path.read_text().split()[0]
+    return None if text in ("max", "-1") or int(text) >= 2**62 else int(text)
+
+
+def cgroup_limits(pid: int) -> dict[str, int | None]:
+    """``{cpu_quota_us, cpu_period_us, memory_bytes}`` of *pid*'s cgroup (None: unlimited)."""
+    paths = _paths(pid)
+    if "memory" in paths:  # v1
+        cpu = ROOT / "cpu" / paths["cpu"].lstrip("/")
+        memory = ROOT / "memory" / paths["memory"].lstrip("/")
+        return {"cpu_quota_us": _number(cpu / "cpu.cfs_quota_us"),
+                "cpu_period_us": _number(cpu / "cpu.cfs_period_us"),
+                "memory_bytes": _number(memory / "memory.limit_in_bytes")}
+    unified = ROOT / paths[""].lstrip("/")
+    quota, period = (unified / "cpu.max").read_text().split()
+    return {"cpu_quota_us": None if quota == "max" else int(quota), "cpu_period_us": int(period),
+            "memory_bytes": _number(unified / "memory.max")}
