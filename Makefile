@@ -16,13 +16,14 @@ BEHAVE_ARGS ?=
 TAGS        ?= @integration
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup fixtures image preflight-docker bdd bdd-local test lint unit clean distclean bench-startup
+.PHONY: help setup fixtures image preflight-docker bdd bdd-local test lint unit clean distclean bench bench-startup
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
 	@echo "make bdd-local  the same on local processes"
 	@echo "make test       lint + unit tests + the whole behave suite on both targets"
-	@echo "make setup | fixtures | image | lint | unit | bench-startup | clean | distclean"
+	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up benchmarks"
+	@echo "make setup | fixtures | image | lint | unit | clean | distclean"
 
 # --- setup: virtualenv, dependencies, the cached llama-cpp-python wheel -------------
 setup: $(VENV)/.installed
@@ -63,7 +64,7 @@ bdd-local: setup fixtures
 
 # --- the project's own tests ---------------------------------------------------------
 lint: setup
-	$(BIN)/ruff check src features tests fixtures
+	$(BIN)/ruff check src features tests fixtures benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 	@! grep -rnE '^\s*(from|import)\s+rbee(\.|\s|$$)' features || { echo "lint: features/ imports the stack" >&2; exit 1; }
@@ -76,7 +77,10 @@ test: lint unit
 	$(MAKE) --no-print-directory bdd-local
 
 bench-startup: setup fixtures image
-	$(BIN)/python -m rbee_bdd.bench_startup --runs 5
+	$(BIN)/python -m benchmarks.startup --runs 5
+
+bench: setup fixtures
+	$(BIN)/python -m benchmarks.telemetry --runs 5
 
 # --- cleaning ----------------------------------------------------------------------------
 clean:

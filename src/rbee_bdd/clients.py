@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from rbee_bdd.http import request
 from rbee_bdd.sse import JobStream
 
 
@@ -46,27 +47,27 @@ class QueenClient:
         if hive_id is not None:
             body["hive_id"] = hive_id
         started = time.monotonic()
-        answer = httpx.post(f"{self.url}/v1/jobs", json=body, headers=headers or {}, timeout=10.0)
+        answer = request("POST", f"{self.url}/v1/jobs", json=body, headers=headers or {}, timeout=10.0)
         created = _json(answer, 201)
         stream = JobStream(self.url + created["sse_url"]).start()
         return SubmittedJob(created["job_id"], stream, started,
                             answer.headers.get("X-Correlation-ID", ""), body)
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return _json(httpx.get(f"{self.url}/v1/jobs/{job_id}", timeout=5.0), 200)
+        return _json(request("GET", f"{self.url}/v1/jobs/{job_id}", timeout=5.0), 200)
 
     def workers(self, **filters: str) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self.url}/v1/workers", params=filters, timeout=5.0)
+        answer = request("GET", f"{self.url}/v1/workers", params=filters, timeout=5.0)
         return list(_json(answer, 200)["workers"])
 
     def hives(self) -> list[dict[str, Any]]:
-        return list(_json(httpx.get(f"{self.url}/v1/hives", timeout=5.0), 200)["hives"])
+        return list(_json(request("GET", f"{self.url}/v1/hives", timeout=5.0), 200)["hives"])
 
     def post_heartbeat(self, body: dict[str, Any]) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/hive-heartbeat", json=body, timeout=5.0)
+        return request("POST", f"{self.url}/v1/hive-heartbeat", json=body, timeout=5.0)
 
     def ui_subscribers(self) -> int:
-        return int(_json(httpx.get(f"{self.url}/v1/heartbeats/subscribers", timeout=5.0), 200)["subscribers"])
+        return int(_json(request("GET", f"{self.url}/v1/heartbeats/subscribers", timeout=5.0), 200)["subscribers"])
 
 
 class HiveClient:
@@ -74,13 +75,16 @@ class HiveClient:
         self.url = url
 
     def workers(self) -> list[dict[str, Any]]:
-        return list(_json(httpx.get(f"{self.url}/v1/workers", timeout=5.0), 200)["workers"])
+        return list(_json(request("GET", f"{self.url}/v1/workers", timeout=5.0), 200)["workers"])
 
     def capabilities(self) -> dict[str, Any]:
-        return _json(httpx.get(f"{self.url}/v1/capabilities", timeout=5.0), 200)
+        return _json(request("GET", f"{self.url}/v1/capabilities", timeout=5.0), 200)
 
     def worker(self, worker_id: str) -> dict[str, Any]:
-        return _json(httpx.get(f"{self.url}/v1/workers/{worker_id}", timeout=5.0), 200)
+        return _json(request("GET", f"{self.url}/v1/workers/{worker_id}", timeout=5.0), 200)
+
+    def stop_worker(self, worker_id: str) -> dict[str, Any]:
+        return _json(request("DELETE", f"{self.url}/v1/workers/{worker_id}", timeout=30.0), 200)
 
     def spawn(self, model: str, **limits: str) -> httpx.Response:
-        return httpx.post(f"{self.url}/v1/workers", json={"model": model, **limits}, timeout=10.0)
+        return request("POST", f"{self.url}/v1/workers", json={"model": model, **limits}, timeout=10.0)

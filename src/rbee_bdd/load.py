@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.http import client
 
 
 def synthetic_heartbeat(hive_id: str, workers: int, serial: int) -> dict[str, Any]:
@@ -46,11 +47,11 @@ class HeartbeatFlood:
 
     def _run(self) -> None:
         end = time.monotonic() + self.duration
-        with httpx.Client(timeout=5.0) as client:
+        with client(5.0) as session:
             while not self._stop.is_set() and time.monotonic() < end:
                 started = time.monotonic()
                 try:
-                    client.post(f"{self.queen_url}/v1/hive-heartbeat",
+                    session.post(f"{self.queen_url}/v1/hive-heartbeat",
                                 json=synthetic_heartbeat(self.hive_id, self.workers, self.sent)).raise_for_status()
                     self.sent += 1
                 except httpx.HTTPError:

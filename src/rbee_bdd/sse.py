@@ -12,6 +12,8 @@ from typing import Any, Self
 import httpx
 from httpx_sse import SSEError, connect_sse
 
+from rbee_bdd.http import client
+
 TERMINAL_PREFIXES = ("[DONE]", "[ERROR]", "[CANCELLED]")
 
 
@@ -48,8 +50,8 @@ class SseReader:
 
     def _read(self) -> None:
         try:
-            with httpx.Client(timeout=httpx.Timeout(10.0, read=60.0)) as client, \
-                    connect_sse(client, "GET", self.url, headers=self.headers) as source:
+            with client(httpx.Timeout(10.0, read=60.0)) as session, \
+                    connect_sse(session, "GET", self.url, headers=self.headers) as source:
                 self._response = source.response
                 self.response_headers = dict(source.response.headers)
                 if source.response.status_code != 200:

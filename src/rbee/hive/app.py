@@ -20,7 +20,7 @@ from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.queen_link import QueenLink
-from rbee.hive.telemetry import Telemetry
+from rbee.hive.telemetry import Telemetry, heartbeat_body
 from rbee.hive.workers import SpawnSettings, WorkerManager
 
 
@@ -66,14 +66,8 @@ def create_app(config: HiveConfig) -> FastAPI:
     telemetry = Telemetry(config.monitor, config.gpu_interval_s)
 
     def heartbeat() -> dict[str, Any]:
-        collection = telemetry.collect()
-        return {
-            "hive_id": config.hive_id, "url": config.url, "models": config.catalog.names(),
-            "capabilities": telemetry.capabilities(),
-            "workers": [w.to_dict() for w in workers.live.values()],
-            "processes": [s.to_dict() for s in collection.stats],
-            "telemetry": {"gpu_status": collection.gpu_status, "skipped": collection.skipped},
-        }
+        return heartbeat_body(config.hive_id, config.url, config.catalog.names(), telemetry.capabilities(),
+                              list(workers.live.values()), telemetry.collect())
 
     link = QueenLink(config.queen_url, config.heartbeat_interval_s, heartbeat)
     workers = WorkerManager(config.spawn, config.monitor, link.narrate, link.push_heartbeat)

@@ -90,6 +90,14 @@ def _read_int(path: Path, key: str | None = None) -> int:
     return 0
 
 
+def _subdirs(path: Path) -> list[str]:
+    try:
+        with os.scandir(path) as entries:
+            return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
 class Cgroup(ABC):
     """One worker's cgroup."""
 
@@ -151,14 +159,11 @@ class CgroupTree(ABC):
         """The slice in the first hierarchy; the tree walked to enumerate workers."""
 
     def walk(self) -> list[Cgroup]:
-        """Every ``{group}/{instance}`` under the slice."""
+        """Every ``{group}/{instance}`` under the slice (scandir: no stat of the many cgroup files)."""
         found = []
-        root = self.slice_dir()
-        if not root.is_dir():
-            return []
-        for group in sorted(p for p in root.iterdir() if p.is_dir()):
-            for instance in sorted(p for p in group.iterdir() if p.is_dir()):
-                found.append(self.open(group.name, instance.name))
+        for group in _subdirs(self.slice_dir()):
+            for instance in _subdirs(self.slice_dir() / group):
+                found.append(self.open(group, instance))
         return found
 
 

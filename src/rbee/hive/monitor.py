@@ -22,6 +22,7 @@ import psutil
 
 from rbee.hive.cgroups import Cgroup, CgroupError, CgroupTree, Limits, check_name, detect
 from rbee.hive.gpu import GpuReading, read_gpus
+from rbee.hive.procfs import ProcUsage, boot_time, read_cmdline, read_usage
 
 MB = 1024 * 1024
 
@@ -88,6 +89,8 @@ class ProcessMonitor:
         self.nvidia_timeout_s = nvidia_timeout_s
         self._tracked: dict[tuple[str, str], int] = {}
         self._samples: dict[int, _Sample] = {}
+        self._cmdlines: dict[tuple[int, float], list[str]] = {}
+        self._booted_at: float | None = None
 
     @classmethod
     def detect(cls, **kwargs: Any) -> ProcessMonitor:
@@ -159,11 +162,14 @@ class ProcessMonitor:
         return cleared
 
     # --- collecting ------------------------------------------------------------------
+    def _workers(self) -> list[tuple[str, str, list[int], Cgroup | None]]:
+        if self.tree is not None:
+            return [(c.group, c.instance, c.pids(), c) for c in self.tree.walk()]
+        return [(g, i, [pid], None) for (g, i), pid in sorted(self._tracked.items())]
+
     def enumerate(self) -> list[tuple[str, str, list[int]]]:
         """(group, instance, pids) of every worker: from the cgroup tree, else the tracked pids."""
-        if self.tree is not None:
-            return [(c.group, c.instance, c.pids()) for c in self.tree.walk()]
-        return [(g, i, [pid]) for (g, i), pid in sorted(self._tracked.items())]
+        return [(group, instance, pids) for group, instance, pids, _ in self._workers()]
 
     def read_gpus(self) -> GpuReading:
         return read_gpus(self.nvidia_smi, self.nvidia_timeout_s)
@@ -173,44 +179,58 @@ class ProcessMonitor:
         result = Collection()
         gpu = gpu if gpu is not None else self.read_gpus()
         result.gpu_status = gpu.status
-        cgroups = {(c.group, c.instance): c for c in self.tree.walk()} if self.tree else {}
-        for group, instance, pids in self.enumerate():
+        for group, instance, pids, cgroup in self._workers():
             try:
-                result.stats.append(self._stats(group, instance, pids, cgroups.get((group, instance)), gpu))
+                result.stats.append(self._stats(group, instance, pids, cgroup, gpu))
             except (psutil.Error, OSError, ValueError) as exc:
                 result.skipped.append(f"{group}/{instance}: {type(exc).__name__}: {exc}")
         live = {s.pid for s in result.stats}
         self._samples = {pid: s for pid, s in self._samples.items() if pid in live}
+        self._cmdlines = {key: v for key, v in self._cmdlines.items() if key[0] in live}
         return result
+
+    def _usage(self, pid: int) -> tuple[ProcUsage, list[str]]:
+        """Usage and command line of *pid*: /proc on Linux (command line cached), psutil elsewhere."""
+        if self.platform == "linux":
+            if self._booted_at is None:
+                self._booted_at = boot_time()
+            usage = read_usage(pid, self._booted_at)
+            key = (pid, usage.started_at)
+            if key not in self._cmdlines:
+                self._cmdlines[key] = read_cmdline(pid)
+            return usage, self._cmdlines[key]
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            times = proc.cpu_times()
+            io = proc.io_counters() if hasattr(proc, "io_counters") else None
+            usage = ProcUsage(proc.create_time(), times.user + times.system, proc.memory_info().rss,
+                              io.read_chars if io else 0, io.write_chars if io else 0)
+            return usage, proc.cmdline()
 
     def _stats(self, group: str, instance: str, pids: list[int], cgroup: Cgroup | None,
                gpu: GpuReading) -> ProcessStats:
         if not pids:
             raise ValueError("no process in the cgroup")
-        main = psutil.Process(pids[0])
-        with main.oneshot():
-            cmdline = main.cmdline()
-            created = main.create_time()
-            rss = main.memory_info().rss
-            times = main.cpu_times()
-            io = main.io_counters()
+        pid = pids[0]
+        usage, cmdline = self._usage(pid)
         now = time.monotonic()
-        cpu_ns = cgroup.cpu_usage_ns() if cgroup is not None else int((times.user + times.system) * 1e9)
-        sample = _Sample(now, cpu_ns, io.read_chars, io.write_chars)
-        previous = self._samples.get(main.pid)
-        self._samples[main.pid] = sample
-        uptime = max(time.time() - created, 1e-6)
+        cpu_ns = cgroup.cpu_usage_ns() if cgroup is not None else int(usage.cpu_s * 1e9)
+        sample = _Sample(now, cpu_ns, usage.read_bytes, usage.write_bytes)
+        previous = self._samples.get(pid)
+        self._samples[pid] = sample
+        rss = usage.rss_bytes
+        uptime = max(time.time() - usage.started_at, 1e-6)
         if previous is None or now <= previous.at:
             elapsed, base = uptime, _Sample(now - uptime, 0, 0, 0)  # first sample: lifetime average
         else:
             elapsed, base = now - previous.at, previous
-        usage = gpu.usage(main.pid)
+        gpu_usage = gpu.usage(pid)
         return ProcessStats(
-            pid=main.pid, group=group, instance=instance,
-            cpu_pct=round(max(0.0, (cpu_ns - base.cpu_ns) / 1e9 / elapsed * 100), 2),
-            rss_mb=round(rss / MB, 2),
-            io_r_mb_s=round(max(0, sample.read_bytes - base.read_bytes) / MB / elapsed, 4),
-            io_w_mb_s=round(max(0, sample.write_bytes - base.write_bytes) / MB / elapsed, 4),
-            uptime_s=round(uptime, 3), gpu_util_pct=usage.util_pct, vram_mb=usage.vram_mb,
-            total_vram_mb=usage.total_vram_mb, model=model_of(cmdline),
+            pid=pid, group=group, instance=instance,
+            cpu_pct=round(max(0.0, (cpu_ns - base.cpu_ns) / 1e9 / elapsed * 100), 1),
+            rss_mb=round(rss / MB, 1),
+            io_r_mb_s=round(max(0, sample.read_bytes - base.read_bytes) / MB / elapsed, 3),
+            io_w_mb_s=round(max(0, sample.write_bytes - base.write_bytes) / MB / elapsed, 3),
+            uptime_s=round(uptime, 1), gpu_util_pct=gpu_usage.util_pct, vram_mb=gpu_usage.vram_mb,
+            total_vram_mb=gpu_usage.total_vram_mb, model=model_of(cmdline),
         )

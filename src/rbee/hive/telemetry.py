@@ -12,6 +12,18 @@ from typing import Any
 
 from rbee.hive.gpu import GpuReading
 from rbee.hive.monitor import Collection, ProcessMonitor
+from rbee.hive.workers import Worker
+
+
+def heartbeat_body(hive_id: str, url: str, models: list[str], capabilities: dict[str, Any],
+                   workers: list[Worker], collection: Collection) -> dict[str, Any]:
+    """The body of ``POST /v1/hive-heartbeat``."""
+    return {
+        "hive_id": hive_id, "url": url, "models": models, "capabilities": capabilities,
+        "workers": [w.to_heartbeat() for w in workers],
+        "processes": [s.to_dict() for s in collection.stats],
+        "telemetry": {"gpu_status": collection.gpu_status, "skipped": collection.skipped},
+    }
 
 
 class Telemetry:

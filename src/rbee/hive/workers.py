@@ -57,6 +57,14 @@ class Worker:
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     last_line: str = field(default="", repr=False)
 
+    def to_heartbeat(self) -> dict[str, Any]:
+        """What queen needs beside the ProcessStats (which carry pid, uptime and usage).
+
+        The port, not the URL: a worker listens on its hive's host, which queen knows.
+        """
+        record = {"worker_id": self.worker_id, "model": self.model, "port": self.port, "state": self.state}
+        return {**record, "error": self.error} if self.error else record
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "worker_id": self.worker_id, "model": self.model, "pid": self.pid, "port": self.port,
@@ -88,6 +96,13 @@ class WorkerManager:
         self.ended: dict[str, Worker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._serial = 0
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        """One client for all readiness polls: making one costs ~50 ms of CPU (its TLS context)."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
+        return self._http
 
     def get(self, worker_id: str) -> Worker | None:
         return self.live.get(worker_id) or self.ended.get(worker_id)
@@ -118,6 +133,7 @@ class WorkerManager:
         self.monitor.track(self.settings.group, worker_id, worker.pid)
         self.live[worker_id] = worker
         log.info("spawned %s pid=%d model=%s correlation_id=%s", worker_id, worker.pid, model, correlation_id)
+        await self._changed()  # the state change first: queen and the UI learn of the worker at once
         await self._narrate(Narration(ACTOR, "worker_spawn", f"spawning {worker_id} for model {model}",
                                       target=worker_id, job_id=job_id, correlation_id=correlation_id))
         for coro in (self._capture_stdout(worker), self._capture_stderr(worker),
@@ -125,7 +141,6 @@ class WorkerManager:
             task = asyncio.get_running_loop().create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        await self._changed()
         return worker
 
     async def _capture_stdout(self, worker: Worker) -> None:
@@ -153,18 +168,18 @@ class WorkerManager:
 
     async def _await_ready(self, worker: Worker, port_file: Path) -> None:
         deadline = time.monotonic() + self.settings.load_timeout_s
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while worker.state == "starting" and time.monotonic() < deadline:
-                if not worker.port and port_file.exists():
-                    worker.port = int(port_file.read_text().strip() or 0)
-                    worker.url = f"http://{self.settings.advertise_host}:{worker.port}"
-                if worker.port:
-                    with contextlib.suppress(httpx.HTTPError, ValueError):
-                        answer = await client.get(f"http://{self._local_host()}:{worker.port}/v1/ready")
-                        if answer.status_code == 200 and answer.json().get("state") in ("ready", "busy"):
-                            await self._mark_ready(worker)
-                            return
-                await asyncio.sleep(0.05)
+        client = self._client()
+        while worker.state == "starting" and time.monotonic() < deadline:
+            if not worker.port and port_file.exists():
+                worker.port = int(port_file.read_text().strip() or 0)
+                worker.url = f"http://{self.settings.advertise_host}:{worker.port}"
+            if worker.port:
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    answer = await client.get(f"http://{self._local_host()}:{worker.port}/v1/ready")
+                    if answer.status_code == 200 and answer.json().get("state") in ("ready", "busy"):
+                        await self._mark_ready(worker)
+                        return
+            await asyncio.sleep(0.05)
         if worker.state == "starting":
             worker.error = f"not ready within {self.settings.load_timeout_s:.0f} s"
             await self.stop(worker.worker_id)
@@ -220,3 +235,5 @@ class WorkerManager:
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.stop(w) for w in list(self.live)))
+        if self._http is not None:
+            await self._http.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -12,12 +13,9 @@ from pydantic import BaseModel, Field
 class WorkerInfo(BaseModel):
     worker_id: str = Field(min_length=1)
     model: str
-    url: str = ""
+    port: int = Field(default=0, ge=0, le=65535)
     state: str
-    pid: int = 0
-    port: int = 0
     error: str = ""
-    uptime_s: float = 0.0
 
 
 class ProcessStats(BaseModel):
@@ -54,8 +52,14 @@ class HiveEntry:
     def stats(self, worker_id: str) -> dict[str, Any]:
         for process in self.heartbeat.processes:
             if process.instance == worker_id:
-                return process.model_dump(exclude={"instance", "model", "pid"})
+                return process.model_dump(exclude={"instance", "model", "group"})
         return {}
+
+
+def worker_url(hive_url: str, port: int) -> str:
+    """A worker listens on its hive's host: the hive's URL with the worker's port."""
+    parts = urlsplit(hive_url)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
 class Registry:
@@ -121,7 +125,9 @@ class Registry:
                 is_idle = w.state == "ready" and w.worker_id not in self._reserved
                 if model not in (None, w.model) or idle not in (None, is_idle):
                     continue
-                rows.append({**w.model_dump(), **entry.stats(w.worker_id), "hive_id": hid, "idle": is_idle})
+                url = worker_url(entry.heartbeat.url, w.port) if w.port else ""
+                rows.append({**w.model_dump(), **entry.stats(w.worker_id), "url": url, "hive_id": hid,
+                             "idle": is_idle})
         return rows
 
     def reserve_idle(self, model: str, hive_id: str | None = None) -> dict[str, Any] | None:

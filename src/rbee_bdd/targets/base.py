@@ -9,6 +9,7 @@ from typing import Protocol
 
 import httpx
 
+from rbee_bdd.http import request
 from rbee_bdd.waiting import eventually
 
 QUEEN_PORT = 7833
@@ -109,7 +110,7 @@ def wait_healthy(url: str, node: str, is_running: Callable[[], bool], log_tail: 
         if not is_running():
             raise NodeStartError(f"{node} exited during start-up; its log ends with:\n{log_tail()}")
         try:
-            return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
+            return request("GET", f"{url}/health", timeout=1.0).status_code == 200
         except httpx.HTTPError as exc:
             raise AssertionError(f"{url}/health: {exc}") from None
 

@@ -3,7 +3,7 @@
 Prints the median (and min/max) over N runs of: queen + 1 hive ready (until queen lists
 the hive), cold first token (no worker yet: spawn + load + first token) and warm first
 token (a ready worker), each measured from outside like the suite does.
-Usage: python -m rbee_bdd.bench_startup [--runs N] [--targets docker,local]
+Usage: python -m benchmarks.startup [--runs N] [--targets docker,local]
 """
 
 from __future__ import annotations
