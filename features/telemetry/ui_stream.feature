@@ -18,5 +18,5 @@ Feature: Worker telemetry reaches the UI's heartbeat stream
 
   Scenario: A hung nvidia-smi does not hold heartbeats back
     When nvidia-smi on hive "hive-1" hangs
-    Then over the next 5 seconds hive "hive-1" heartbeats at least every 1.5 seconds
+    Then the next 8 heartbeats of hive "hive-1" come at most 1.5 seconds apart
     And hive "hive-1" reports the GPU status "did not answer" within 10 seconds
