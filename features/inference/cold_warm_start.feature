@@ -22,9 +22,3 @@ Feature: Cold and warm start of an inference job
     And the job ran on the same worker as the previous job
     And hive "hive-1" runs 1 worker process for model "tinyllama"
     And the job's first token came sooner than the previous job's
-
-  Scenario: A model no hive has fails with a clear reason
-    When I run rbee-keeper infer with model "no-such-model"
-    Then rbee-keeper exits with code 1
-    And rbee-keeper's last line on stderr starts with "❌ Failed: MODEL_NOT_FOUND"
-    And hive "hive-1" runs 0 worker processes for model "no-such-model"

@@ -1,7 +1,24 @@
 """rbee-keeper as a real process: what it exits with and prints."""
 
-from behave import then, when
-from hamcrest import assert_that, ends_with, equal_to, is_not, starts_with
+import shlex
+import signal
+
+from behave import given, then, when
+from hamcrest import (
+    assert_that,
+    contains_exactly,
+    contains_string,
+    ends_with,
+    equal_to,
+    has_length,
+    is_not,
+    less_than,
+    starts_with,
+)
+
+from rbee_bdd.keeper import run_keeper
+from rbee_bdd.netutil import free_port
+from rbee_bdd.waiting import eventually, scaled
 
 
 @when('I run rbee-keeper infer with model "{model}", {max_tokens:d} max tokens and seed {seed:d}')
@@ -37,3 +54,73 @@ def step_last_line_prefix(context, prefix):
 def step_completion(context):
     assert_that(context.keeper.stdout.strip(), is_not(equal_to("")), context.keeper.describe())
     assert_that(context.keeper.stdout, ends_with("\n"), "stdout ends its line after the last token")
+
+
+@when('I run rbee-keeper infer with model "{model}", {max_tokens:d} max tokens and a {seconds:d} second timeout')
+def step_keeper_timeout(context, model, max_tokens, seconds):
+    context.keeper = context.stack.keeper(
+        ["infer", "--model", model, "--max-tokens", str(max_tokens), "--timeout", str(seconds), "Hello bee"]
+    )
+
+
+@then("rbee-keeper took less than {seconds:d} seconds")
+def step_keeper_took(context, seconds):
+    assert_that(context.keeper.seconds, less_than(scaled(seconds)), context.keeper.describe())
+
+
+@when('I start rbee-keeper infer with model "{model}" and {max_tokens:d} max tokens')
+def step_keeper_background(context, model, max_tokens):
+    context.keeper_process = context.stack.start_keeper(
+        ["infer", "--model", model, "--max-tokens", str(max_tokens), "Hello bee"], context.cleanup
+    )
+
+
+@when("rbee-keeper has printed tokens")
+def step_keeper_printed(context):
+    process = context.keeper_process
+    eventually(lambda: "".join(process.stdout).strip(), 60, f"rbee-keeper's first tokens; stderr: {process.stderr}")
+
+
+@when("I press Ctrl+C in rbee-keeper")
+def step_ctrl_c(context):
+    context.keeper_process.send_signal(signal.SIGINT)
+
+
+@then("rbee-keeper exits within {seconds:d} seconds")
+def step_keeper_exits(context, seconds):
+    context.keeper = context.keeper_process.wait(seconds)
+
+
+@then('the "{model}" worker on hive "{hive}" is idle again within {seconds:d} seconds')
+def step_model_worker_idle(context, model, hive, seconds):
+    def idle():
+        rows = context.stack.queen().workers(model=model, hive=hive)
+        assert_that([w["idle"] for w in rows], contains_exactly(True), f"idle flags of {model} workers at queen")
+        worker = context.stack.worker(hive, rows[0]["worker_id"])
+        assert_that(worker.ready()["state"], equal_to("ready"), "the worker's own state")
+        return True
+
+    eventually(idle, seconds, f"the {model} worker on {hive} to be idle")
+
+
+@when("I run rbee-keeper with {args}")
+def step_keeper_args(context, args):
+    queen_url = getattr(context, "queen_url", None) or f"http://127.0.0.1:{free_port()}"
+    context.keeper = run_keeper(context.suite_config.keeper_cmd, queen_url, shlex.split(args))
+
+
+@given("no queen listens at the address rbee-keeper is given")
+def step_no_queen(context):
+    context.queen_url = f"http://127.0.0.1:{free_port()}"
+
+
+@then('rbee-keeper printed "{text}" on stdout')
+def step_stdout_has(context, text):
+    assert_that(context.keeper.stdout, contains_string(text), context.keeper.describe())
+
+
+@then("rbee-keeper printed one line on stderr starting with \"{prefix}\"")
+def step_one_line(context, prefix):
+    lines = context.keeper.stderr.strip().splitlines()
+    assert_that(lines, has_length(1), context.keeper.describe())
+    assert_that(lines[0], starts_with(prefix), context.keeper.describe())

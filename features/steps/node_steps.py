@@ -50,6 +50,11 @@ def step_crash_restart(context, hive):
     node.start()
 
 
+@when("{node:Node} is killed with SIGKILL")
+def step_crash(context, node):
+    context.stack.node(node).kill(signal.SIGKILL)
+
+
 @then('hive "{hive}" still answers and spawns a ready worker for "{model}"')
 def step_hive_serves(context, hive, model):
     client = context.stack.hive(hive)

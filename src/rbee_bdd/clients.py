@@ -38,7 +38,8 @@ class QueenClient:
 
     def submit_infer(self, model: str, prompt: str = "Hello bee", max_tokens: int = 16,
                      seed: int | None = None, temperature: float = 0.7,
-                     headers: dict[str, str] | None = None, hive_id: str | None = None) -> SubmittedJob:
+                     headers: dict[str, str] | None = None, hive_id: str | None = None,
+                     timeout_s: float | None = None) -> SubmittedJob:
         """POST an infer job and start reading its stream at once."""
         body: dict[str, Any] = {"operation": "infer", "model": model, "prompt": prompt,
                                 "max_tokens": max_tokens, "temperature": temperature}
@@ -46,12 +47,17 @@ class QueenClient:
             body["seed"] = seed
         if hive_id is not None:
             body["hive_id"] = hive_id
+        if timeout_s is not None:
+            body["timeout_s"] = timeout_s
         started = time.monotonic()
         answer = request("POST", f"{self.url}/v1/jobs", json=body, headers=headers or {}, timeout=10.0)
         created = _json(answer, 201)
         stream = JobStream(self.url + created["sse_url"]).start()
         return SubmittedJob(created["job_id"], stream, started,
                             answer.headers.get("X-Correlation-ID", ""), body)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return _json(request("DELETE", f"{self.url}/v1/jobs/{job_id}", timeout=10.0), 200)
 
     def job(self, job_id: str) -> dict[str, Any]:
         return _json(request("GET", f"{self.url}/v1/jobs/{job_id}", timeout=5.0), 200)
@@ -68,6 +74,14 @@ class QueenClient:
 
     def ui_subscribers(self) -> int:
         return int(_json(request("GET", f"{self.url}/v1/heartbeats/subscribers", timeout=5.0), 200)["subscribers"])
+
+
+class WorkerClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def ready(self) -> dict[str, Any]:
+        return _json(request("GET", f"{self.url}/v1/ready", timeout=5.0), 200)
 
 
 class HiveClient:

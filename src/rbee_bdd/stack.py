@@ -8,10 +8,10 @@ from pathlib import Path
 
 from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.clients import HiveClient, QueenClient
+from rbee_bdd.clients import HiveClient, QueenClient, WorkerClient
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import ScenarioIdentity
-from rbee_bdd.keeper import KeeperResult, run_keeper
+from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
 from rbee_bdd.sse import HeartbeatStream
 from rbee_bdd.targets.base import HiveSpec, Node, ProcessRow, Target
 from rbee_bdd.waiting import eventually
@@ -99,6 +99,23 @@ class Stack:
 
     def leftovers(self) -> list[str]:
         return self.target.leftovers() if self.target is not None else []
+
+    @staticmethod
+    def process_environ(pid: int) -> dict[str, str]:
+        """A process's environment as the kernel holds it (host pid; root reads any)."""
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+        pairs = (item.decode(errors="replace").partition("=") for item in raw.split(b"\0") if item)
+        return {key: value for key, _, value in pairs}
+
+    def worker(self, hive: str, worker_id: str) -> WorkerClient:
+        """The worker's own API, reached directly (not through queen)."""
+        port = self.hive(hive).worker(worker_id)["port"]
+        return WorkerClient(f"http://{self.hive_nodes[hive].address}:{port}")
+
+    def start_keeper(self, args: list[str], cleanup: CleanupStack) -> KeeperProcess:
+        keeper = KeeperProcess(self.config.keeper_cmd, self.queen().url, args)
+        cleanup.push("stop rbee-keeper", keeper.stop)
+        return keeper
 
     def worker_cgroup_limits(self, hive: str, worker_id: str) -> dict[str, int | None]:
         """The CPU and memory limits of the worker's cgroup, read by the host from the kernel."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ class EventLog:
 
     events: list[Event] = field(default_factory=list)
     terminal: str | None = None
+    readers: int = 0
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def append(self, name: str, payload: dict[str, Any]) -> None:
@@ -70,6 +71,25 @@ class EventLog:
 
     async def stream(self, keepalive_s: float = 5.0) -> AsyncIterator[bytes]:
         """Yield every event, from the first, until the terminal marker; keep-alives between."""
+        self.readers += 1
+        try:
+            async for chunk in self._replay(keepalive_s):
+                yield chunk
+        finally:
+            self.readers -= 1
+
+    async def follow(self, on_abandoned: Callable[[], None], keepalive_s: float = 5.0) -> AsyncIterator[bytes]:
+        """Like stream(), and call *on_abandoned* if the last reader leaves before the terminal marker."""
+        finished = False
+        try:
+            async for chunk in self.stream(keepalive_s):
+                yield chunk
+            finished = True
+        finally:
+            if not finished and self.terminal is None and self.readers == 0:
+                on_abandoned()
+
+    async def _replay(self, keepalive_s: float) -> AsyncIterator[bytes]:
         index = 0
         while True:
             async with self._changed:

@@ -21,6 +21,7 @@ from rbee.common.cli import ArgumentParser, positive
 
 PROG = "rbee-keeper"
 DEFAULT_QUEEN = "http://127.0.0.1:7833"
+LOCAL_GRACE_S = 3.0  # past the job's deadline, give up on a queen that does not end the stream
 
 
 class Failed(Exception):
@@ -91,10 +92,10 @@ def _cancel(client: httpx.Client, base: str, job_id: str) -> None:
 def infer(args: Any) -> int:
     base = args.queen_url.rstrip("/")
     body = {"operation": "infer", "model": args.model, "prompt": args.prompt,
-            "max_tokens": args.max_tokens, "temperature": args.temperature}
+            "max_tokens": args.max_tokens, "temperature": args.temperature, "timeout_s": args.timeout}
     if args.seed is not None:
         body["seed"] = args.seed
-    deadline = time.monotonic() + args.timeout
+    deadline = time.monotonic() + args.timeout + LOCAL_GRACE_S
     job_id = ""
     with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
         try:
@@ -106,7 +107,7 @@ def infer(args: Any) -> int:
             return 1
         except TimeoutError:
             _cancel(client, base, job_id)
-            _err(f"❌ Failed: timed out after {args.timeout:g} s")
+            _err(f"❌ Failed: TIMEOUT: queen did not end the job within {args.timeout:g} s")
             return 1
         except KeyboardInterrupt:
             if job_id:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import uuid
@@ -105,22 +104,31 @@ def create_app(config: QueenConfig) -> FastAPI:
     async def job_state(job_id: str) -> dict[str, Any]:
         return find(job_id).to_dict()
 
+    async def cancel_job(job: Job, why: str) -> None:
+        """Stop the job everywhere: on its worker, in queen, and on its stream with [CANCELLED]."""
+        if job.events.terminal is not None:
+            return
+        log.info("job %s cancelled (%s) correlation_id=%s", job.job_id, why, job.correlation_id)
+        await Scheduler(registry, holder["client"]).cancel_on_worker(job)
+        if job.task is not None:
+            job.task.cancel()
+        await job.narrate("queen-rbee", "job_cancelled", f"cancelled: {why}", target=job.job_id)
+        await job.finish(CANCELLED)
+
+    def cancel_abandoned(job: Job) -> None:
+        asyncio.get_running_loop().create_task(cancel_job(job, "its last client disconnected"))
+
     @app.get("/v1/jobs/{job_id}/stream")
     async def job_stream(job_id: str) -> StreamingResponse:
+        """The job's events; a job whose last reader disconnects before its end is cancelled."""
         job = find(job_id)
-        return StreamingResponse(job.events.stream(), media_type="text/event-stream",
+        return StreamingResponse(job.events.follow(lambda: cancel_abandoned(job)), media_type="text/event-stream",
                                  headers={"X-Correlation-ID": job.correlation_id})
 
     @app.delete("/v1/jobs/{job_id}")
     async def cancel(job_id: str) -> dict[str, Any]:
         job = find(job_id)
-        if job.events.terminal is None:
-            if job.worker_url:
-                with contextlib.suppress(httpx.HTTPError):
-                    await holder["client"].delete(f"{job.worker_url}/v1/jobs/{job.job_id}")
-            if job.task is not None:
-                job.task.cancel()
-            await job.finish(CANCELLED)
+        await cancel_job(job, "DELETE /v1/jobs")
         return job.to_dict()
 
     @app.post("/v1/hive-heartbeat")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from rbee.common.events import CANCELLED, DONE, EventLog
-from rbee.common.narration import Narration
+from rbee.common.narration import Narration, now_ms
 
 KEPT_JOBS = 1000
 
@@ -24,6 +24,7 @@ class InferOperation(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
     hive_id: str | None = Field(default=None, max_length=200)
+    timeout_s: float | None = Field(default=None, gt=0, le=3600, description="the job's deadline, from now")
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Job:
     error: dict[str, str] | None = None
     worker_id: str = ""
     worker_url: str = ""
+    deadline_ms: int = 0  # epoch ms; 0 = none
     events: EventLog = field(default_factory=EventLog)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -70,6 +72,8 @@ class JobStore:
 
     def create(self, request: InferOperation, correlation_id: str) -> Job:
         job = Job(f"job-{uuid.uuid4().hex[:16]}", correlation_id, request)
+        if request.timeout_s is not None:
+            job.deadline_ms = now_ms() + int(request.timeout_s * 1000)
         self._jobs[job.job_id] = job
         excess = len(self._jobs) - KEPT_JOBS
         if excess > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -13,12 +14,14 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from rbee.common.events import CANCELLED, DONE, error_marker
+from rbee.common.narration import now_ms
 from rbee.queen.jobs import Job
 from rbee.queen.registry import Registry
 
 log = logging.getLogger("rbee.queen.scheduler")
 ACTOR = "queen-rbee"
 SPAWN_TIMEOUT_S = 120.0
+DEADLINE_GRACE_S = 1.0  # how long past a job's deadline queen waits for the worker to say so
 
 
 class JobFailed(Exception):
@@ -53,8 +56,13 @@ class Scheduler:
                           target=job.job_id)
         worker: dict[str, Any] | None = None
         try:
-            worker = await self._place(job)
-            await self._dispatch(job, worker)
+            async with asyncio.timeout(self._time_left(job)):
+                worker = await self._place(job)
+                await self._dispatch(job, worker)
+        except TimeoutError:
+            await self.cancel_on_worker(job)
+            await job.narrate(ACTOR, "job_timeout", "deadline passed before the job finished", target=job.job_id)
+            await job.finish(error_marker("TIMEOUT", "deadline passed before the job finished"))
         except JobFailed as exc:
             log.info("job %s failed: %s: %s correlation_id=%s", job.job_id, exc.code, exc.message,
                      job.correlation_id)
@@ -66,6 +74,18 @@ class Scheduler:
         finally:
             if worker is not None:
                 self.registry.release(worker["worker_id"])
+
+    @staticmethod
+    def _time_left(job: Job) -> float | None:
+        if not job.deadline_ms:
+            return None
+        return max(0.0, (job.deadline_ms - now_ms()) / 1000 + DEADLINE_GRACE_S)
+
+    async def cancel_on_worker(self, job: Job) -> None:
+        """Tell the job's worker to stop, if it has one; never raises."""
+        if job.worker_url:
+            with contextlib.suppress(httpx.HTTPError):
+                await self.client.delete(f"{job.worker_url}/v1/jobs/{job.job_id}", timeout=2.0)
 
     async def _place(self, job: Job) -> dict[str, Any]:
         req = job.request
@@ -117,6 +137,8 @@ class Scheduler:
         job.worker_url = url = worker["url"]
         seed = req.seed if req.seed is not None else random.randrange(2**31)
         headers = {"X-Correlation-ID": job.correlation_id}
+        if job.deadline_ms:
+            headers["X-Request-Deadline"] = str(job.deadline_ms)
         await job.narrate(ACTOR, "dispatch", f"sending job to {job.worker_id}", target=job.worker_id)
         body = {"job_id": job.job_id, "prompt": req.prompt, "max_tokens": req.max_tokens,
                 "temperature": req.temperature, "seed": seed}

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED, DONE, EventLog, error_marker
-from rbee.common.narration import Narration
+from rbee.common.narration import Narration, now_ms
 from rbee.common.server import write_port_file
 from rbee.worker.engine import Engine, ModelLoadError, Sampling
 
@@ -40,8 +40,12 @@ class InferRequest(BaseModel):
 class WorkerJob:
     job_id: str
     correlation_id: str
+    deadline_ms: int = 0  # epoch ms (X-Request-Deadline); 0 = none
     events: EventLog = field(default_factory=EventLog)
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def past_deadline(self) -> bool:
+        return bool(self.deadline_ms) and now_ms() >= self.deadline_ms
 
 
 @dataclass
@@ -81,21 +85,28 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
     sampling = Sampling(req.prompt, req.max_tokens, req.temperature, req.seed)
     tokens = engine.generate(sampling, job.cancelled)
     count = 0
+    timed_out = job.past_deadline()
     try:
-        while (text := await asyncio.to_thread(next, tokens, None)) is not None:
+        while not timed_out and (text := await asyncio.to_thread(next, tokens, None)) is not None:
             await job.events.append("token", {"t": text, "i": count})
             count += 1
+            timed_out = job.past_deadline()
     except Exception as exc:  # the engine failed mid-generation
         log.error("job %s failed: %s correlation_id=%s", job.job_id, exc, job.correlation_id)
         await job.events.close(error_marker("INFERENCE_FAILED", str(exc)))
     else:
-        if job.cancelled.is_set():
+        if timed_out:
+            await narrate("infer_timeout", f"deadline passed after {count} tokens, stopped")
+            await job.events.close(error_marker("TIMEOUT", f"deadline passed after {count} tokens"))
+        elif job.cancelled.is_set():
+            await narrate("infer_cancelled", f"cancelled after {count} tokens")
             await job.events.close(CANCELLED)
         else:
             await narrate("infer_complete", f"generated {count} tokens")
             await job.events.close(DONE)
         log.info("job %s ended after %d tokens correlation_id=%s", job.job_id, count, job.correlation_id)
     finally:
+        await asyncio.to_thread(tokens.close)  # stops llama.cpp and frees the engine for the next job
         state.state = "ready"
 
 
@@ -125,14 +136,15 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
                 "progress": 0.0 if state.state == "loading" else 1.0}
 
     @app.post("/v1/jobs", status_code=201)
-    async def submit(req: InferRequest, x_correlation_id: str = Header(default="")) -> dict[str, str]:
+    async def submit(req: InferRequest, x_correlation_id: str = Header(default=""),
+                     x_request_deadline: int = Header(default=0, ge=0)) -> dict[str, str]:
         if state.state != "ready":
             code = "WORKER_BUSY" if state.state == "busy" else "WORKER_NOT_READY"
             raise RbeeError(code, f"worker {worker_id} is {state.state}", 503)
         job_id = req.job_id or f"wjob-{len(state.jobs)}-{os.getpid()}"
         if job_id in state.jobs:
             raise RbeeError("DUPLICATE_JOB", f"job {job_id} already exists", 409)
-        job = WorkerJob(job_id, x_correlation_id)
+        job = WorkerJob(job_id, x_correlation_id, x_request_deadline)
         state.jobs[job_id] = job
         while len(state.jobs) > KEPT_JOBS:
             state.jobs.popitem(last=False)
@@ -148,7 +160,9 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
 
     @app.get("/v1/jobs/{job_id}/stream")
     async def stream(job_id: str) -> StreamingResponse:
-        return StreamingResponse(find(job_id).events.stream(), media_type="text/event-stream")
+        """The job's events; if its last reader goes away before the end, generation stops."""
+        job = find(job_id)
+        return StreamingResponse(job.events.follow(job.cancelled.set), media_type="text/event-stream")
 
     @app.delete("/v1/jobs/{job_id}")
     async def cancel(job_id: str) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,7 @@ class Engine:
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {self.model_path.name}: {exc}") from None
 
-    def generate(self, sampling: Sampling, cancelled: threading.Event) -> Iterator[str]:
+    def generate(self, sampling: Sampling, cancelled: threading.Event) -> Generator[str, None, None]:
         """Yield the completion's tokens as text until max_tokens, end of sequence or cancel."""
         if self._llama is None:
             raise ModelLoadError("model not loaded")

@@ -65,6 +65,11 @@ class Node(Protocol):
     name: str
     url: str  # where the harness reaches the daemon
 
+    @property
+    def address(self) -> str:
+        """Where the harness reaches other ports of the node (a hive's workers)."""
+        ...
+
     def processes(self) -> list[ProcessRow]: ...
 
     def stop(self, timeout: float) -> int | None:

@@ -71,6 +71,13 @@ class DockerNode:
                                  f"(state {self.container.status}); its log ends with:\n{self.log_tail()}")
         self.url = f"http://127.0.0.1:{bindings[0]['HostPort']}"
 
+    @property
+    def address(self) -> str:
+        """The container's address on the scenario's network (the host routes to it)."""
+        self.container.reload()
+        networks = self.container.attrs["NetworkSettings"]["Networks"]
+        return str(next(iter(networks.values()))["IPAddress"])
+
     def wait_healthy(self) -> None:
         wait_healthy(self.url, self.name, self.is_running, self.log_tail, START_TIMEOUT_S)
 

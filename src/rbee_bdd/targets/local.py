@@ -68,6 +68,10 @@ class LocalNode:
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
+    def address(self) -> str:
+        return "127.0.0.1"
+
+    @property
     def pid(self) -> int:
         assert self.popen is not None
         return self.popen.pid
