@@ -55,3 +55,11 @@ def test_scenario_identity_labels_everything_with_run_and_owner():
 def test_process_row_reads_the_worker_id():
     assert ProcessRow(1, "llm-worker-rbee --model m.gguf --worker-id w-1 --port 0").worker_id == "w-1"
     assert ProcessRow(2, "rbee-hive --port 7835").worker_id == ""
+
+
+def test_metrics_parse_reads_samples_and_skips_comments():
+    from rbee_bdd.metrics import parse
+
+    text = "# HELP rbee_queen_jobs_active jobs\n# TYPE rbee_queen_jobs_active gauge\nrbee_queen_jobs_active 2.0\n" \
+           'x_total{outcome="done"} 7\n'
+    assert parse(text) == {"rbee_queen_jobs_active": 2.0, 'x_total{outcome="done"}': 7.0}

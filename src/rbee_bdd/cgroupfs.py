@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -19,6 +20,24 @@ def _paths(pid: int) -> dict[str, str]:
 def _number(path: Path) -> int | None:
     text = path.read_text().split()[0]
     return None if text in ("max", "-1") or int(text) >= 2**62 else int(text)
+
+
+def own_slice_dirs(slice_name: str) -> list[Path]:
+    """Where a slice of that name under this process's cgroup sits, in every hierarchy, if it exists."""
+    found = []
+    for name, path in _paths(os.getpid()).items():
+        base = ROOT / name if name else ROOT
+        candidate = base / path.lstrip("/") / slice_name
+        if candidate.is_dir():
+            found.append(candidate)
+    return sorted(set(found))
+
+
+def remove_tree(path: Path) -> None:
+    """rmdir a cgroup directory and the ones below it, deepest first (they must hold no process)."""
+    for directory in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        directory.rmdir()
+    path.rmdir()
 
 
 def cgroup_limits(pid: int) -> dict[str, int | None]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
+
+import psutil
 
 from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
@@ -99,6 +102,19 @@ class Stack:
 
     def leftovers(self) -> list[str]:
         return self.target.leftovers() if self.target is not None else []
+
+    def daemon_memory(self) -> dict[str, int]:
+        """Resident memory (bytes) of queen, each hive and each worker process, by name."""
+        memory: dict[str, int] = {}
+        nodes: list[tuple[str, Node]] = [("queen", self.node("queen")), *self.hive_nodes.items()]
+        for name, node in nodes:
+            for row in node.processes():
+                if "docker-init" in row.command:
+                    continue
+                key = row.worker_id or name
+                with contextlib.suppress(psutil.Error):
+                    memory[key] = memory.get(key, 0) + psutil.Process(row.pid).memory_info().rss
+        return memory
 
     @staticmethod
     def process_environ(pid: int) -> dict[str, str]:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Header
 from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
+from rbee.common.metrics import install_metrics
 from rbee.common.server import write_port_file
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
@@ -83,10 +84,18 @@ def create_app(config: HiveConfig) -> FastAPI:
         await workers.stop_all()
         await link.close()
         await telemetry.close()
+        if config.monitor.tree is not None:
+            config.monitor.tree.remove_slice()
         shutil.rmtree(config.spawn.run_dir, ignore_errors=True)
 
     app = FastAPI(title="rbee-hive", lifespan=lifespan)
     install_error_handlers(app)
+    install_metrics(app, {
+        "rbee_hive_workers_live": ("worker processes running", lambda: len(workers.live)),
+        "rbee_hive_workers_ended_retained": ("ended workers kept for GET /v1/workers/{id}",
+                                             lambda: len(workers.ended)),
+        "rbee_hive_background_tasks": ("tasks watching workers", lambda: len(workers._tasks)),
+    })
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -8,6 +8,7 @@ written, :func:`detect` says why and the hive runs workers without cgroups.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -158,6 +159,19 @@ class CgroupTree(ABC):
     def slice_dir(self) -> Path:
         """The slice in the first hierarchy; the tree walked to enumerate workers."""
 
+    @abstractmethod
+    def slice_dirs(self) -> list[Path]:
+        """The slice in every hierarchy."""
+
+    def remove_slice(self) -> None:
+        """Remove the slice and its group directories where they are empty."""
+        for root in self.slice_dirs():
+            for group in _subdirs(root):
+                with contextlib.suppress(OSError):
+                    (root / group).rmdir()
+            with contextlib.suppress(OSError):
+                root.rmdir()
+
     def walk(self) -> list[Cgroup]:
         """Every ``{group}/{instance}`` under the slice (scandir: no stat of the many cgroup files)."""
         found = []
@@ -190,11 +204,14 @@ class V2Tree(CgroupTree):
 
     version = 2
 
-    def __init__(self, parent: Path) -> None:
-        self.root = parent / SLICE
+    def __init__(self, parent: Path, slice_name: str = SLICE) -> None:
+        self.root = parent / slice_name
 
     def slice_dir(self) -> Path:
         return self.root
+
+    def slice_dirs(self) -> list[Path]:
+        return [self.root]
 
     def open(self, group: str, instance: str) -> Cgroup:
         return V2Cgroup(group, instance, self.root / group / instance)
@@ -238,11 +255,14 @@ class V1Tree(CgroupTree):
 
     version = 1
 
-    def __init__(self, roots: dict[str, Path]) -> None:
-        self.roots = {name: root / SLICE for name, root in roots.items()}
+    def __init__(self, roots: dict[str, Path], slice_name: str = SLICE) -> None:
+        self.roots = {name: root / slice_name for name, root in roots.items()}
 
     def slice_dir(self) -> Path:
         return self.roots["memory"]
+
+    def slice_dirs(self) -> list[Path]:
+        return list(dict.fromkeys(self.roots.values()))
 
     def open(self, group: str, instance: str) -> Cgroup:
         return V1Cgroup(group, instance, self.roots)
@@ -273,8 +293,8 @@ def own_paths(proc_cgroup: Path = Path("/proc/self/cgroup")) -> dict[str, str]:
 
 
 def detect(fs_root: Path = Path("/sys/fs/cgroup"), proc_cgroup: Path = Path("/proc/self/cgroup"),
-           platform: str | None = None) -> CgroupTree | str:
-    """The tree to use here, or the reason there is none."""
+           platform: str | None = None, slice_name: str = SLICE) -> CgroupTree | str:
+    """The tree to use here (the slice under this process's own cgroup), or why there is none."""
     if (platform or sys.platform) != "linux":
         return f"cgroups exist only on Linux (this is {platform or sys.platform})"
     try:
@@ -286,7 +306,7 @@ def detect(fs_root: Path = Path("/sys/fs/cgroup"), proc_cgroup: Path = Path("/pr
         parent = fs_root / paths.get("", "/").lstrip("/")
         controllers = (parent / "cgroup.controllers").read_text().split() if parent.exists() else []
         if {"cpu", "memory"} <= set(controllers) and os.access(parent, os.W_OK):
-            return V2Tree(parent)
+            return V2Tree(parent, slice_name)
         return f"cgroup v2 at {parent} lacks cpu/memory controllers or is not writable"
     roots = {}
     for name in V1_CONTROLLERS:
@@ -296,4 +316,4 @@ def detect(fs_root: Path = Path("/sys/fs/cgroup"), proc_cgroup: Path = Path("/pr
         roots[name] = mount / paths.get(name, paths.get("cpu,cpuacct", "/")).lstrip("/")
         if not os.access(roots[name], os.W_OK):
             return f"{roots[name]} is not writable (the hive needs root and a writable cgroupfs)"
-    return V1Tree(roots)
+    return V1Tree(roots, slice_name)

@@ -12,7 +12,7 @@ from pathlib import Path
 from rbee.common.cli import ArgumentParser, die, positive, setup_logging
 from rbee.common.server import bind, serve
 from rbee.hive.app import HiveConfig, create_app
-from rbee.hive.cgroups import Limits, parse_cpu_limit, parse_memory_limit
+from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.workers import SpawnSettings
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
                         help="default memory limit of each worker, e.g. 512M (default: none)")
     parser.add_argument("--no-cgroups", action="store_true", help="run workers without cgroups")
+    parser.add_argument("--cgroup-slice", default="rbee.slice", metavar="NAME",
+                        help="the slice under the hive's own cgroup (one per hive where several share a machine)")
     parser.add_argument("--nvidia-smi", default="nvidia-smi", help="nvidia-smi program to query")
     parser.add_argument("--nvidia-smi-timeout", type=positive, default=1.0, metavar="SECONDS")
     parser.add_argument("--gpu-interval", type=positive, default=2.0, metavar="SECONDS",
@@ -58,8 +60,11 @@ def main(argv: list[str] | None = None) -> None:
                           run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
                           stop_grace_s=args.worker_stop_grace)
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}
-    monitor = ProcessMonitor(None, "disabled by --no-cgroups", **monitor_options) if args.no_cgroups \
-        else ProcessMonitor.detect(**monitor_options)
+    try:
+        monitor = ProcessMonitor(None, "disabled by --no-cgroups", **monitor_options) if args.no_cgroups \
+            else ProcessMonitor.detect(args.cgroup_slice, **monitor_options)
+    except CgroupError as exc:
+        die(PROG, str(exc), code=2)
     if not monitor.cgroups_enabled:
         logging.getLogger("rbee.hive").warning("workers run without cgroups: %s", monitor.reason)
     quota, period = args.worker_cpu_limit

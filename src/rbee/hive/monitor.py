@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from rbee.hive.cgroups import Cgroup, CgroupError, CgroupTree, Limits, check_name, detect
+from rbee.hive.cgroups import SLICE, Cgroup, CgroupError, CgroupTree, Limits, check_name, detect
 from rbee.hive.gpu import GpuReading, read_gpus
 from rbee.hive.procfs import ProcUsage, boot_time, read_cmdline, read_usage
 
@@ -93,9 +93,10 @@ class ProcessMonitor:
         self._booted_at: float | None = None
 
     @classmethod
-    def detect(cls, **kwargs: Any) -> ProcessMonitor:
+    def detect(cls, slice_name: str = SLICE, **kwargs: Any) -> ProcessMonitor:
         """A monitor on this machine's cgroups, or degraded with the reason."""
-        found = detect(platform=kwargs.get("platform"))
+        check_name("slice", slice_name)
+        found = detect(platform=kwargs.get("platform"), slice_name=slice_name)
         if isinstance(found, str):
             return cls(None, found, **kwargs)
         return cls(found, **kwargs)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED
+from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration
 from rbee.common.server import write_port_file
 from rbee.queen.broadcast import Broadcaster
@@ -80,6 +81,15 @@ def create_app(config: QueenConfig) -> FastAPI:
 
     app = FastAPI(title="queen-rbee", lifespan=lifespan)
     install_error_handlers(app)
+    install_metrics(app, {
+        "rbee_queen_jobs_active": ("jobs not yet ended", lambda: len(jobs.active())),
+        "rbee_queen_jobs_retained": ("ended and running jobs kept for GET /v1/jobs/{id}", jobs.retained),
+        "rbee_queen_job_streams_open": ("clients reading a job stream", jobs.open_streams),
+        "rbee_queen_ui_subscribers": ("clients reading /v1/heartbeats/stream", ui.count),
+        "rbee_queen_hives": ("hives in the registry", lambda: registry.size()[0]),
+        "rbee_queen_workers": ("workers in the registry", lambda: registry.size()[1]),
+        "rbee_queen_reservations": ("workers reserved by running jobs", registry.reservations),
+    })
 
     def find(job_id: str) -> Job:
         job = jobs.get(job_id)

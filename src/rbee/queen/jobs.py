@@ -86,3 +86,9 @@ class JobStore:
 
     def active(self) -> list[Job]:
         return [j for j in self._jobs.values() if j.events.terminal is None]
+
+    def retained(self) -> int:
+        return len(self._jobs)
+
+    def open_streams(self) -> int:
+        return sum(j.events.readers for j in self._jobs.values())

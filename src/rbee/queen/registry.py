@@ -137,6 +137,9 @@ class Registry:
             return row
         return None
 
+    def reservations(self) -> int:
+        return len(self._reserved)
+
     def reserve(self, worker_id: str) -> None:
         self._reserved.add(worker_id)
 

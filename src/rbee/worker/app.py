@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED, DONE, EventLog, error_marker
+from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration, now_ms
 from rbee.common.server import write_port_file
 from rbee.worker.engine import Engine, ModelLoadError, Sampling
@@ -125,6 +126,14 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
 
     app = FastAPI(title="llm-worker-rbee", lifespan=lifespan)
     install_error_handlers(app)
+    install_metrics(app, {
+        "rbee_worker_jobs_active": ("jobs being generated", lambda: sum(
+            1 for j in state.jobs.values() if j.events.terminal is None)),
+        "rbee_worker_jobs_retained": ("ended jobs kept for late readers", lambda: len(state.jobs)),
+        "rbee_worker_job_streams_open": ("readers of job streams", lambda: sum(
+            j.events.readers for j in state.jobs.values())),
+        "rbee_worker_busy": ("1 while generating", lambda: 1 if state.state == "busy" else 0),
+    })
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
 from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, tail_file, wait_healthy
@@ -165,6 +166,7 @@ class LocalTarget:
         self.log_dir = log_dir
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"rbee-bdd-{identity.scenario_id}-"))
         self.nodes: list[LocalNode] = []
+        self.hive_names: list[str] = []
 
     def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> LocalNode:
         env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
@@ -188,10 +190,19 @@ class LocalTarget:
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval),
                 "--worker-cmd", " ".join(self.config.worker_cmd),
-                "--nvidia-smi", self.config.nvidia_smi, *spec.extra_args]
+                "--nvidia-smi", self.config.nvidia_smi, "--cgroup-slice", self._slice(spec.name),
+                *spec.extra_args]
+        self.hive_names.append(spec.name)
         node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state)})
         node.gpu_state = gpu_state
         return node
+
+    def _slice(self, hive: str) -> str:
+        """Hives on one machine share its cgroup: each gets a slice of its own."""
+        return f"rbee-{self.identity.scenario_id}-{hive}.slice"
+
+    def _slices(self) -> list[Path]:
+        return [d for node in self.hive_names for d in own_slice_dirs(self._slice(node))]
 
     def teardown(self) -> None:
         for node in reversed(self.nodes):
@@ -199,6 +210,9 @@ class LocalTarget:
         self.nodes.clear()
         # a daemon whose start was interrupted before it was recorded still carries the scenario's mark
         kill_all(processes_with_env(SCENARIO_ENV, self.identity.scenario_id), grace=scaled(5))
+        for leftover in self._slices():  # a hive killed before it could remove its slice
+            with contextlib.suppress(OSError):
+                remove_tree(leftover)
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
@@ -209,4 +223,5 @@ class LocalTarget:
                 found.append(f"process {proc.pid} ({' '.join(proc.cmdline())[:80]})")
         if self.work_dir.exists():
             found.append(f"directory {self.work_dir}")
+        found += [f"cgroup {path}" for path in self._slices()]
         return found

@@ -1,0 +1,58 @@
+"""What a job leaves behind, seen from outside: metrics and memory of the daemons."""
+
+from behave import given, then, when
+from hamcrest import assert_that, equal_to, less_than
+
+from rbee_bdd.metrics import scrape
+from rbee_bdd.waiting import eventually, scaled
+
+OPEN_STATE = {
+    "queen": ("rbee_queen_jobs_active", "rbee_queen_job_streams_open", "rbee_queen_reservations"),
+    "worker": ("rbee_worker_jobs_active", "rbee_worker_job_streams_open", "rbee_worker_busy"),
+}
+
+
+def wait_released(url, kind, seconds):
+    def released():
+        samples = scrape(url)
+        state = {name: samples[name] for name in OPEN_STATE[kind]}
+        assert_that(state, equal_to(dict.fromkeys(OPEN_STATE[kind], 0.0)), f"{kind}'s metrics")
+        return True
+
+    eventually(released, seconds, f"{kind}'s job state and streams to be released")
+
+
+@given('I note the "{model}" worker of hive "{hive}"')
+def step_note_worker(context, model, hive):
+    rows = context.stack.queen().workers(model=model, hive=hive)
+    assert_that(len(rows), equal_to(1), f"{model} workers on {hive}")
+    context.noted_worker = context.stack.worker(hive, rows[0]["worker_id"])
+
+
+@then("queen's metrics show no active job, open stream or reservation within {seconds:d} seconds")
+def step_queen_clean(context, seconds):
+    wait_released(context.stack.queen().url, "queen", seconds)
+
+
+@then("the worker's metrics show no active job, open stream or busy flag within {seconds:d} seconds")
+def step_worker_clean(context, seconds):
+    wait_released(context.noted_worker.url, "worker", seconds)
+
+
+@when('I run {count:d} sequential jobs for model "{model}" with {max_tokens:d} max tokens')
+def step_sequential(context, count, model, max_tokens):
+    queen = context.stack.queen()
+    context.memory_before = context.stack.daemon_memory()
+    for _ in range(count):
+        job = queen.submit_infer(model, max_tokens=max_tokens)
+        job.stream.wait_ended(scaled(30))
+        assert_that(job.stream.terminal, equal_to("[DONE]"), f"{job.job_id}: {job.stream.summary()}")
+    context.memory_after = context.stack.daemon_memory()
+
+
+@then("no daemon's memory grew by more than {mib:d} MiB")
+def step_memory_flat(context, mib):
+    growth = {name: (context.memory_after[name] - before) / 2**20 for name, before in context.memory_before.items()}
+    print(f"RSS growth in MiB: { {k: round(v, 2) for k, v in growth.items()} }")
+    for name, grown in growth.items():
+        assert_that(grown, less_than(mib), f"RSS growth of {name} in MiB (all: {growth})")
