@@ -43,7 +43,8 @@ class Stack:
         self.target = make_target(config, identity, log_dir)
 
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
-              queen_args: tuple[str, ...] = ()) -> None:
+              queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
+              hive_args: tuple[str, ...] = ()) -> None:
         """Start queen, then the hives, and wait until queen has heard from each."""
         assert self.target is not None
         self.queen_node = self.target.start_queen(queen_args)
@@ -51,7 +52,8 @@ class Stack:
         interval = heartbeat_interval or self.config.heartbeat_interval
         for index in range(1, hives + 1):
             name = f"hive-{index}"
-            self.hive_nodes[name] = self.target.start_hive(HiveSpec(name, queen_url, interval, cgroups))
+            spec = HiveSpec(name, queen_url, interval, cgroups, worker_wrapper, hive_args)
+            self.hive_nodes[name] = self.target.start_hive(spec)
         self.wait_hives_listed(set(self.hive_nodes))
 
     def wait_hives_listed(self, expected: set[str], timeout: float = 10) -> None:

@@ -118,6 +118,9 @@ def create_app(config: HiveConfig) -> FastAPI:
     @app.post("/v1/workers", status_code=201)
     async def spawn(req: SpawnRequest, x_correlation_id: str = Header(default="")) -> dict[str, Any]:
         limits = limits_of(req, config.default_limits)
+        capacity = config.spawn.max_workers
+        if capacity and len(workers.live) >= capacity:
+            raise RbeeError("HIVE_AT_CAPACITY", f"hive {config.hive_id} runs {capacity} workers, its maximum", 503)
         path = config.catalog.path(req.model)
         if path is None:
             raise RbeeError("MODEL_NOT_FOUND", f"hive {config.hive_id} has no model {req.model!r}", 404)

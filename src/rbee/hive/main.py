@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
                         metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
     parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
                         help="default memory limit of each worker, e.g. 512M (default: none)")
+    parser.add_argument("--max-workers", type=int, default=0, metavar="N",
+                        help="workers this hive runs at most (default 0: no limit)")
     parser.add_argument("--no-cgroups", action="store_true", help="run workers without cgroups")
     parser.add_argument("--cgroup-slice", default="rbee.slice", metavar="NAME",
                         help="the slice under the hive's own cgroup (one per hive where several share a machine)")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     advertise = args.advertise_host or ("127.0.0.1" if args.host == "0.0.0.0" else args.host)
     spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
                           run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
-                          stop_grace_s=args.worker_stop_grace)
+                          stop_grace_s=args.worker_stop_grace, max_workers=max(0, args.max_workers))
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}
     try:
         monitor = ProcessMonitor(None, "disabled by --no-cgroups", **monitor_options) if args.no_cgroups \

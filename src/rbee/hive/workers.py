@@ -37,6 +37,7 @@ class SpawnSettings:
     load_timeout_s: float = 120.0
     stop_grace_s: float = 10.0
     group: str = "llm"
+    max_workers: int = 0  # 0 = no limit
 
 
 @dataclass

@@ -26,6 +26,7 @@ from rbee.queen.broadcast import Broadcaster
 from rbee.queen.jobs import InferOperation, Job, JobStore
 from rbee.queen.registry import HiveHeartbeat, Registry
 from rbee.queen.scheduler import Scheduler
+from rbee.queen.waitqueue import WaitQueue
 
 log = logging.getLogger("rbee.queen")
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -52,6 +53,7 @@ def correlation_id_of(header: str) -> str:
 def create_app(config: QueenConfig) -> FastAPI:
     registry = Registry(config.stale_after_s, config.remove_after_s or 2 * config.stale_after_s)
     jobs = JobStore()
+    waiting = WaitQueue()
     ui = Broadcaster(buffer=config.ui_buffer)
     holder: dict[str, httpx.AsyncClient] = {}
 
@@ -89,6 +91,7 @@ def create_app(config: QueenConfig) -> FastAPI:
         "rbee_queen_hives": ("hives in the registry", lambda: registry.size()[0]),
         "rbee_queen_workers": ("workers in the registry", lambda: registry.size()[1]),
         "rbee_queen_reservations": ("workers reserved by running jobs", registry.reservations),
+        "rbee_queen_jobs_waiting": ("jobs waiting for a worker", waiting.waiting),
     })
 
     def find(job_id: str) -> Job:
@@ -107,7 +110,7 @@ def create_app(config: QueenConfig) -> FastAPI:
         job = jobs.create(op, correlation_id_of(x_correlation_id))
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
-        job.task = asyncio.get_running_loop().create_task(Scheduler(registry, holder["client"]).run(job))
+        job.task = asyncio.get_running_loop().create_task(Scheduler(registry, holder["client"], waiting).run(job))
         return {"job_id": job.job_id, "sse_url": f"/v1/jobs/{job.job_id}/stream"}
 
     @app.get("/v1/jobs/{job_id}")
@@ -119,7 +122,7 @@ def create_app(config: QueenConfig) -> FastAPI:
         if job.events.terminal is not None:
             return
         log.info("job %s cancelled (%s) correlation_id=%s", job.job_id, why, job.correlation_id)
-        await Scheduler(registry, holder["client"]).cancel_on_worker(job)
+        await Scheduler(registry, holder["client"], waiting).cancel_on_worker(job)
         if job.task is not None:
             job.task.cancel()
         await job.narrate("queen-rbee", "job_cancelled", f"cancelled: {why}", target=job.job_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +64,21 @@ def worker_url(hive_url: str, port: int) -> str:
     return f"{parts.scheme}://{parts.hostname}:{port}"
 
 
+class Pulse:
+    """Wakes every waiter each time something changes (sync to fire, async to wait)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+
+
 class Registry:
     """Hives and workers as their latest heartbeats describe them, plus queen's reservations."""
 
@@ -70,10 +87,12 @@ class Registry:
         self.remove_after_s = max(remove_after_s, stale_after_s)
         self._hives: dict[str, HiveEntry] = {}
         self._reserved: set[str] = set()
+        self.changed = Pulse()
 
     def record(self, heartbeat: HiveHeartbeat) -> None:
         """A hive's heartbeat replaces everything queen knew about that hive."""
         self._hives[heartbeat.hive_id] = HiveEntry(heartbeat)
+        self.changed.fire()
 
     def available(self, entry: HiveEntry) -> bool:
         return time.monotonic() - entry.last_seen <= self.stale_after_s
@@ -145,3 +164,4 @@ class Registry:
 
     def release(self, worker_id: str) -> None:
         self._reserved.discard(worker_id)
+        self.changed.fire()

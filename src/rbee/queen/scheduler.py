@@ -17,10 +17,12 @@ from rbee.common.events import CANCELLED, DONE, error_marker
 from rbee.common.narration import now_ms
 from rbee.queen.jobs import Job
 from rbee.queen.registry import Registry
+from rbee.queen.waitqueue import WaitQueue
 
 log = logging.getLogger("rbee.queen.scheduler")
 ACTOR = "queen-rbee"
 SPAWN_TIMEOUT_S = 120.0
+QUEUE_TIMEOUT_S = 300.0  # a job without a deadline waits at most this long for a worker
 DEADLINE_GRACE_S = 1.0  # how long past a job's deadline queen waits for the worker to say so
 
 
@@ -44,9 +46,10 @@ def _error_of(answer: httpx.Response) -> tuple[str, str]:
 class Scheduler:
     """Places jobs on workers; one instance per queen."""
 
-    def __init__(self, registry: Registry, client: httpx.AsyncClient) -> None:
+    def __init__(self, registry: Registry, client: httpx.AsyncClient, queue: WaitQueue) -> None:
         self.registry = registry
         self.client = client
+        self.queue = queue
 
     async def run(self, job: Job) -> None:
         """Drive *job* to exactly one terminal marker, whatever happens."""
@@ -88,33 +91,66 @@ class Scheduler:
                 await self.client.delete(f"{job.worker_url}/v1/jobs/{job.job_id}", timeout=2.0)
 
     async def _place(self, job: Job) -> dict[str, Any]:
+        """An idle worker, or a new one; else wait in the model's line until one is free."""
         req = job.request
-        worker = self.registry.reserve_idle(req.model, req.hive_id)
-        if worker is not None:
-            await job.narrate(ACTOR, "worker_found", f"reusing idle worker {worker['worker_id']}",
-                              target=worker["worker_id"])
-            return worker
+        self.queue.join(req.model, job.job_id)
+        told = False
+        deadline = time.monotonic() + QUEUE_TIMEOUT_S
+        try:
+            while time.monotonic() < deadline:
+                position = self.queue.position(req.model, job.job_id)
+                if position == 1:
+                    worker = self.registry.reserve_idle(req.model, req.hive_id)
+                    if worker is not None:
+                        await job.narrate(ACTOR, "worker_found", f"reusing idle worker {worker['worker_id']}",
+                                          target=worker["worker_id"])
+                        return worker
+                    spawned = await self._request_spawn(job)
+                    if spawned is not None:
+                        self.queue.leave(req.model, job.job_id)
+                        self.registry.changed.fire()  # the next in line may go on while this one loads
+                        return await self._wait_ready(job, *spawned)
+                if not told:
+                    told = True
+                    await job.narrate(ACTOR, "job_queued", f"all {req.model} workers busy and hives full; "
+                                      f"waiting, number {position} in line", target=job.job_id)
+                await self.registry.changed.wait(0.5)
+            raise JobFailed("NO_WORKER_AVAILABLE", f"no {req.model} worker came free in {QUEUE_TIMEOUT_S:.0f} s")
+        finally:
+            self.queue.leave(req.model, job.job_id)
+            self.registry.changed.fire()
+
+    async def _request_spawn(self, job: Job) -> tuple[str, str] | None:
+        """Ask a hive with the model and room for another worker to spawn one: (hive, worker id)."""
+        req = job.request
         hives = self.registry.hives_with_model(req.model, req.hive_id)
         if not hives:
             if not self.registry.has_hives():
                 raise JobFailed("NO_HIVE", "no hive is registered with queen")
             raise JobFailed("MODEL_NOT_FOUND", f"no available hive has model {req.model!r}")
-        return await self._spawn(job, random.choice(hives))
+        random.shuffle(hives)
+        for hive_id in hives:
+            hive_url = self.registry.hive_url(hive_id)
+            headers = {"X-Correlation-ID": job.correlation_id}
+            try:
+                answer = await self.client.post(f"{hive_url}/v1/workers", headers=headers,
+                                                json={"model": req.model, "job_id": job.job_id})
+            except httpx.HTTPError as exc:
+                raise JobFailed("HIVE_UNREACHABLE", f"hive {hive_id} did not answer: {exc}") from None
+            if answer.status_code == 201:
+                worker_id = str(answer.json()["worker_id"])
+                self.registry.reserve(worker_id)
+                await job.narrate(ACTOR, "worker_spawn_request", f"no idle worker for {req.model}, "
+                                  f"hive {hive_id} spawns {worker_id}", target=hive_id)
+                return hive_id, worker_id
+            code, message = _error_of(answer)
+            if code != "HIVE_AT_CAPACITY":
+                raise JobFailed(code, message)
+        return None
 
-    async def _spawn(self, job: Job, hive_id: str) -> dict[str, Any]:
+    async def _wait_ready(self, job: Job, hive_id: str, worker_id: str) -> dict[str, Any]:
         hive_url = self.registry.hive_url(hive_id)
-        await job.narrate(ACTOR, "worker_spawn_request", f"no idle worker for {job.request.model}, "
-                          f"asking hive {hive_id} to spawn one", target=hive_id)
         headers = {"X-Correlation-ID": job.correlation_id}
-        try:
-            answer = await self.client.post(f"{hive_url}/v1/workers", headers=headers,
-                                            json={"model": job.request.model, "job_id": job.job_id})
-        except httpx.HTTPError as exc:
-            raise JobFailed("HIVE_UNREACHABLE", f"hive {hive_id} did not answer: {exc}") from None
-        if answer.status_code != 201:
-            raise JobFailed(*_error_of(answer))
-        worker_id = answer.json()["worker_id"]
-        self.registry.reserve(worker_id)
         deadline = time.monotonic() + SPAWN_TIMEOUT_S
         while time.monotonic() < deadline:
             try:

@@ -58,6 +58,7 @@ class HiveSpec:
     queen_url: str  # as the hive reaches queen
     heartbeat_interval: float
     cgroups: bool = True  # False: the hive runs without the rights to write cgroups
+    worker_wrapper: str = ""  # a program of fixtures/bin that the hive starts instead, and that execs the worker
     extra_args: tuple[str, ...] = ()
 
 

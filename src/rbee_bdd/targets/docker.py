@@ -188,6 +188,8 @@ class DockerTarget:
                    "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
                    "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--nvidia-smi", FAKE_NVIDIA_SMI if fake else self.config.nvidia_smi, *spec.extra_args]
+        if spec.worker_wrapper:
+            command += ["--worker-cmd", f"{Path(FAKE_NVIDIA_SMI).parent}/{spec.worker_wrapper}"]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         if spec.cgroups:
             # the engine mounts the cgroup filesystem read-only in containers (and privileged

@@ -186,14 +186,17 @@ class LocalTarget:
     def start_hive(self, spec: HiveSpec) -> LocalNode:
         gpu_state = self.work_dir / f"{spec.name}-nvidia-smi.json"
         wrapper = [] if spec.cgroups else READ_ONLY_CGROUPS
+        worker_cmd = " ".join(self.config.worker_cmd)
+        if spec.worker_wrapper:
+            worker_cmd = str(Path(self.config.nvidia_smi).parent / spec.worker_wrapper)
         args = [*wrapper, *self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
-                "--heartbeat-interval", str(spec.heartbeat_interval),
-                "--worker-cmd", " ".join(self.config.worker_cmd),
+                "--heartbeat-interval", str(spec.heartbeat_interval), "--worker-cmd", worker_cmd,
                 "--nvidia-smi", self.config.nvidia_smi, "--cgroup-slice", self._slice(spec.name),
                 *spec.extra_args]
         self.hive_names.append(spec.name)
-        node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state)})
+        node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state),
+                                             "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd)})
         node.gpu_state = gpu_state
         return node
 

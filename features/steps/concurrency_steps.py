@@ -1,0 +1,49 @@
+"""Many jobs at once: they all finish, keep their own tokens, and get workers in turn."""
+
+from behave import given, then, when
+from hamcrest import assert_that, equal_to, has_length
+
+from rbee_bdd.hooks import start_stack
+from rbee_bdd.waiting import scaled
+
+ASSIGNED = ("worker_found", "worker_spawn_request")
+
+
+@given("a stack with 1 hive that runs at most {count:d} workers")
+def step_capped_stack(context, count):
+    start_stack(context, 1, hive_args=("--max-workers", str(count)))
+
+
+@when('I submit {count:d} infer jobs for model "{model}" at once, each with {max_tokens:d} max tokens and its own seed')
+def step_many(context, count, model, max_tokens):
+    queen = context.stack.queen()
+    context.batch = [queen.submit_infer(model, max_tokens=max_tokens, seed=100 + i) for i in range(count)]
+
+
+@then("all {count:d} jobs' streams end with \"{marker}\" within {seconds:d} seconds")
+def step_all_end(context, count, marker, seconds):
+    assert_that(context.batch, has_length(count), "jobs submitted")
+    for job in context.batch:
+        job.stream.wait_ended(scaled(seconds))
+        assert_that(job.stream.terminal, equal_to(marker), f"{job.job_id}: {job.stream.summary()}")
+
+
+@then("each job's tokens equal the completion its seed gives when run alone")
+def step_own_tokens(context):
+    queen = context.stack.queen()
+    for job in context.batch:
+        alone = queen.submit_infer(job.request["model"], max_tokens=job.request["max_tokens"], seed=job.request["seed"])
+        alone.stream.wait_ended(scaled(30))
+        assert_that(job.stream.text(), equal_to(alone.stream.text()), f"tokens of {job.job_id} (seed "
+                                                                       f"{job.request['seed']}) vs. the seed alone")
+
+
+@then("the jobs got their workers in the order they were submitted")
+def step_fifo(context):
+    assigned = []
+    for job in context.batch:
+        times = [e["emitted_at_ms"] for e in job.stream.narration()
+                 if e["actor"] == "queen-rbee" and e["action"] in ASSIGNED]
+        assert_that(times, has_length(1), f"worker assignments narrated for {job.job_id}")
+        assigned.append(times[0])
+    assert_that(assigned, equal_to(sorted(assigned)), "times at which the jobs, in submission order, got a worker")
