@@ -21,16 +21,19 @@ from rbee_bdd.netutil import free_port
 from rbee_bdd.waiting import eventually, scaled
 
 
+def keeper_infer(context, model, *options):
+    """Run ``rbee-keeper infer --model MODEL OPTIONS… "Hello bee"`` against the stack's queen."""
+    context.keeper = context.stack.keeper(["infer", "--model", model, *map(str, options), "Hello bee"])
+
+
 @when('I run rbee-keeper infer with model "{model}", {max_tokens:d} max tokens and seed {seed:d}')
 def step_keeper_infer(context, model, max_tokens, seed):
-    context.keeper = context.stack.keeper(
-        ["infer", "--model", model, "--max-tokens", str(max_tokens), "--seed", str(seed), "Hello bee"]
-    )
+    keeper_infer(context, model, "--max-tokens", max_tokens, "--seed", seed)
 
 
 @when('I run rbee-keeper infer with model "{model}"')
 def step_keeper_infer_default(context, model):
-    context.keeper = context.stack.keeper(["infer", "--model", model, "Hello bee"])
+    keeper_infer(context, model)
 
 
 @then("rbee-keeper exits with code {code:d}")
@@ -58,9 +61,7 @@ def step_completion(context):
 
 @when('I run rbee-keeper infer with model "{model}", {max_tokens:d} max tokens and a {seconds:d} second timeout')
 def step_keeper_timeout(context, model, max_tokens, seconds):
-    context.keeper = context.stack.keeper(
-        ["infer", "--model", model, "--max-tokens", str(max_tokens), "--timeout", str(seconds), "Hello bee"]
-    )
+    keeper_infer(context, model, "--max-tokens", max_tokens, "--timeout", seconds)
 
 
 @then("rbee-keeper took less than {seconds:d} seconds")
@@ -78,7 +79,13 @@ def step_keeper_background(context, model, max_tokens):
 @when("rbee-keeper has printed tokens")
 def step_keeper_printed(context):
     process = context.keeper_process
-    eventually(lambda: "".join(process.stdout).strip(), 60, f"rbee-keeper's first tokens; stderr: {process.stderr}")
+
+    def printed():
+        stderr = "".join(process.stderr)
+        assert_that("".join(process.stdout).strip(), is_not(equal_to("")), f"rbee-keeper's stdout (stderr: {stderr!r})")
+        return True
+
+    eventually(printed, 60, "rbee-keeper's first tokens")
 
 
 @when("I press Ctrl+C in rbee-keeper")

@@ -50,8 +50,11 @@ def _submit(client: httpx.Client, base: str, body: dict[str, Any]) -> dict[str, 
 def _follow(client: httpx.Client, url: str, deadline: float, verbose: bool) -> None:
     """Print tokens and narration until the terminal marker; raise Failed on error."""
     wrote = False
+    # Between two bytes the stream may be silent at most until the deadline: queen sends a
+    # keep-alive every few seconds, so a read that times out means the deadline has passed.
+    read_timeout = max(1.0, deadline - time.monotonic())
     try:
-        with connect_sse(client, "GET", url, timeout=httpx.Timeout(10.0, read=1.0)) as source:
+        with connect_sse(client, "GET", url, timeout=httpx.Timeout(10.0, read=read_timeout)) as source:
             events = source.iter_sse()
             while True:
                 if time.monotonic() > deadline:
@@ -59,7 +62,7 @@ def _follow(client: httpx.Client, url: str, deadline: float, verbose: bool) -> N
                 try:
                     sse = next(events)
                 except httpx.ReadTimeout:
-                    continue
+                    raise TimeoutError from None
                 except StopIteration:
                     raise Failed("stream closed without a result") from None
                 if sse.event == "token":
