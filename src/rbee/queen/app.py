@@ -55,7 +55,8 @@ def create_app(config: QueenConfig) -> FastAPI:
     jobs = JobStore()
     waiting = WaitQueue()
     ui = Broadcaster(buffer=config.ui_buffer)
-    holder: dict[str, httpx.AsyncClient] = {}
+    started: dict[str, Scheduler] = {}  # the scheduler, made once the HTTP client exists
+    background: set[asyncio.Task[None]] = set()  # referenced until done, as asyncio requires
 
     async def expire_hives() -> None:
         """Mark silent hives unavailable, then remove them, telling the UI stream."""
@@ -72,7 +73,7 @@ def create_app(config: QueenConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
-            holder["client"] = client
+            started["scheduler"] = Scheduler(registry, client, waiting)
             expiry = asyncio.get_running_loop().create_task(expire_hives())
             write_port_file(config.port_file, config.port)
             yield
@@ -110,7 +111,7 @@ def create_app(config: QueenConfig) -> FastAPI:
         job = jobs.create(op, correlation_id_of(x_correlation_id))
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
-        job.task = asyncio.get_running_loop().create_task(Scheduler(registry, holder["client"], waiting).run(job))
+        job.task = asyncio.get_running_loop().create_task(started["scheduler"].run(job))
         return {"job_id": job.job_id, "sse_url": f"/v1/jobs/{job.job_id}/stream"}
 
     @app.get("/v1/jobs/{job_id}")
@@ -122,14 +123,16 @@ def create_app(config: QueenConfig) -> FastAPI:
         if job.events.terminal is not None:
             return
         log.info("job %s cancelled (%s) correlation_id=%s", job.job_id, why, job.correlation_id)
-        await Scheduler(registry, holder["client"], waiting).cancel_on_worker(job)
+        await started["scheduler"].cancel_on_worker(job)
         if job.task is not None:
             job.task.cancel()
         await job.narrate("queen-rbee", "job_cancelled", f"cancelled: {why}", target=job.job_id)
         await job.finish(CANCELLED)
 
     def cancel_abandoned(job: Job) -> None:
-        asyncio.get_running_loop().create_task(cancel_job(job, "its last client disconnected"))
+        task = asyncio.get_running_loop().create_task(cancel_job(job, "its last client disconnected"))
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     @app.get("/v1/jobs/{job_id}/stream")
     async def job_stream(job_id: str) -> StreamingResponse:

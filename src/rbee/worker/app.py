@@ -44,6 +44,7 @@ class WorkerJob:
     deadline_ms: int = 0  # epoch ms (X-Request-Deadline); 0 = none
     events: EventLog = field(default_factory=EventLog)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task[None] | None = field(default=None, repr=False)  # referenced while it runs
 
     def past_deadline(self) -> bool:
         return bool(self.deadline_ms) and now_ms() >= self.deadline_ms
@@ -159,7 +160,7 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
             state.jobs.popitem(last=False)
         state.state = "busy"
         log.info("job %s accepted correlation_id=%s", job_id, x_correlation_id)
-        asyncio.get_running_loop().create_task(_run_job(engine, state, job, req))
+        job.task = asyncio.get_running_loop().create_task(_run_job(engine, state, job, req))
         return {"job_id": job_id, "sse_url": f"/v1/jobs/{job_id}/stream"}
 
     def find(job_id: str) -> WorkerJob:
