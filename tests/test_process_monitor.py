@@ -1,6 +1,7 @@
 """ProcessMonitor against real cgroups (v1 on these machines), a cgroup v2 tree laid out in a
 temp dir, real processes, and the fake nvidia-smi."""
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -71,6 +72,26 @@ def stats_of(collection, instance):
     return next(s for s in collection.stats if s.instance == instance)
 
 
+def sampled(monitor, instance, argv, limits, seconds):
+    """Spawn *argv*, collect, wait *seconds*, collect again: the instance's stats over that span."""
+    monitor.spawn("llm", instance, argv, limits)
+    monitor.collect()
+    time.sleep(seconds)
+    return stats_of(monitor.collect(), instance)
+
+
+@contextlib.contextmanager
+def spawned(monitor, argv):
+    """A worker ``llm/w1`` spawned by a monitor outside the fixture, killed and released afterwards."""
+    proc = monitor.spawn("llm", "w1", argv, Limits())
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        monitor.release("llm", "w1")
+
+
 def test_spawn_creates_cgroup(monitor, tree):
     proc = monitor.spawn("llm", "w1", SLEEPER, Limits())
     cgroup = tree.open("llm", "w1")
@@ -99,10 +120,7 @@ def test_spawn_returns_valid_pid(monitor):
 
 
 def test_collect_reads_cgroup_stats(monitor):
-    monitor.spawn("llm", "busy", BUSY, Limits())
-    monitor.collect()
-    time.sleep(0.5)
-    stats = stats_of(monitor.collect(), "busy")
+    stats = sampled(monitor, "busy", BUSY, Limits(), 0.5)
     assert stats.cpu_pct > 10, stats
     assert stats.rss_mb > 1
     assert stats.uptime_s > 0.4
@@ -133,16 +151,11 @@ def test_collect_calculates_uptime(monitor):
 
 def test_collect_handles_missing_gpu(tree):
     monitor = ProcessMonitor(tree, nvidia_smi="/nonexistent/nvidia-smi")
-    proc = monitor.spawn("llm", "w1", SLEEPER, Limits())
-    try:
+    with spawned(monitor, SLEEPER):
         collection = monitor.collect()
         stats = stats_of(collection, "w1")
         assert "not found" in collection.gpu_status
         assert (stats.gpu_util_pct, stats.vram_mb, stats.total_vram_mb) == (0.0, 0.0, 0.0)
-    finally:
-        proc.kill()
-        proc.wait()
-        monitor.release("llm", "w1")
 
 
 def test_collect_handles_hung_nvidia_smi(monitor, tmp_path, monkeypatch):
@@ -204,6 +217,7 @@ def test_spawn_fallback_on_non_linux():
     proc = monitor.spawn("llm", "w1", SLEEPER, Limits(memory_bytes=parse_memory_limit("256M")))
     try:
         assert psutil.pid_exists(proc.pid)
+        assert monitor.enumerate() == [("llm", "w1", [proc.pid])]
     finally:
         proc.kill()
         proc.wait()
@@ -211,30 +225,20 @@ def test_spawn_fallback_on_non_linux():
 
 def test_collect_fallback_on_non_linux():
     monitor = ProcessMonitor.detect(platform="darwin", nvidia_smi="/nonexistent/nvidia-smi")
-    proc = monitor.spawn("llm", "w1", SLEEPER, Limits())
-    try:
+    with spawned(monitor, SLEEPER) as proc:
         time.sleep(0.5)  # let the interpreter start, so its memory is there to be measured
         stats = stats_of(monitor.collect(), "w1")
         assert (stats.pid, stats.model) == (proc.pid, "tinyllama")
         assert stats.rss_mb > 1
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_busy_worker_has_cpu_pct_above_zero(monitor):
-    monitor.spawn("llm", "busy", BUSY, Limits(cpu_quota_us=50_000))
-    monitor.collect()
-    time.sleep(1.0)
-    cpu = stats_of(monitor.collect(), "busy").cpu_pct
+    cpu = sampled(monitor, "busy", BUSY, Limits(cpu_quota_us=50_000), 1.0).cpu_pct
     assert 20 < cpu < 65, f"a busy loop under a 50% quota used {cpu}%"
 
 
 def test_worker_doing_io_has_io_rates_above_zero(monitor):
-    monitor.spawn("llm", "io", WRITER, Limits())
-    monitor.collect()
-    time.sleep(0.5)
-    stats = stats_of(monitor.collect(), "io")
+    stats = sampled(monitor, "io", WRITER, Limits(), 0.5)
     assert stats.io_w_mb_s > 1, stats
 
 

@@ -33,10 +33,8 @@ class SseReader:
 
     url: str
     headers: dict[str, str] = field(default_factory=dict)
-    opened_at: float = field(default_factory=time.monotonic)
     events: list[StreamEvent] = field(default_factory=list)
     failure: str | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
     _ended: threading.Event = field(default_factory=threading.Event)
     _closing: bool = False
     _response: httpx.Response | None = None
@@ -53,7 +51,6 @@ class SseReader:
             with client(httpx.Timeout(10.0, read=60.0)) as session, \
                     connect_sse(session, "GET", self.url, headers=self.headers) as source:
                 self._response = source.response
-                self.response_headers = dict(source.response.headers)
                 if source.response.status_code != 200:
                     self.failure = f"HTTP {source.response.status_code}: {source.response.read()[:300]!r}"
                     return

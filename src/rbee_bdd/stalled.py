@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from urllib.parse import urlsplit
 
@@ -20,19 +19,3 @@ def open_stalled_reader(url: str, cleanup: CleanupStack) -> socket.socket:
     sock.sendall(request.encode())
     return sock
 
-
-def is_closed_by_peer(sock: socket.socket) -> bool:
-    """True once the server has closed the connection (reads what is buffered to find out)."""
-    sock.setblocking(False)
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return True
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    finally:
-        with contextlib.suppress(OSError):
-            sock.setblocking(True)

@@ -60,12 +60,6 @@ class EventLog:
             self._changed.notify_all()
             return True
 
-    async def wait_closed(self) -> str:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.terminal is not None)
-        assert self.terminal is not None
-        return self.terminal
-
     def _has_more(self, index: int) -> bool:
         return len(self.events) > index
 

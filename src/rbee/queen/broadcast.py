@@ -29,7 +29,6 @@ class Subscriber:
 @dataclass
 class Broadcaster:
     buffer: int = 64
-    subscribers: set[int] = field(default_factory=set)
     _by_id: dict[int, Subscriber] = field(default_factory=dict)
     _serial: int = 0
 
