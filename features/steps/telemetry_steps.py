@@ -18,7 +18,7 @@ from hamcrest import (
 
 from rbee_bdd.hooks import start_stack
 from rbee_bdd.load import HeartbeatFlood
-from rbee_bdd.stalled import open_stalled_reader
+from rbee_bdd.slow_consumers import open_stalled_reader
 from rbee_bdd.waiting import eventually
 
 

@@ -56,6 +56,13 @@ class QueenClient:
         return SubmittedJob(created["job_id"], stream, started,
                             answer.headers.get("X-Correlation-ID", ""), body)
 
+    def create_infer(self, model: str, max_tokens: int, seed: int) -> tuple[str, str]:
+        """POST an infer job without reading it: (job id, stream path)."""
+        body = {"operation": "infer", "model": model, "prompt": "Hello bee", "max_tokens": max_tokens,
+                "seed": seed}
+        created = _json(request("POST", f"{self.url}/v1/jobs", json=body, timeout=10.0), 201)
+        return str(created["job_id"]), str(created["sse_url"])
+
     def cancel(self, job_id: str) -> dict[str, Any]:
         return _json(request("DELETE", f"{self.url}/v1/jobs/{job_id}", timeout=10.0), 200)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,7 @@ class EventLog:
     def _has_more(self, index: int) -> bool:
         return len(self.events) > index
 
-    async def stream(self, keepalive_s: float = 5.0) -> AsyncIterator[bytes]:
+    async def stream(self, keepalive_s: float = 5.0) -> AsyncGenerator[bytes, None]:
         """Yield every event, from the first, until the terminal marker; keep-alives between."""
         self.readers += 1
         try:
@@ -72,14 +72,17 @@ class EventLog:
         finally:
             self.readers -= 1
 
-    async def follow(self, on_abandoned: Callable[[], None], keepalive_s: float = 5.0) -> AsyncIterator[bytes]:
+    async def follow(self, on_abandoned: Callable[[], None], keepalive_s: float = 5.0
+                     ) -> AsyncGenerator[bytes, None]:
         """Like stream(), and call *on_abandoned* if the last reader leaves before the terminal marker."""
         finished = False
+        events = self.stream(keepalive_s)
         try:
-            async for chunk in self.stream(keepalive_s):
+            async for chunk in events:
                 yield chunk
             finished = True
         finally:
+            await events.aclose()  # counts this reader out before the check below
             if not finished and self.terminal is None and self.readers == 0:
                 on_abandoned()
 

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+# What a connection buffers for a reader that does not read, before writes wait: in the
+# transport (asyncio's default is 64 KiB) and in the kernel (which would otherwise grow the send
+# buffer to megabytes). Small, so a stalled stream reader is noticed in seconds, not minutes.
+WRITE_BUFFER_HIGH = 8 * 1024
+SOCKET_SEND_BUFFER = 16 * 1024
+
+
+class BoundedBufferProtocol(H11Protocol):
+    """uvicorn's h11 protocol with a small write buffer per connection."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
+        super().connection_made(transport)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -35,7 +54,8 @@ def write_port_file(path: Path | None, port: int) -> None:
 def serve(app: FastAPI, sock: socket.socket) -> None:
     """Run *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends."""
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_graceful_shutdown=30, lifespan="on"
+        app, http=BoundedBufferProtocol, log_level="warning", access_log=False, timeout_graceful_shutdown=30,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])

@@ -22,6 +22,7 @@ from rbee.common.events import CANCELLED
 from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration
 from rbee.common.server import write_port_file
+from rbee.common.streaming import GuardedStreamingResponse
 from rbee.queen.broadcast import Broadcaster
 from rbee.queen.jobs import InferOperation, Job, JobStore
 from rbee.queen.registry import HiveHeartbeat, Registry
@@ -39,6 +40,7 @@ class QueenConfig:
     port: int
     remove_after_s: float = 0.0  # 0: twice the staleness bound
     ui_buffer: int = 64
+    stall_timeout_s: float = 30.0  # a job stream reader no write reaches for this long is disconnected
 
 
 class NarrationBatch(BaseModel):
@@ -130,16 +132,18 @@ def create_app(config: QueenConfig) -> FastAPI:
         await job.finish(CANCELLED)
 
     def cancel_abandoned(job: Job) -> None:
-        task = asyncio.get_running_loop().create_task(cancel_job(job, "its last client disconnected"))
+        task = asyncio.get_running_loop().create_task(cancel_job(job, "its last reader disconnected or stalled"))
         background.add(task)
         task.add_done_callback(background.discard)
 
     @app.get("/v1/jobs/{job_id}/stream")
-    async def job_stream(job_id: str) -> StreamingResponse:
-        """The job's events; a job whose last reader disconnects before its end is cancelled."""
+    async def job_stream(job_id: str, request: Request) -> StreamingResponse:
+        """The job's events; a job whose last reader disconnects or stalls before its end is cancelled."""
         job = find(job_id)
-        return StreamingResponse(job.events.follow(lambda: cancel_abandoned(job)), media_type="text/event-stream",
-                                 headers={"X-Correlation-ID": job.correlation_id})
+        client = request.client
+        reader = f"{client.host}:{client.port} of {job_id}" if client else job_id
+        return GuardedStreamingResponse(job.events.follow(lambda: cancel_abandoned(job)), config.stall_timeout_s,
+                                        reader, headers={"X-Correlation-ID": job.correlation_id})
 
     @app.delete("/v1/jobs/{job_id}")
     async def cancel(job_id: str) -> dict[str, Any]:

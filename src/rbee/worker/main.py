@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 lets the OS choose")
     parser.add_argument("--port-file", type=Path, help="where to write the bound port")
-    parser.add_argument("--ctx", type=int, default=512, help="context length in tokens")
+    parser.add_argument("--ctx", type=int, default=0, help="context length in tokens (0: the model's own)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-mmap", action="store_true", help="read the weights into memory")
     args = parser.parse_args(argv)

@@ -71,6 +71,11 @@ class Node(Protocol):
         """Where the harness reaches other ports of the node (a hive's workers)."""
         ...
 
+    @property
+    def direct_url(self) -> str:
+        """The daemon's URL with no proxy between (a proxy would hide a client's TCP backpressure)."""
+        ...
+
     def processes(self) -> list[ProcessRow]: ...
 
     def stop(self, timeout: float) -> int | None:

@@ -78,6 +78,11 @@ class DockerNode:
         networks = self.container.attrs["NetworkSettings"]["Networks"]
         return str(next(iter(networks.values()))["IPAddress"])
 
+    @property
+    def direct_url(self) -> str:
+        """The container's own address and port, bypassing docker-proxy and its buffers."""
+        return f"http://{self.address}:{self.port}"
+
     def wait_healthy(self) -> None:
         wait_healthy(self.url, self.name, self.is_running, self.log_tail, START_TIMEOUT_S)
 

@@ -73,6 +73,10 @@ class LocalNode:
         return "127.0.0.1"
 
     @property
+    def direct_url(self) -> str:
+        return self.url
+
+    @property
     def pid(self) -> int:
         assert self.popen is not None
         return self.popen.pid
