@@ -23,6 +23,29 @@ Feature: Failures reach the client as one clear error
     And the job's stream has narration "job_failed" from "queen-rbee" mentioning "MODEL_NOT_FOUND"
     And hive "hive-1" runs 0 worker processes for model "no-such-model"
 
+  Scenario: No worker for the model exists and none can be spawned
+    Given a stack with 1 hive that runs at most 1 workers
+    And a completed job for model "tinyllama-b"
+    When I run rbee-keeper infer with model "tinyllama"
+    Then rbee-keeper exits with code 1
+    And rbee-keeper's last line on stderr starts with "❌ Failed: NO_WORKER_AVAILABLE"
+    And hive "hive-1" runs 0 worker processes for model "tinyllama"
+
+  Scenario: Device memory is exhausted: the model is refused before any worker starts
+    Given a stack with 1 hive that runs its workers on GPUs
+    And the GPUs of hive "hive-1" have 24576 and 24576 MiB of their 24576 MiB in use
+    When I run rbee-keeper infer with model "tinyllama"
+    Then rbee-keeper exits with code 1
+    And rbee-keeper's last line on stderr starts with "❌ Failed: DEVICE_MEMORY_EXHAUSTED"
+    And hive "hive-1" runs 0 worker processes for model "tinyllama"
+
+  Scenario: A GPU hive places the worker on the GPU with room for the model
+    Given a stack with 1 hive that runs its workers on GPUs
+    And the GPUs of hive "hive-1" have 24576 and 1024 MiB of their 24576 MiB in use
+    When I submit an infer job for model "tinyllama" with 8 max tokens
+    And it completes
+    Then the job's worker process has CUDA_VISIBLE_DEVICES "1"
+
   Scenario: The model file is corrupt and llama.cpp refuses it
     Given a stack with 1 hive
     When I submit an infer job for model "corrupt" with 8 max tokens

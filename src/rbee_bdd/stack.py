@@ -13,6 +13,7 @@ from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, WorkerClient
 from rbee_bdd.config import SuiteConfig
+from rbee_bdd.faults import pause_process
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
 from rbee_bdd.sse import HeartbeatStream
@@ -76,6 +77,12 @@ class Stack:
         """Send *sig* to the worker's real process (host pid, for either target); returns the pid."""
         pid = self.worker_process(hive, worker_id).pid
         os.kill(pid, sig)
+        return pid
+
+    def pause_worker(self, hive: str, worker_id: str, cleanup: CleanupStack) -> int:
+        """SIGSTOP the worker's process (resumed by *cleanup*); returns its host pid."""
+        pid = self.worker_process(hive, worker_id).pid
+        pause_process(pid, worker_id, cleanup)
         return pid
 
     def watch_heartbeats(self, cleanup: CleanupStack) -> HeartbeatStream:

@@ -20,6 +20,7 @@ from rbee.common.server import write_port_file
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
+from rbee.hive.placement import choose_gpu
 from rbee.hive.queen_link import QueenLink
 from rbee.hive.telemetry import Telemetry, heartbeat_body
 from rbee.hive.workers import SpawnSettings, WorkerManager
@@ -38,6 +39,7 @@ class HiveConfig:
     monitor: ProcessMonitor
     default_limits: Limits
     gpu_interval_s: float = 2.0
+    device: str = "cpu"  # or "gpu": workers placed on a GPU after a memory preflight
 
 
 log = logging.getLogger("rbee.hive")
@@ -124,8 +126,12 @@ def create_app(config: HiveConfig) -> FastAPI:
         path = config.catalog.path(req.model)
         if path is None:
             raise RbeeError("MODEL_NOT_FOUND", f"hive {config.hive_id} has no model {req.model!r}", 404)
+        env: dict[str, str] = {}
+        if config.device == "gpu":  # a fresh reading: the preflight must see the memory free now
+            gpu = choose_gpu(req.model, path, await asyncio.to_thread(config.monitor.read_gpus))
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
         try:
-            worker = await workers.spawn(req.model, path, req.job_id, x_correlation_id, limits)
+            worker = await workers.spawn(req.model, path, req.job_id, x_correlation_id, limits, env)
         except CgroupError as exc:
             raise RbeeError("WORKER_SPAWN_FAILED", f"cannot set up the worker's cgroup: {exc}", 500) from None
         except OSError as exc:

@@ -26,6 +26,7 @@ class GpuReading:
     status: str = "ok"
     gpus: int = 0
     by_pid: dict[int, GpuUsage] = field(default_factory=dict)
+    free_mb: list[float] = field(default_factory=list)  # per GPU, in nvidia-smi's order
 
     def usage(self, pid: int) -> GpuUsage:
         return self.by_pid.get(pid, GpuUsage(0.0, 0.0, 0.0))
@@ -57,8 +58,9 @@ def _rows(text: str, columns: int) -> list[list[str]]:
 def read_gpus(program: str = "nvidia-smi", timeout_s: float = 1.0) -> GpuReading:
     """Ask nvidia-smi which pids use which GPU, how much memory, how busy."""
     try:
-        gpus = {uuid: (float(util), float(total)) for uuid, util, _used, total in
-                _rows(_run([program, *GPU_QUERY], timeout_s), 4)}
+        rows = _rows(_run([program, *GPU_QUERY], timeout_s), 4)
+        gpus = {uuid: (float(util), float(total)) for uuid, util, _used, total in rows}
+        free_mb = [float(total) - float(used) for _uuid, _util, used, total in rows]
         apps = _rows(_run([program, *APPS_QUERY], timeout_s), 3)
         by_pid: dict[int, GpuUsage] = {}
         for pid, uuid, used in apps:
@@ -70,4 +72,4 @@ def read_gpus(program: str = "nvidia-smi", timeout_s: float = 1.0) -> GpuReading
         return GpuReading(status=f"{program} did not answer within {timeout_s:g} s")
     except (ValueError, OSError) as exc:
         return GpuReading(status=f"{program} output unusable: {exc}")
-    return GpuReading(gpus=len(gpus), by_pid=by_pid)
+    return GpuReading(gpus=len(gpus), by_pid=by_pid, free_mb=free_mb)

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="default memory limit of each worker, e.g. 512M (default: none)")
     parser.add_argument("--max-workers", type=int, default=0, metavar="N",
                         help="workers this hive runs at most (default 0: no limit)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="where workers run; gpu: each is placed on the GPU with the most free memory, "
+                             "and refused when the model does not fit there")
     parser.add_argument("--no-cgroups", action="store_true", help="run workers without cgroups")
     parser.add_argument("--cgroup-slice", default="rbee.slice", metavar="NAME",
                         help="the slice under the hive's own cgroup (one per hive where several share a machine)")
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
                         heartbeat_interval_s=args.heartbeat_interval, catalog=ModelCatalog(args.models),
                         spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
                         default_limits=Limits(quota, period, args.worker_memory_limit),
-                        gpu_interval_s=args.gpu_interval)
+                        gpu_interval_s=args.gpu_interval, device=args.device)
     serve(create_app(config), sock)
 
 

@@ -109,7 +109,7 @@ class WorkerManager:
         return self.live.get(worker_id) or self.ended.get(worker_id)
 
     async def spawn(self, model: str, model_path: Path, job_id: str, correlation_id: str,
-                    limits: Limits) -> Worker:
+                    limits: Limits, extra_env: dict[str, str] | None = None) -> Worker:
         """Start a worker process for *model* in its own cgroup; returns at once with state ``starting``.
 
         Raises CgroupError or OSError when it cannot start; nothing is left behind then.
@@ -120,7 +120,8 @@ class WorkerManager:
         port_file = self.settings.run_dir / f"{worker_id}.port"
         args = [*self.settings.command, "--model", str(model_path), "--worker-id", worker_id,
                 "--host", self.settings.bind_host, "--port", "0", "--port-file", str(port_file)]
-        env = {**os.environ, "JOB_ID": job_id, "CORRELATION_ID": correlation_id, "WORKER_ID": worker_id}
+        env = {**os.environ, **(extra_env or {}), "JOB_ID": job_id, "CORRELATION_ID": correlation_id,
+               "WORKER_ID": worker_id}
         try:
             join = self.monitor.prepare(self.settings.group, worker_id, limits)
             worker.process = await asyncio.create_subprocess_exec(

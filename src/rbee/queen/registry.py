@@ -149,9 +149,12 @@ class Registry:
                              "idle": is_idle})
         return rows
 
-    def reserve_idle(self, model: str, hive_id: str | None = None) -> dict[str, Any] | None:
-        """Take an idle ready worker serving *model* for one job, or None."""
+    def reserve_idle(self, model: str, hive_id: str | None = None,
+                     exclude: frozenset[str] = frozenset()) -> dict[str, Any] | None:
+        """Take an idle ready worker serving *model* for one job (not one of *exclude*), or None."""
         for row in self.workers(model=model, idle=True, hive_id=hive_id):
+            if row["worker_id"] in exclude:
+                continue
             self._reserved.add(row["worker_id"])
             return row
         return None

@@ -8,6 +8,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -24,6 +25,16 @@ ACTOR = "queen-rbee"
 SPAWN_TIMEOUT_S = 120.0
 QUEUE_TIMEOUT_S = 300.0  # a job without a deadline waits at most this long for a worker
 DEADLINE_GRACE_S = 1.0  # how long past a job's deadline queen waits for the worker to say so
+
+
+class WorkerLost(Exception):
+    """The worker's connection or stream broke before the job's result; *relayed* tokens reached the job."""
+
+    def __init__(self, worker_id: str, relayed: int, reason: str) -> None:
+        super().__init__(reason)
+        self.worker_id = worker_id
+        self.relayed = relayed
+        self.reason = reason
 
 
 class JobFailed(Exception):
@@ -50,6 +61,7 @@ class Scheduler:
         self.registry = registry
         self.client = client
         self.queue = queue
+        self._spawning: Counter[str] = Counter()  # workers asked for and not yet ready, per model
 
     async def run(self, job: Job) -> None:
         """Drive *job* to exactly one terminal marker, whatever happens."""
@@ -57,11 +69,9 @@ class Scheduler:
         job.state = "running"
         await job.narrate(ACTOR, "job_create", f"infer on {req.model}, up to {req.max_tokens} tokens",
                           target=job.job_id)
-        worker: dict[str, Any] | None = None
         try:
             async with asyncio.timeout(self._time_left(job)):
-                worker = await self._place(job)
-                await self._dispatch(job, worker)
+                await self._place_and_run(job)
         except TimeoutError:
             await self.cancel_on_worker(job)
             await job.narrate(ACTOR, "job_timeout", "deadline passed before the job finished", target=job.job_id)
@@ -74,8 +84,24 @@ class Scheduler:
         except asyncio.CancelledError:
             await job.finish(CANCELLED)
             raise
-        finally:
-            if worker is not None:
+
+    async def _place_and_run(self, job: Job) -> None:
+        """Run the job on a worker; once more on another if the first is lost before any token."""
+        lost: frozenset[str] = frozenset()
+        while True:
+            worker = await self._place(job, lost)
+            try:
+                await self._dispatch(job, worker)
+                return
+            except WorkerLost as exc:
+                if exc.relayed or lost:
+                    raise JobFailed("WORKER_CRASHED", exc.reason) from None
+                lost = frozenset({exc.worker_id})
+                log.warning("job %s: %s before its first token; retrying on another worker correlation_id=%s",
+                            job.job_id, exc.reason, job.correlation_id)
+                await job.narrate(ACTOR, "job_retry", f"{exc.worker_id} was lost before the first token; "
+                                  "retrying once on another worker", target=job.job_id)
+            finally:
                 self.registry.release(worker["worker_id"])
 
     @staticmethod
@@ -90,8 +116,8 @@ class Scheduler:
             with contextlib.suppress(httpx.HTTPError):
                 await self.client.delete(f"{job.worker_url}/v1/jobs/{job.job_id}", timeout=2.0)
 
-    async def _place(self, job: Job) -> dict[str, Any]:
-        """An idle worker, or a new one; else wait in the model's line until one is free."""
+    async def _place(self, job: Job, exclude: frozenset[str]) -> dict[str, Any]:
+        """An idle worker (not one of *exclude*), or a new one; else wait in the model's line."""
         req = job.request
         self.queue.join(req.model, job.job_id)
         told = False
@@ -100,7 +126,7 @@ class Scheduler:
             while time.monotonic() < deadline:
                 position = self.queue.position(req.model, job.job_id)
                 if position == 1:
-                    worker = self.registry.reserve_idle(req.model, req.hive_id)
+                    worker = self.registry.reserve_idle(req.model, req.hive_id, exclude)
                     if worker is not None:
                         await job.narrate(ACTOR, "worker_found", f"reusing idle worker {worker['worker_id']}",
                                           target=worker["worker_id"])
@@ -110,6 +136,10 @@ class Scheduler:
                         self.queue.leave(req.model, job.job_id)
                         self.registry.changed.fire()  # the next in line may go on while this one loads
                         return await self._wait_ready(job, *spawned)
+                    if not self._spawning[req.model] and not self.registry.workers(model=req.model,
+                                                                                   hive_id=req.hive_id):
+                        raise JobFailed("NO_WORKER_AVAILABLE", f"no {req.model} worker exists and none can be "
+                                        "spawned: every hive with the model is full with workers of other models")
                 if not told:
                     told = True
                     await job.narrate(ACTOR, "job_queued", f"all {req.model} workers busy and hives full; "
@@ -149,6 +179,16 @@ class Scheduler:
         return None
 
     async def _wait_ready(self, job: Job, hive_id: str, worker_id: str) -> dict[str, Any]:
+        model = job.request.model
+        self._spawning[model] += 1
+        try:
+            return await self._poll_ready(job, hive_id, worker_id)
+        finally:
+            self._spawning[model] -= 1
+            if not self._spawning[model]:
+                del self._spawning[model]
+
+    async def _poll_ready(self, job: Job, hive_id: str, worker_id: str) -> dict[str, Any]:
         hive_url = self.registry.hive_url(hive_id)
         headers = {"X-Correlation-ID": job.correlation_id}
         deadline = time.monotonic() + SPAWN_TIMEOUT_S
@@ -181,15 +221,17 @@ class Scheduler:
         try:
             answer = await self.client.post(f"{url}/v1/jobs", json=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise JobFailed("WORKER_UNREACHABLE", f"worker {job.worker_id}: {exc}") from None
+            raise WorkerLost(job.worker_id, 0, f"worker {job.worker_id} did not take the job: {exc!r}") from None
         if answer.status_code != 201:
             raise JobFailed(*_error_of(answer))
         stream_url = url + answer.json()["sse_url"]
+        relayed = 0
         try:
             async with aconnect_sse(self.client, "GET", stream_url, headers=headers,
                                     timeout=httpx.Timeout(10.0, read=None)) as source:
                 async for sse in source.aiter_sse():
                     if sse.event in ("narration", "token"):
+                        relayed += sse.event == "token"
                         await job.events.append(sse.event, json.loads(sse.data))
                     elif sse.data == DONE:
                         await job.narrate(ACTOR, "job_complete", f"job finished on {job.worker_id}",
@@ -200,5 +242,5 @@ class Scheduler:
                         await job.finish(sse.data)
                         return
         except httpx.HTTPError as exc:
-            log.warning("stream from %s broke: %s", job.worker_id, exc)
-        raise JobFailed("WORKER_CRASHED", f"worker {job.worker_id} stream ended without a result")
+            log.warning("stream from %s broke: %r", job.worker_id, exc)
+        raise WorkerLost(job.worker_id, relayed, f"worker {job.worker_id} stream ended without a result")

@@ -1,0 +1,25 @@
+"""GPU hives: the (fake) nvidia-smi's memory figures and where the hive placed a worker."""
+
+from behave import given, then
+from hamcrest import assert_that, equal_to
+
+from rbee_bdd.hooks import start_stack
+
+
+@given("a stack with 1 hive that runs its workers on GPUs")
+def step_gpu_stack(context):
+    start_stack(context, 1, hive_args=("--device", "gpu"))
+
+
+@given('the GPUs of hive "{hive}" have {first:d} and {second:d} MiB of their 24576 MiB in use')
+def step_gpu_memory(context, hive, first, second):
+    context.stack.node(hive).write_gpu_state({"mode": "two-gpus", "used_mb": [first, second]})
+
+
+@then('the job\'s worker process has CUDA_VISIBLE_DEVICES "{value}"')
+def step_worker_gpu(context, value):
+    stack = context.stack
+    worker_id = stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    pid = stack.worker_process("hive-1", worker_id).pid
+    environ = stack.process_environ(pid)
+    assert_that(environ.get("CUDA_VISIBLE_DEVICES"), equal_to(value), f"CUDA_VISIBLE_DEVICES of {worker_id}")

@@ -1,0 +1,49 @@
+"""A worker lost around a job's first token: paused, then killed, while queen dispatches to it."""
+
+import signal
+
+from behave import given, then, when
+from hamcrest import assert_that, equal_to, has_length, is_not
+
+from rbee_bdd.faults import process_state
+from rbee_bdd.waiting import eventually
+
+
+@given('the "{model}" worker of hive "{hive}" is paused with SIGSTOP')
+def step_pause(context, model, hive):
+    rows = context.stack.queen().workers(model=model, hive=hive)
+    assert_that(rows, has_length(1), f"{model} workers queen lists on {hive}")
+    worker_id = rows[0]["worker_id"]
+    pid = context.stack.pause_worker(hive, worker_id, context.cleanup)
+    eventually(lambda: process_state(pid) == "T", 5, f"{worker_id} (pid {pid}) to be stopped")
+    context.paused = (hive, worker_id)
+
+
+@when("queen has sent the job to the paused worker")
+def step_sent_to_paused(context):
+    _, worker_id = context.paused
+    job = context.jobs[-1]
+
+    def dispatched():
+        targets = [e["target"] for e in job.stream.narration() if e["action"] == "dispatch"]
+        assert_that(targets, equal_to([worker_id]), "workers queen dispatched the job to")
+        return True
+
+    eventually(dispatched, 10, f"queen to dispatch {job.job_id} to {worker_id}")
+
+
+@when("the paused worker is killed with SIGKILL")
+def step_kill_paused(context):
+    context.stack.kill_worker(*context.paused, signal.SIGKILL)
+
+
+@then("the job ran on another worker than the paused one")
+def step_other_worker(context):
+    ran_on = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    assert_that(ran_on, is_not(equal_to(context.paused[1])), "worker that finished the job")
+
+
+@then('the job\'s stream has no narration "{action}"')
+def step_no_narration(context, action):
+    events = [e for e in context.jobs[-1].stream.narration() if e["action"] == action]
+    assert_that(events, has_length(0), f"{action} narration on the job's stream")
