@@ -16,13 +16,13 @@ BEHAVE_ARGS ?=
 TAGS        ?= @integration
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup fixtures image preflight-docker bdd bdd-local test lint unit clean distclean bench bench-startup
+.PHONY: help setup fixtures image preflight-docker bdd bdd-local test lint unit clean distclean bench bench-startup bench-flow
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
 	@echo "make bdd-local  the same on local processes"
 	@echo "make test       lint + unit tests + the whole behave suite on both targets"
-	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up benchmarks"
+	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
 	@echo "make setup | fixtures | image | lint | unit | clean | distclean"
 
 # --- setup: virtualenv, dependencies, the cached llama-cpp-python wheel -------------
@@ -78,6 +78,9 @@ test: lint unit
 
 bench-startup: setup fixtures image
 	$(BIN)/python -m benchmarks.startup --runs 5
+
+bench-flow: setup fixtures
+	$(BIN)/python -m benchmarks.flow
 
 bench: setup fixtures
 	$(BIN)/python -m benchmarks.telemetry --runs 5

@@ -88,6 +88,7 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
     tokens = engine.generate(sampling, job.cancelled)
     count = 0
     timed_out = job.past_deadline()
+    marker = CANCELLED  # unless the loop below ends otherwise
     try:
         while not timed_out and (text := await asyncio.to_thread(next, tokens, None)) is not None:
             await job.events.append("token", {"t": text, "i": count})
@@ -95,21 +96,22 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
             timed_out = job.past_deadline()
     except Exception as exc:  # the engine failed mid-generation
         log.error("job %s failed: %s correlation_id=%s", job.job_id, exc, job.correlation_id)
-        await job.events.close(error_marker("INFERENCE_FAILED", str(exc)))
+        marker = error_marker("INFERENCE_FAILED", str(exc))
     else:
         if timed_out:
             await narrate("infer_timeout", f"deadline passed after {count} tokens, stopped")
-            await job.events.close(error_marker("TIMEOUT", f"deadline passed after {count} tokens"))
+            marker = error_marker("TIMEOUT", f"deadline passed after {count} tokens")
         elif job.cancelled.is_set():
             await narrate("infer_cancelled", f"cancelled after {count} tokens")
-            await job.events.close(CANCELLED)
         else:
             await narrate("infer_complete", f"generated {count} tokens")
-            await job.events.close(DONE)
+            marker = DONE
         log.info("job %s ended after %d tokens correlation_id=%s", job.job_id, count, job.correlation_id)
     finally:
         await asyncio.to_thread(tokens.close)  # stops llama.cpp and frees the engine for the next job
         state.state = "ready"
+        # the end goes out only now: whoever sees it may send this worker its next job at once
+        await job.events.close(marker)
 
 
 def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int) -> FastAPI:
