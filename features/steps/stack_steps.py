@@ -29,6 +29,7 @@ def step_worker_processes(context, hive, count, model):
     assert_that(running, equal_to(reported), f"worker ids in {hive}'s process table vs. those it reports")
 
 
+@given('queen lists {count:d} ready workers for model "{model}" on hive "{hive}"')
 @then('queen lists {count:d} ready worker for model "{model}" on hive "{hive}"')
 @then('queen lists {count:d} ready workers for model "{model}" on hive "{hive}"')
 def step_queen_lists(context, count, model, hive):

@@ -53,3 +53,8 @@ def cgroup_limits(pid: int) -> dict[str, int | None]:
     quota, period = (unified / "cpu.max").read_text().split()
     return {"cpu_quota_us": None if quota == "max" else int(quota), "cpu_period_us": int(period),
             "memory_bytes": _number(unified / "memory.max")}
+
+
+def cgroup_dirs_named(name: str) -> list[Path]:
+    """Every cgroup directory called *name*, in every hierarchy of the host."""
+    return sorted(path for path in ROOT.rglob(name) if path.is_dir())

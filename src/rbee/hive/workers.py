@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -97,6 +98,7 @@ class WorkerManager:
         self.ended: dict[str, Worker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._serial = 0
+        self._prefix = secrets.token_hex(3)  # worker ids stay unique across hives (in containers all have pid 7)
         self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> httpx.AsyncClient:
@@ -115,7 +117,7 @@ class WorkerManager:
         Raises CgroupError or OSError when it cannot start; nothing is left behind then.
         """
         self._serial += 1
-        worker_id = f"worker-{os.getpid()}-{self._serial}"
+        worker_id = f"worker-{self._prefix}-{self._serial}"
         worker = Worker(worker_id, model, job_id, correlation_id)
         port_file = self.settings.run_dir / f"{worker_id}.port"
         args = [*self.settings.command, "--model", str(model_path), "--worker-id", worker_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -151,10 +152,14 @@ class Registry:
 
     def reserve_idle(self, model: str, hive_id: str | None = None,
                      exclude: frozenset[str] = frozenset()) -> dict[str, Any] | None:
-        """Take an idle ready worker serving *model* for one job (not one of *exclude*), or None."""
-        for row in self.workers(model=model, idle=True, hive_id=hive_id):
-            if row["worker_id"] in exclude:
-                continue
+        """Take an idle ready worker serving *model* for one job (not one of *exclude*), or None.
+
+        Of several, one on the hive with the fewest busy workers, so the load spreads over hives.
+        """
+        busy = Counter(row["hive_id"] for row in self.workers() if row["worker_id"] in self._reserved)
+        candidates = [row for row in self.workers(model=model, idle=True, hive_id=hive_id)
+                      if row["worker_id"] not in exclude]
+        for row in sorted(candidates, key=lambda r: busy[r["hive_id"]]):
             self._reserved.add(row["worker_id"])
             return row
         return None

@@ -1,0 +1,83 @@
+"""Bursts of workers through the hive's API, checked against the real process table and cgroups."""
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from behave import given, then, when
+from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, has_length
+
+from rbee_bdd.cgroupfs import cgroup_dirs_named
+from rbee_bdd.hooks import start_stack
+from rbee_bdd.waiting import eventually
+
+
+@given("a stack with {count:d} hives that run at most {workers:d} workers each")
+def step_capped_hives(context, count, workers):
+    start_stack(context, count, hive_args=("--max-workers", str(workers)))
+
+
+@given('I ask hive "{hive}" to spawn {count:d} workers for "{model}" at once')
+@when('I ask hive "{hive}" to spawn {count:d} workers for "{model}" at once')
+def step_spawn_burst(context, hive, count, model):
+    client = context.stack.hive(hive)
+    with ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(lambda _: client.spawn(model), range(count)))
+    for answer in answers:
+        assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text[:200]}")
+    context.churn_hive = hive
+    context.spawned = [answer.json()["worker_id"] for answer in answers]
+    context.spawned_all = [*getattr(context, "spawned_all", []), *context.spawned]
+
+
+@then("all the spawned workers are ready within {seconds:d} seconds")
+def step_spawned_ready(context, seconds):
+    client = context.stack.hive(context.churn_hive)
+
+    def ready():
+        states = {w: client.worker(w)["state"] for w in context.spawned}
+        assert_that(states, equal_to(dict.fromkeys(context.spawned, "ready")), "states of the spawned workers")
+        return True
+
+    eventually(ready, seconds, f"{len(context.spawned)} spawned workers to be ready")
+
+
+@when("I stop {count:d} of the spawned workers")
+def step_stop_some(context, count):
+    client = context.stack.hive(context.churn_hive)
+    context.stopped = context.spawned[:count]
+    with ThreadPoolExecutor(count) as pool:
+        ended = list(pool.map(client.stop_worker, context.stopped))
+    assert_that([w["state"] for w in ended], equal_to(["exited"] * count), f"stopped workers: {ended}")
+
+
+@then('the workers of hive "{hive}" have unique ids, ports and pids')
+def step_unique(context, hive):
+    workers = context.stack.hive(hive).workers()
+    rows = context.stack.worker_processes(hive)
+    for key in ("worker_id", "port", "pid"):
+        repeated = [value for value, n in Counter(w[key] for w in workers).items() if n > 1]
+        assert_that(repeated, empty(), f"repeated {key}s among {hive}'s workers")
+    assert_that(sorted(w["pid"] for w in workers), equal_to(sorted(r.node_pid for r in rows)),
+                f"pids {hive} reports vs. its process table")
+    listed = [w["worker_id"] for w in context.stack.queen().workers(hive=hive)]
+    assert_that(sorted(listed), equal_to(sorted(w["worker_id"] for w in workers)), "worker ids queen lists")
+
+
+@then("the stopped workers have no process and no cgroup left")
+def step_stopped_gone(context):
+    running = {r.worker_id for r in context.stack.worker_processes(context.churn_hive)}
+    assert_that(running & set(context.stopped), empty(), "stopped workers still in the process table")
+    assert_that([d for w in context.stopped for d in cgroup_dirs_named(w)], empty(),
+                "cgroup directories of the stopped workers")
+
+
+@then("each hive served at least {count:d} of the jobs")
+def step_fair_share(context, count):
+    queen = context.stack.queen()
+    hive_of = {w["worker_id"]: w["hive_id"] for w in queen.workers()}
+    served = Counter(hive_of.get(queen.job(job.job_id)["worker_id"], "?") for job in context.batch)
+    print(f"jobs served per hive: {dict(served)}")
+    for hive in context.stack.hive_nodes:
+        assert_that(served[hive], greater_than_or_equal_to(count), f"jobs served by {hive} (all: {dict(served)})")
+    assert_that(sum(served.values()), equal_to(len(context.batch)), "jobs served in all")
+    assert_that(list(served), has_length(len(context.stack.hive_nodes)), "hives that served jobs")
