@@ -41,17 +41,32 @@ def gpu_reason() -> str | None:
     return None if Path("/dev/nvidia0").exists() else "no NVIDIA GPU on this machine (/dev/nvidia0 absent)"
 
 
+def node_netns_reason(target: str) -> str | None:
+    """Partitions need each node in its own network namespace: the docker target gives that."""
+    if target != "docker":
+        return (f"the {target} target runs every node in the host's network namespace; "
+                "network partitions need the docker target (-D target=docker)")
+    return netadmin_reason() or (None if shutil.which("iptables") and shutil.which("nsenter")
+                                 else "iptables and nsenter are needed on the host")
+
+
 CHECKS = {"docker": docker_reason, "cgroups": cgroups_reason, "netadmin": netadmin_reason, "gpu": gpu_reason}
+TARGET_CHECKS = {"node-netns": node_netns_reason}
 
 
-def missing(tags: list[str]) -> str | None:
-    """The reason to skip a scenario with these tags, or None to run it."""
+def missing(tags: list[str], target: str = "docker") -> str | None:
+    """The reason to skip a scenario with these tags on *target*, or None to run it."""
     for tag in tags:
+        if tag.startswith("needs.") and (target_check := TARGET_CHECKS.get(tag.removeprefix("needs."))):
+            if reason := target_check(target):
+                return f"needs {tag.removeprefix('needs.')}: {reason}"
+            continue
         if tag.startswith("needs."):
             name = tag.removeprefix("needs.")
             check = CHECKS.get(name)
             if check is None:
-                return f"unknown capability tag @{tag} (known: {', '.join('needs.' + n for n in CHECKS)})"
+                known = ", ".join("needs." + n for n in [*CHECKS, *TARGET_CHECKS])
+                return f"unknown capability tag @{tag} (known: {known})"
             reason = check()
             if reason:
                 return f"needs {name}: {reason}"

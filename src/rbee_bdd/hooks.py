@@ -21,8 +21,10 @@ class LeftoverError(AssertionError):
 
 
 def say(text: str) -> None:
-    sys.stdout.write(f"rbee-bdd: {text}\n")
-    sys.stdout.flush()
+    """A line on the real stdout: behave captures (and may drop) what scenario hooks print."""
+    out = sys.__stdout__ or sys.stdout
+    out.write(f"rbee-bdd: {text}\n")
+    out.flush()
 
 
 def before_all(context: Any) -> None:
@@ -42,7 +44,7 @@ def before_all(context: Any) -> None:
 def before_scenario(context: Any, scenario: Any) -> None:
     context.stack = None
     context.cleanup = CleanupStack(scenario.name)
-    reason = missing(list(scenario.effective_tags))
+    reason = missing(list(scenario.effective_tags), context.suite_config.target)
     if reason:
         say(f"skipping {scenario.name!r}: {reason}")
         scenario.skip(reason)

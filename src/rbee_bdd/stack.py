@@ -16,6 +16,7 @@ from rbee_bdd.config import SuiteConfig
 from rbee_bdd.faults import pause_process
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
+from rbee_bdd.network import Mode, Partition, partition
 from rbee_bdd.sse import HeartbeatStream
 from rbee_bdd.targets.base import HiveSpec, Node, ProcessRow, Target
 from rbee_bdd.waiting import eventually
@@ -84,6 +85,12 @@ class Stack:
         pid = self.worker_process(hive, worker_id).pid
         pause_process(pid, worker_id, cleanup)
         return pid
+
+    def partition_from_queen(self, hive: str, mode: Mode, cleanup: CleanupStack) -> Partition:
+        """Cut the hive's network namespace (its workers' too) off from queen until healed."""
+        netns_pid = getattr(self.hive_nodes[hive], "netns_pid", None)
+        assert netns_pid is not None, f"{hive} has no network namespace of its own on this target"
+        return partition(netns_pid, self.node("queen").address, mode, cleanup)
 
     def watch_heartbeats(self, cleanup: CleanupStack) -> HeartbeatStream:
         """Subscribe to queen's UI stream; the subscription ends with the scenario."""

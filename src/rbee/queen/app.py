@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from rbee.common.errors import RbeeError, install_error_handlers
-from rbee.common.events import CANCELLED
+from rbee.common.events import CANCELLED, error_marker
 from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration
 from rbee.common.server import write_port_file
@@ -68,9 +68,21 @@ def create_app(config: QueenConfig) -> FastAPI:
             for hive_id in stale:
                 log.warning("hive %s silent for over %.1f s: unavailable", hive_id, config.stale_after_s)
                 ui.publish("hive_unavailable", {"hive_id": hive_id})
+                for job in jobs.active():
+                    if job.hive_id == hive_id:
+                        await fail_job(job, "HIVE_UNAVAILABLE", f"hive {hive_id} of worker {job.worker_id} "
+                                       f"went silent for over {config.stale_after_s:g} s")
             for hive_id in removed:
                 log.warning("hive %s removed with its workers", hive_id)
                 ui.publish("hive_removed", {"hive_id": hive_id})
+
+    async def fail_job(job: Job, code: str, message: str) -> None:
+        """End a running job with ``[ERROR] code: message`` and stop its task (its worker is out of reach)."""
+        log.warning("job %s failed: %s: %s correlation_id=%s", job.job_id, code, message, job.correlation_id)
+        await job.narrate("queen-rbee", "job_failed", f"{code}: {message}", target=job.job_id)
+        await job.finish(error_marker(code, message))
+        if job.task is not None:
+            job.task.cancel()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +122,10 @@ def create_app(config: QueenConfig) -> FastAPI:
     @app.post("/v1/jobs", status_code=201)
     async def submit(op: InferOperation, response: Response,
                      x_correlation_id: str = Header(default="")) -> dict[str, str]:
+        if not registry.hives_with_model(op.model, op.hive_id) and \
+                (silent := registry.unavailable_with_model(op.model, op.hive_id)):
+            raise RbeeError("HIVE_UNAVAILABLE", f"the hives with model {op.model} are unavailable (silent for "
+                            f"over {config.stale_after_s:g} s): {', '.join(silent)}", 503)
         job = jobs.create(op, correlation_id_of(x_correlation_id))
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)

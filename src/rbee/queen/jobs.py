@@ -36,6 +36,7 @@ class Job:
     error: dict[str, str] | None = None
     worker_id: str = ""
     worker_url: str = ""
+    hive_id: str = ""
     deadline_ms: int = 0  # epoch ms; 0 = none
     events: EventLog = field(default_factory=EventLog)
     task: asyncio.Task[None] | None = field(default=None, repr=False)

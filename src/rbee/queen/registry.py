@@ -131,6 +131,11 @@ class Registry:
         return [hid for hid, e in sorted(self._hives.items())
                 if self.available(e) and model in e.heartbeat.models and hive_id in (None, hid)]
 
+    def unavailable_with_model(self, model: str, hive_id: str | None = None) -> list[str]:
+        """Hives still known but silent past the staleness bound that have *model*."""
+        return [hid for hid, e in sorted(self._hives.items())
+                if not self.available(e) and model in e.heartbeat.models and hive_id in (None, hid)]
+
     def has_hives(self) -> bool:
         return any(self.available(e) for e in self._hives.values())
 

@@ -155,6 +155,9 @@ class Scheduler:
         req = job.request
         hives = self.registry.hives_with_model(req.model, req.hive_id)
         if not hives:
+            if silent := self.registry.unavailable_with_model(req.model, req.hive_id):
+                raise JobFailed("HIVE_UNAVAILABLE", f"the hives with model {req.model} are unavailable "
+                                f"(silent past the staleness bound): {', '.join(silent)}")
             if not self.registry.has_hives():
                 raise JobFailed("NO_HIVE", "no hive is registered with queen")
             raise JobFailed("MODEL_NOT_FOUND", f"no available hive has model {req.model!r}")
@@ -211,6 +214,7 @@ class Scheduler:
         req = job.request
         job.worker_id = worker["worker_id"]
         job.worker_url = url = worker["url"]
+        job.hive_id = worker["hive_id"]
         seed = req.seed if req.seed is not None else random.randrange(2**31)
         headers = {"X-Correlation-ID": job.correlation_id}
         if job.deadline_ms:

@@ -79,6 +79,12 @@ class DockerNode:
         return str(next(iter(networks.values()))["IPAddress"])
 
     @property
+    def netns_pid(self) -> int:
+        """A host pid inside the container's network namespace (its init)."""
+        self.container.reload()
+        return int(self.container.attrs["State"]["Pid"])
+
+    @property
     def direct_url(self) -> str:
         """The container's own address and port, bypassing docker-proxy and its buffers."""
         return f"http://{self.address}:{self.port}"

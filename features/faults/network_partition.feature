@@ -1,0 +1,31 @@
+@integration @faults @network-partition @needs.node-netns
+Feature: Network partitions between queen and a hive
+  iptables rules inside the hive's own network namespace cut it (and its workers) off from
+  queen, by dropping every packet or by rejecting them. Queen notices within the staleness
+  bound, fails fast what needs that hive, ends streams that ran there with an error instead
+  of hanging, and takes the hive back once the partition heals.
+
+  Background:
+    Given a stack with 1 hive
+    And a completed job for model "tinyllama"
+
+  Scenario Outline: A hive behind a partition (<mode>) is unavailable until the heal
+    When hive "hive-1" is cut off from queen with <mode>
+    Then queen marks hive "hive-1" unavailable within 6 seconds
+    And a new job for model "tinyllama" is refused with 503 and code "HIVE_UNAVAILABLE"
+    When the partition heals
+    Then queen lists hive "hive-1" as available within 15 seconds
+    And a job for model "tinyllama" completes
+
+    Examples:
+      | mode   |
+      | DROP   |
+      | REJECT |
+
+  Scenario: A partition during a token stream ends the stream with an error, never a hang
+    Given a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"
+    And I note the "slowllama" worker of hive "hive-1"
+    When hive "hive-1" is cut off from queen with DROP
+    Then the job's stream ends with a marker starting "[ERROR] HIVE_UNAVAILABLE" within 8 seconds
+    When the partition heals
+    Then the noted worker stops generating within 30 seconds

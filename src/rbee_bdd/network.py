@@ -1,0 +1,57 @@
+"""Network partitions between nodes: iptables rules inside a node's own network namespace.
+
+The rules are applied with the host's iptables through ``nsenter --net``, so node images need
+no firewall tools. Each partition registers its heal before the first rule goes in.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rbee_bdd.cleanup import CleanupStack
+
+Mode = Literal["drop", "reject"]
+
+
+def _verdict(mode: Mode) -> list[list[str]]:
+    if mode == "drop":
+        return [["-j", "DROP"]]
+    # TCP peers get a reset (connections fail at once); anything else an ICMP port-unreachable
+    return [["-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"], ["-j", "REJECT"]]
+
+
+@dataclass
+class Partition:
+    """Traffic between the namespace of *netns_pid* and *peer* is cut until heal()."""
+
+    netns_pid: int
+    peer: str
+    mode: Mode
+    applied: list[list[str]] = field(default_factory=list)
+
+    def _iptables(self, *args: str) -> None:
+        command = ["nsenter", f"--net=/proc/{self.netns_pid}/ns/net", "iptables", "-w", *args]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
+
+    def apply(self) -> None:
+        for verdict in _verdict(self.mode):
+            for rule in (["INPUT", "-s", self.peer, *verdict], ["OUTPUT", "-d", self.peer, *verdict]):
+                # inserted in order at the end of those already there: tcp-reset before the catch-all
+                self._iptables("-A", *rule)
+                self.applied.append(rule)
+
+    def heal(self) -> None:
+        while self.applied:
+            self._iptables("-D", *self.applied.pop())
+
+
+def partition(netns_pid: int, peer: str, mode: Mode, cleanup: CleanupStack) -> Partition:
+    """Cut traffic between a node's namespace and *peer*; healed by *cleanup* at the latest."""
+    cut = Partition(netns_pid, peer, mode)
+    cleanup.push(f"heal the partition from {peer}", cut.heal)
+    cut.apply()
+    return cut
