@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--advertise-host", help="host queen uses to reach this hive (default --host)")
     parser.add_argument("--heartbeat-interval", type=positive, default=30.0, metavar="SECONDS")
     parser.add_argument("--worker-cmd", default="llm-worker-rbee", help="worker program and leading args")
+    parser.add_argument("--worker-args", default="", metavar="ARGS",
+                        help="extra arguments for every worker, e.g. '--no-mmap'")
     parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
     parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
                         metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     command = shlex.split(args.worker_cmd)
     if not command or shutil.which(command[0]) is None:
         die(PROG, f"worker program {args.worker_cmd!r} not found")
+    command += shlex.split(args.worker_args)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:

@@ -119,6 +119,15 @@ class ProcessMonitor:
         """Remember a worker's pid (how workers are found when there are no cgroups)."""
         self._tracked[(group, instance)] = pid
 
+    def oom_kills(self, group: str, instance: str) -> int | None:
+        """How many of the instance's processes the kernel OOM-killed (None: no cgroup to ask)."""
+        if self.tree is None:
+            return None
+        try:
+            return self.tree.open(group, instance).oom_kills()
+        except (CgroupError, OSError, ValueError):
+            return None
+
     def release(self, group: str, instance: str) -> None:
         """Forget a worker that exited and remove its cgroup."""
         self._tracked.pop((group, instance), None)

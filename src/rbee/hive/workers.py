@@ -55,6 +55,7 @@ class Worker:
     state: str = "starting"  # starting → ready → stopping → exited | failed
     error: str = ""
     exit_code: int | None = None
+    oom_killed: bool = False  # SIGKILLed by the kernel's OOM killer, by the cgroup's own counter
     started_at: float = field(default_factory=time.time)
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     last_line: str = field(default="", repr=False)
@@ -71,6 +72,7 @@ class Worker:
         return {
             "worker_id": self.worker_id, "model": self.model, "pid": self.pid, "port": self.port,
             "url": self.url, "state": self.state, "error": self.error, "exit_code": self.exit_code,
+            "oom_killed": self.oom_killed,
             "uptime_s": round(time.time() - self.started_at, 3),
         }
 
@@ -205,6 +207,10 @@ class WorkerManager:
         code = await worker.process.wait()
         worker.exit_code = code
         how = describe_exit(code)
+        oom_kills = self.monitor.oom_kills(self.settings.group, worker.worker_id)
+        if code == -signal.SIGKILL and oom_kills:
+            worker.oom_killed = True
+            how = f"{how}, by the kernel's OOM killer (the cgroup's oom_kill counter is {oom_kills})"
         if worker.state == "stopping" and not worker.error:
             worker.state = "exited"
         else:

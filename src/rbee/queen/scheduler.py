@@ -94,6 +94,10 @@ class Scheduler:
                 await self._dispatch(job, worker)
                 return
             except WorkerLost as exc:
+                if ended := await self._how_worker_ended(job, worker):
+                    if ended.get("oom_killed"):
+                        raise JobFailed("WORKER_OOM", f"worker {exc.worker_id} ran out of memory: "
+                                        f"{ended.get('error', '')}") from None
                 if exc.relayed or lost:
                     raise JobFailed("WORKER_CRASHED", exc.reason) from None
                 lost = frozenset({exc.worker_id})
@@ -103,6 +107,21 @@ class Scheduler:
                                   "retrying once on another worker", target=job.job_id)
             finally:
                 self.registry.release(worker["worker_id"])
+
+    async def _how_worker_ended(self, job: Job, worker: dict[str, Any]) -> dict[str, Any] | None:
+        """The hive's record of a lost worker once it has exited (None: unknown within a second)."""
+        hive_url = self.registry.hive_url(worker["hive_id"])
+        if hive_url is None:
+            return None
+        for _ in range(20):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                answer = await self.client.get(f"{hive_url}/v1/workers/{worker['worker_id']}", timeout=1.0,
+                                               headers={"X-Correlation-ID": job.correlation_id})
+                state = answer.json()
+                if answer.status_code == 200 and state.get("state") in ("failed", "exited"):
+                    return dict(state)
+            await asyncio.sleep(0.05)
+        return None
 
     @staticmethod
     def _time_left(job: Job) -> float | None:
@@ -205,6 +224,9 @@ class Scheduler:
                 return {**state, "hive_id": hive_id}
             if state.get("state") in ("failed", "exited"):
                 self.registry.release(worker_id)
+                if state.get("oom_killed"):
+                    raise JobFailed("WORKER_OOM", f"worker {worker_id} ran out of memory while loading "
+                                    f"{job.request.model}: {state.get('error', '')}")
                 raise JobFailed("MODEL_LOAD_FAILED", state.get("error") or f"worker {worker_id} exited")
             await asyncio.sleep(0.05)
         self.registry.release(worker_id)

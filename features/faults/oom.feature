@@ -1,0 +1,21 @@
+@integration @faults @oom @needs.cgroups
+Feature: Workers killed by the kernel's OOM killer
+  Each worker runs in its own cgroup with the hive's memory limit. A worker that needs more
+  is SIGKILLed by the kernel; the hive tells an OOM kill from any other SIGKILL by the
+  cgroup's own oom_kill counter, and the client gets [ERROR] WORKER_OOM. The hive itself is
+  unharmed, and the worker's registry entry, cgroup and port are gone.
+
+  Background:
+    Given a stack with 1 hive whose workers read their weights into at most 128 MiB of memory
+
+  Scenario: A worker runs out of memory while it loads its model
+    When I submit an infer job for model "slowllama" with 8 max tokens
+    Then the job's stream ends with a marker starting "[ERROR] WORKER_OOM" within 60 seconds
+    And the job's stream has narration "job_failed" from "queen-rbee" mentioning "ran out of memory"
+    And hive "hive-1" reports the job's spawned worker "killed by SIGKILL, by the kernel's OOM killer"
+    And the job's spawned worker has no process, no cgroup and no registry entry left
+    And hive "hive-1" still answers and spawns a ready worker for "tinyllama"
+
+  Scenario: A model that fits the limit is served by the same hive
+    When I submit an infer job for model "tinyllama" with 8 max tokens
+    Then the job's stream ends with "[DONE]" within 60 seconds

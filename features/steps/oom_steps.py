@@ -1,0 +1,42 @@
+"""Workers under a memory limit, and what is left after the kernel OOM-killed one."""
+
+from behave import given, then
+from hamcrest import assert_that, contains_string, empty, equal_to, has_length, is_not
+
+from rbee_bdd.cgroupfs import cgroup_dirs_named
+from rbee_bdd.hooks import start_stack
+
+
+@given("a stack with 1 hive whose workers read their weights into at most {mib:d} MiB of memory")
+def step_memory_capped(context, mib):
+    start_stack(context, 1, hive_args=("--worker-memory-limit", f"{mib}M", "--worker-args=--no-mmap"))
+
+
+def spawned_worker(context):
+    """The worker the hive spawned for the last job, named by its worker_spawn narration."""
+    spawned = [e["target"] for e in context.jobs[-1].stream.narration()
+               if e["actor"] == "rbee-hive" and e["action"] == "worker_spawn"]
+    assert_that(spawned, has_length(1), "workers spawned for the job")
+    return spawned[0]
+
+
+@then('hive "{hive}" reports the job\'s spawned worker "{text}"')
+def step_spawned_reported(context, hive, text):
+    worker_id = spawned_worker(context)
+    worker = context.stack.hive(hive).worker(worker_id)
+    assert_that(worker["state"], equal_to("failed"), f"state of {worker_id}: {worker}")
+    assert_that(worker["error"], contains_string(text), f"error of {worker_id}")
+    assert_that(worker["oom_killed"], equal_to(True), f"oom_killed of {worker_id}")
+    context.oom_worker = worker
+
+
+@then("the job's spawned worker has no process, no cgroup and no registry entry left")
+def step_spawned_gone(context):
+    worker_id = spawned_worker(context)
+    running = [r for r in context.stack.worker_processes("hive-1") if r.worker_id == worker_id]
+    assert_that(running, empty(), f"processes of {worker_id}")
+    assert_that(cgroup_dirs_named(worker_id), empty(), f"cgroup directories of {worker_id}")
+    listed = [w["worker_id"] for w in context.stack.queen().workers()]
+    assert_that(worker_id in listed, is_not(True), f"{worker_id} among the workers queen lists: {listed}")
+    live = [w["worker_id"] for w in context.stack.hive("hive-1").workers()]
+    assert_that(worker_id in live, is_not(True), f"{worker_id} among the hive's live workers: {live}")
