@@ -94,10 +94,9 @@ class Scheduler:
                 await self._dispatch(job, worker)
                 return
             except WorkerLost as exc:
-                if ended := await self._how_worker_ended(job, worker):
-                    if ended.get("oom_killed"):
-                        raise JobFailed("WORKER_OOM", f"worker {exc.worker_id} ran out of memory: "
-                                        f"{ended.get('error', '')}") from None
+                if (ended := await self._how_worker_ended(job, worker)) and ended.get("oom_killed"):
+                    raise JobFailed("WORKER_OOM", f"worker {exc.worker_id} ran out of memory: "
+                                    f"{ended.get('error', '')}") from None
                 if exc.relayed or lost:
                     raise JobFailed("WORKER_CRASHED", exc.reason) from None
                 lost = frozenset({exc.worker_id})
