@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -51,11 +55,58 @@ def write_port_file(path: Path | None, port: int) -> None:
     tmp.replace(path)
 
 
-def serve(app: FastAPI, sock: socket.socket) -> None:
-    """Run *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends."""
+Drain = Callable[[], Awaitable[None]]
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, but the first SIGTERM runs *drain* while the server still answers, then stops it.
+
+    A second SIGTERM, or SIGINT, stops at once. Either way the process then exits with code 0.
+    """
+
+    def __init__(self, config: uvicorn.Config, drain: Drain | None) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain is None or self._loop is None or self._draining or sig != signal.SIGTERM:
+            # as uvicorn does, except that the signal is not raised again once the server has
+            # stopped: a stop that was asked for ends the process with exit code 0
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+            return
+        self._draining = True
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        assert self._loop is not None
+        self._drain_task = self._loop.create_task(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        assert self._drain is not None
+        try:
+            await self._drain()
+        except Exception:
+            logging.getLogger("rbee.server").exception("shutdown drain failed; stopping anyway")
+        finally:
+            self.should_exit = True
+
+
+def serve(app: FastAPI, sock: socket.socket, drain: Drain | None = None) -> None:
+    """Run *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends.
+
+    With *drain*, SIGTERM first awaits it (the server still answering), then stops.
+    """
     config = uvicorn.Config(
         app, http=BoundedBufferProtocol, log_level="warning", access_log=False, timeout_graceful_shutdown=30,
         lifespan="on",
     )
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    DrainingServer(config, drain).run(sockets=[sock])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,12 +84,26 @@ def create_app(config: HiveConfig) -> FastAPI:
         telemetry.start()
         link.start()
         yield
-        await workers.stop_all()
+        await wind_down()
+
+    wound_down = asyncio.Event()
+
+    async def wind_down() -> None:
+        """Stop the workers and heartbeats, remove the hive's cgroup slice and run directory; once."""
+        if wound_down.is_set():
+            return
+        wound_down.set()
+        await workers.close()
         await link.close()
         await telemetry.close()
         if config.monitor.tree is not None:
             config.monitor.tree.remove_slice()
         shutil.rmtree(config.spawn.run_dir, ignore_errors=True)
+
+    def exit_now() -> None:
+        log.warning("workers stopped, resources released: exiting")
+        logging.shutdown()
+        os._exit(0)
 
     app = FastAPI(title="rbee-hive", lifespan=lifespan)
     install_error_handlers(app)
@@ -137,6 +152,19 @@ def create_app(config: HiveConfig) -> FastAPI:
         except OSError as exc:
             raise RbeeError("WORKER_SPAWN_FAILED", f"cannot start worker: {exc.strerror}", 500) from None
         return worker.to_dict()
+
+    @app.post("/v1/shutdown")
+    async def shutdown() -> dict[str, Any]:
+        """Stop every worker (SIGTERM, SIGKILL after the grace period), release everything, answer, exit.
+
+        The process ends right after the answer goes out, so whoever asked sees the hive gone
+        (connections refused) soon after the answer, and only after every worker.
+        """
+        log.warning("shutdown asked: stopping %d worker(s), then exiting", len(workers.live))
+        stopped = await workers.stop_all()
+        await wind_down()
+        asyncio.get_running_loop().call_later(0.1, exit_now)
+        return {"hive_id": config.hive_id, "stopped": [w.to_dict() for w in stopped]}
 
     @app.get("/v1/workers")
     async def list_workers() -> dict[str, list[dict[str, Any]]]:

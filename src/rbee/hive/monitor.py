@@ -9,7 +9,9 @@ skipped and named in ``Collection.skipped``; it never fails the whole collection
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -127,6 +129,15 @@ class ProcessMonitor:
             return self.tree.open(group, instance).oom_kills()
         except (CgroupError, OSError, ValueError):
             return None
+
+    def kill_all(self, group: str, instance: str) -> None:
+        """SIGKILL every process left in the instance's cgroup (none without cgroups)."""
+        if self.tree is None:
+            return
+        with contextlib.suppress(CgroupError, OSError, ValueError):
+            for pid in self.tree.open(group, instance).pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def release(self, group: str, instance: str) -> None:
         """Forget a worker that exited and remove its cgroup."""

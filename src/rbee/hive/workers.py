@@ -240,10 +240,20 @@ class WorkerManager:
             log.warning("%s ignored SIGTERM for %.0f s, killing", worker_id, self.settings.stop_grace_s)
             with contextlib.suppress(ProcessLookupError):
                 worker.process.kill()
+            # and whatever it started, which may hold its output pipes open: its process group,
+            # then anything left in its cgroup (wait() returns only once those pipes close)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(worker.pid, signal.SIGKILL)
+            self.monitor.kill_all(self.settings.group, worker_id)
             await worker.process.wait()
         return worker
 
-    async def stop_all(self) -> None:
-        await asyncio.gather(*(self.stop(w) for w in list(self.live)))
+    async def stop_all(self) -> list[Worker]:
+        """Stop every live worker at once; returns them, ended."""
+        stopped = await asyncio.gather(*(self.stop(w) for w in list(self.live)))
+        return [w for w in stopped if w is not None]
+
+    async def close(self) -> None:
+        await self.stop_all()
         if self._http is not None:
             await self._http.aclose()

@@ -41,6 +41,8 @@ class QueenConfig:
     remove_after_s: float = 0.0  # 0: twice the staleness bound
     ui_buffer: int = 64
     stall_timeout_s: float = 30.0  # a job stream reader no write reaches for this long is disconnected
+    shutdown_grace_s: float = 20.0  # on SIGTERM, how long running jobs may take to finish
+    hive_shutdown_timeout_s: float = 30.0  # how long each hive may take to stop its workers and go
 
 
 class NarrationBatch(BaseModel):
@@ -58,6 +60,7 @@ def create_app(config: QueenConfig) -> FastAPI:
     waiting = WaitQueue()
     ui = Broadcaster(buffer=config.ui_buffer)
     started: dict[str, Scheduler] = {}  # the scheduler, made once the HTTP client exists
+    shutting_down = asyncio.Event()
     background: set[asyncio.Task[None]] = set()  # referenced until done, as asyncio requires
 
     async def expire_hives() -> None:
@@ -96,7 +99,45 @@ def create_app(config: QueenConfig) -> FastAPI:
                 if job.task is not None:
                     job.task.cancel()
 
+    async def drain() -> None:
+        """SIGTERM: refuse new jobs, let running ones finish, then shut every hive down (workers first)."""
+        shutting_down.set()
+        running = jobs.active()
+        log.warning("shutting down: no new jobs; waiting up to %.0f s for %d running job(s)",
+                    config.shutdown_grace_s, len(running))
+        deadline = asyncio.get_running_loop().time() + config.shutdown_grace_s
+        while jobs.active() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for job in jobs.active():
+            await cancel_job(job, "queen shut down before the job finished")
+        hives = registry.hive_urls()
+        log.warning("shutting down %d hive(s): %s", len(hives), ", ".join(hives))
+        client = started["scheduler"].client
+        answers = await asyncio.gather(*(client.post(f"{url}/v1/shutdown", timeout=config.hive_shutdown_timeout_s)
+                                         for url in hives.values()), return_exceptions=True)
+        for hive_id, answer in zip(hives, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("hive %s did not confirm its shutdown: %r", hive_id, answer)
+            else:
+                log.info("hive %s shut down: %s", hive_id, answer.text[:200])
+        await asyncio.gather(*(wait_gone(hive_id, url) for hive_id, url in hives.items()))
+
+    async def wait_gone(hive_id: str, url: str, timeout_s: float = 5.0) -> None:
+        """Until the hive refuses connections (its process has ended), at most *timeout_s*."""
+        client = started["scheduler"].client
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                await client.get(f"{url}/health", timeout=1.0)
+            except httpx.ConnectError:
+                return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+        log.warning("hive %s still answers %.0f s after its shutdown", hive_id, timeout_s)
+
     app = FastAPI(title="queen-rbee", lifespan=lifespan)
+    app.state.drain = drain
     install_error_handlers(app)
     install_metrics(app, {
         "rbee_queen_jobs_active": ("jobs not yet ended", lambda: len(jobs.active())),
@@ -122,6 +163,8 @@ def create_app(config: QueenConfig) -> FastAPI:
     @app.post("/v1/jobs", status_code=201)
     async def submit(op: InferOperation, response: Response,
                      x_correlation_id: str = Header(default="")) -> dict[str, str]:
+        if shutting_down.is_set():
+            raise RbeeError("SHUTTING_DOWN", "queen is shutting down and takes no new jobs", 503)
         if not registry.hives_with_model(op.model, op.hive_id) and \
                 (silent := registry.unavailable_with_model(op.model, op.hive_id)):
             raise RbeeError("HIVE_UNAVAILABLE", f"the hives with model {op.model} are unavailable (silent for "

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="a hive silent this long is forgotten with its workers (default: twice the above)")
     parser.add_argument("--ui-buffer", type=int, default=64, metavar="EVENTS",
                         help="events a UI subscriber may fall behind before it is dropped")
+    parser.add_argument("--shutdown-grace", type=positive, default=20.0, metavar="SECONDS",
+                        help="on SIGTERM, how long running jobs may take to finish before they are cancelled")
     parser.add_argument("--stall-timeout", type=positive, default=30.0, metavar="SECONDS",
                         help="a job stream reader that takes no data for this long is disconnected and, "
                              "if it was the last, its job cancelled")
@@ -33,8 +35,10 @@ def main(argv: list[str] | None = None) -> None:
         die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
     config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
                          port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
-                         ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout)
-    serve(create_app(config), sock)
+                         ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout,
+                         shutdown_grace_s=args.shutdown_grace)
+    app = create_app(config)
+    serve(app, sock, drain=app.state.drain)
 
 
 if __name__ == "__main__":

@@ -123,6 +123,10 @@ class Registry:
             for hid, e in sorted(self._hives.items())
         ]
 
+    def hive_urls(self) -> dict[str, str]:
+        """Every hive queen knows of, available or not, by id."""
+        return {hid: e.heartbeat.url for hid, e in sorted(self._hives.items())}
+
     def hive_url(self, hive_id: str) -> str | None:
         entry = self._hives.get(hive_id)
         return entry.heartbeat.url if entry else None

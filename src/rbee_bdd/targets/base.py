@@ -86,6 +86,10 @@ class Node(Protocol):
         """Start again after stop(), on the same address as before; wait until healthy."""
         ...
 
+    def exit_code(self) -> int | None:
+        """The daemon's exit code once it has exited; None while it runs."""
+        ...
+
     def kill(self, sig: int) -> int | None:
         """Send *sig* to the daemon; for SIGKILL, wait until it is gone. The exit code, if it ended."""
         ...

@@ -114,6 +114,13 @@ class DockerNode:
             tar.addfile(info, io.BytesIO(data))
         self.container.put_archive(str(Path(GPU_STATE).parent), archive.getvalue())
 
+    def exit_code(self) -> int | None:
+        with contextlib.suppress(NotFound, APIError):
+            self.container.reload()
+            state = self.container.attrs["State"]
+            return None if state["Running"] else int(state["ExitCode"])
+        return None
+
     def is_running(self) -> bool:
         with contextlib.suppress(NotFound, APIError):
             self.container.reload()

@@ -95,6 +95,9 @@ class LocalNode:
                 raise NodeStartError(f"cannot start {self.name} ({self.args[0]}): {exc.strerror}") from None
         self._wait_ready()
 
+    def exit_code(self) -> int | None:
+        return None if self.popen is None else self.popen.poll()
+
     def is_running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
