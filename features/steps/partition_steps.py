@@ -17,9 +17,11 @@ def step_heal(context):
 
 
 @then('a new job for model "{model}" is refused with {status:d} and code "{code}"')
-def step_refused(context, model, status, code):
-    answer = context.stack.queen().post_infer(model)
-    assert_that(answer.status_code, equal_to(status), f"status of POST /v1/jobs: {answer.text[:300]}")
+@then('a new job for model "{model}" on hive "{hive}" is refused with {status:d} and code "{code}"')  # first
+def step_refused(context, model, status, code, hive=None):
+    answer = context.stack.queen().post_infer(model, hive)
+    assert_that(answer.status_code, equal_to(status), f"status of POST /v1/jobs: {answer.text[:300]} "
+                f"(queen's hives: {context.stack.queen().hives()})")
     assert_that(answer.json()["error"]["code"], equal_to(code), f"error of POST /v1/jobs: {answer.text[:300]}")
 
 

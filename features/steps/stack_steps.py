@@ -13,6 +13,11 @@ def step_stack(context, count):
     start_stack(context, count)
 
 
+@given("a stack with {count:d} hive whose queen stops alone")
+def step_stack_queen_alone(context, count):
+    start_stack(context, count, queen_args=("--no-cascade-shutdown",))
+
+
 @given('hive "{hive}" runs no worker')
 def step_no_worker(context, hive):
     assert_that(context.stack.worker_processes(hive), has_length(0), f"worker processes on {hive}")

@@ -2,7 +2,7 @@
 Feature: Telemetry survives restarts, an absent queen, missing rights and slow readers
 
   Scenario: Queen restarts and rebuilds its registry from the next heartbeats
-    Given a stack with 1 hive
+    Given a stack with 1 hive whose queen stops alone
     And a completed job for model "tinyllama"
     When queen restarts
     Then queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
@@ -25,7 +25,7 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     And a job for model "tinyllama" completes
 
   Scenario: While queen is away the hive keeps serving, and it catches up when queen returns
-    Given a stack with 1 hive
+    Given a stack with 1 hive whose queen stops alone
     When queen is stopped
     Then hive "hive-1" still answers and spawns a ready worker for "tinyllama"
     And hive "hive-1"'s log says "retrying with backoff" within 5 seconds

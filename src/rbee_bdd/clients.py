@@ -56,9 +56,9 @@ class QueenClient:
         return SubmittedJob(created["job_id"], stream, started,
                             answer.headers.get("X-Correlation-ID", ""), body)
 
-    def post_infer(self, model: str) -> httpx.Response:
+    def post_infer(self, model: str, hive_id: str | None = None) -> httpx.Response:
         """POST an infer job and return queen's answer as it is (for refusals)."""
-        body = {"operation": "infer", "model": model, "prompt": "Hello bee", "max_tokens": 8}
+        body = {"operation": "infer", "model": model, "prompt": "Hello bee", "max_tokens": 8, "hive_id": hive_id}
         return request("POST", f"{self.url}/v1/jobs", json=body, timeout=10.0)
 
     def create_infer(self, model: str, max_tokens: int, seed: int) -> tuple[str, str]:

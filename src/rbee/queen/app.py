@@ -43,6 +43,7 @@ class QueenConfig:
     stall_timeout_s: float = 30.0  # a job stream reader no write reaches for this long is disconnected
     shutdown_grace_s: float = 20.0  # on SIGTERM, how long running jobs may take to finish
     hive_shutdown_timeout_s: float = 30.0  # how long each hive may take to stop its workers and go
+    cascade_shutdown: bool = True  # False: queen stops alone, its hives keep running (a restart)
 
 
 class NarrationBatch(BaseModel):
@@ -100,7 +101,10 @@ def create_app(config: QueenConfig) -> FastAPI:
                     job.task.cancel()
 
     async def drain() -> None:
-        """SIGTERM: refuse new jobs, let running ones finish, then shut every hive down (workers first)."""
+        """SIGTERM: refuse new jobs, let running ones finish, then shut every hive down (workers first).
+
+        With --no-cascade-shutdown the hives are left running.
+        """
         shutting_down.set()
         running = jobs.active()
         log.warning("shutting down: no new jobs; waiting up to %.0f s for %d running job(s)",
@@ -110,6 +114,9 @@ def create_app(config: QueenConfig) -> FastAPI:
             await asyncio.sleep(0.05)
         for job in jobs.active():
             await cancel_job(job, "queen shut down before the job finished")
+        if not config.cascade_shutdown:
+            log.warning("shutting down alone (--no-cascade-shutdown): hives keep running")
+            return
         hives = registry.hive_urls()
         log.warning("shutting down %d hive(s): %s", len(hives), ", ".join(hives))
         client = started["scheduler"].client

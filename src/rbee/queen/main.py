@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from rbee.common.cli import ArgumentParser, die, positive, setup_logging
@@ -22,6 +23,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="a hive silent this long is forgotten with its workers (default: twice the above)")
     parser.add_argument("--ui-buffer", type=int, default=64, metavar="EVENTS",
                         help="events a UI subscriber may fall behind before it is dropped")
+    parser.add_argument("--cascade-shutdown", action=argparse.BooleanOptionalAction, default=True,
+                        help="on SIGTERM, shut every hive (and its workers) down too (default); with "
+                             "--no-cascade-shutdown queen stops alone and hives keep running, e.g. for a restart")
     parser.add_argument("--shutdown-grace", type=positive, default=20.0, metavar="SECONDS",
                         help="on SIGTERM, how long running jobs may take to finish before they are cancelled")
     parser.add_argument("--stall-timeout", type=positive, default=30.0, metavar="SECONDS",
@@ -36,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
                          port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
                          ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout,
-                         shutdown_grace_s=args.shutdown_grace)
+                         shutdown_grace_s=args.shutdown_grace, cascade_shutdown=args.cascade_shutdown)
     app = create_app(config)
     serve(app, sock, drain=app.state.drain)
 
