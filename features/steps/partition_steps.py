@@ -1,9 +1,10 @@
 """Partitions between queen and a hive, made and healed with iptables in the hive's namespace."""
 
-from behave import then, when
-from hamcrest import assert_that, equal_to
+from behave import given, then, when
+from hamcrest import assert_that, equal_to, is_not
 
-from rbee_bdd.waiting import eventually
+from rbee_bdd.hooks import start_stack
+from rbee_bdd.waiting import eventually, scaled
 
 
 @when('hive "{hive}" is cut off from queen with {mode}')
@@ -39,3 +40,34 @@ def step_available_again(context, hive, seconds):
 def step_noted_idle(context, seconds):
     worker = context.noted_worker
     eventually(lambda: worker.ready()["state"] == "ready", seconds, "the noted worker to stop generating")
+
+
+@given("a stack with 1 hive that checks its workers' health every {seconds:g} seconds")
+def step_health_stack(context, seconds):
+    start_stack(context, 1, hive_args=("--worker-health-interval", str(seconds)))
+
+
+@when('hive "{hive}" is cut off from that worker')
+def step_cut_worker(context, hive):
+    (row,) = context.stack.queen().workers(hive=hive)
+    context.cut_worker = row["worker_id"]
+    context.partition = context.stack.partition_from_worker(hive, row["worker_id"], context.cleanup)
+
+
+@then('queen lists that worker as "{state}" within {seconds:d} seconds')
+def step_worker_state(context, state, seconds):
+    def listed():
+        states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == context.cut_worker]
+        assert_that(states, equal_to([state]), f"state of {context.cut_worker} at queen")
+        return True
+
+    eventually(listed, seconds, f"queen to list {context.cut_worker} as {state}")
+
+
+@then('a job for model "{model}" runs on another worker')
+def step_runs_elsewhere(context, model):
+    job = context.stack.queen().submit_infer(model, max_tokens=8)
+    job.stream.wait_ended(scaled(60))
+    assert_that(job.stream.terminal, equal_to("[DONE]"), f"{job.job_id}: {job.stream.summary()}")
+    ran_on = context.stack.queen().job(job.job_id)["worker_id"]
+    assert_that(ran_on, is_not(equal_to(context.cut_worker)), "worker that ran the job")

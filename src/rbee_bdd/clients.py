@@ -106,6 +106,9 @@ class HiveClient:
     def capabilities(self) -> dict[str, Any]:
         return _json(request("GET", f"{self.url}/v1/capabilities", timeout=5.0), 200)
 
+    def models(self) -> dict[str, Any]:
+        return _json(request("GET", f"{self.url}/v1/models", timeout=5.0), 200)
+
     def worker(self, worker_id: str) -> dict[str, Any]:
         return _json(request("GET", f"{self.url}/v1/workers/{worker_id}", timeout=5.0), 200)
 

@@ -24,11 +24,10 @@ def _verdict(mode: Mode) -> list[list[str]]:
 
 @dataclass
 class Partition:
-    """Traffic between the namespace of *netns_pid* and *peer* is cut until heal()."""
+    """iptables *rules* in the namespace of *netns_pid*, in force until heal()."""
 
     netns_pid: int
-    peer: str
-    mode: Mode
+    rules: list[list[str]]
     applied: list[list[str]] = field(default_factory=list)
 
     def _iptables(self, *args: str) -> None:
@@ -38,20 +37,29 @@ class Partition:
             raise RuntimeError(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
 
     def apply(self) -> None:
-        for verdict in _verdict(self.mode):
-            for rule in (["INPUT", "-s", self.peer, *verdict], ["OUTPUT", "-d", self.peer, *verdict]):
-                # inserted in order at the end of those already there: tcp-reset before the catch-all
-                self._iptables("-A", *rule)
-                self.applied.append(rule)
+        for rule in self.rules:  # appended in order: a tcp-reset rule before its catch-all
+            self._iptables("-A", *rule)
+            self.applied.append(rule)
 
     def heal(self) -> None:
         while self.applied:
             self._iptables("-D", *self.applied.pop())
 
 
+def _cut(partition_: Partition, what: str, cleanup: CleanupStack) -> Partition:
+    cleanup.push(f"heal the partition {what}", partition_.heal)
+    partition_.apply()
+    return partition_
+
+
 def partition(netns_pid: int, peer: str, mode: Mode, cleanup: CleanupStack) -> Partition:
-    """Cut traffic between a node's namespace and *peer*; healed by *cleanup* at the latest."""
-    cut = Partition(netns_pid, peer, mode)
-    cleanup.push(f"heal the partition from {peer}", cut.heal)
-    cut.apply()
-    return cut
+    """Cut all traffic between a node's namespace and *peer*; healed by *cleanup* at the latest."""
+    rules = [rule for verdict in _verdict(mode)
+             for rule in (["INPUT", "-s", peer, *verdict], ["OUTPUT", "-d", peer, *verdict])]
+    return _cut(Partition(netns_pid, rules), f"from {peer}", cleanup)
+
+
+def block_local_port(netns_pid: int, port: int, cleanup: CleanupStack) -> Partition:
+    """Drop connections made inside the namespace (over loopback) to *port*; others still get through."""
+    rules = [["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(port), "-j", "DROP"]]
+    return _cut(Partition(netns_pid, rules), f"of local port {port}", cleanup)

@@ -16,7 +16,8 @@ from rbee_bdd.config import SuiteConfig
 from rbee_bdd.faults import pause_process
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
-from rbee_bdd.network import Mode, Partition, partition
+from rbee_bdd.model_hub import ModelHub
+from rbee_bdd.network import Mode, Partition, block_local_port, partition
 from rbee_bdd.sse import HeartbeatStream
 from rbee_bdd.targets.base import HiveSpec, Node, ProcessRow, Target
 from rbee_bdd.waiting import eventually
@@ -86,11 +87,24 @@ class Stack:
         pause_process(pid, worker_id, cleanup)
         return pid
 
-    def partition_from_queen(self, hive: str, mode: Mode, cleanup: CleanupStack) -> Partition:
-        """Cut the hive's network namespace (its workers' too) off from queen until healed."""
+    def _netns_pid(self, hive: str) -> int:
         netns_pid = getattr(self.hive_nodes[hive], "netns_pid", None)
         assert netns_pid is not None, f"{hive} has no network namespace of its own on this target"
-        return partition(netns_pid, self.node("queen").address, mode, cleanup)
+        return int(netns_pid)
+
+    def partition_from_queen(self, hive: str, mode: Mode, cleanup: CleanupStack) -> Partition:
+        """Cut the hive's network namespace (its workers' too) off from queen until healed."""
+        return partition(self._netns_pid(hive), self.node("queen").address, mode, cleanup)
+
+    def partition_from_worker(self, hive: str, worker_id: str, cleanup: CleanupStack) -> Partition:
+        """Cut the hive off from one of its workers (queen still reaches the worker) until healed."""
+        port = int(self.hive(hive).worker(worker_id)["port"])
+        return block_local_port(self._netns_pid(hive), port, cleanup)
+
+    def start_model_hub(self, cleanup: CleanupStack, bytes_per_second: float = 0.0) -> ModelHub:
+        """A model hub the nodes can reach, stopped by *cleanup*."""
+        assert self.target is not None
+        return ModelHub(self.target.harness_address(), bytes_per_second).start(cleanup)
 
     def watch_heartbeats(self, cleanup: CleanupStack) -> HeartbeatStream:
         """Subscribe to queen's UI stream; the subscription ends with the scenario."""

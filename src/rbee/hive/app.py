@@ -22,6 +22,7 @@ from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.placement import choose_gpu
+from rbee.hive.provision import Provisioner
 from rbee.hive.queen_link import QueenLink
 from rbee.hive.telemetry import Telemetry, heartbeat_body
 from rbee.hive.workers import SpawnSettings, WorkerManager
@@ -40,10 +41,17 @@ class HiveConfig:
     monitor: ProcessMonitor
     default_limits: Limits
     gpu_interval_s: float = 2.0
+    download_dir: Path | None = None  # where provisioned models go (None: they cannot be)
     device: str = "cpu"  # or "gpu": workers placed on a GPU after a memory preflight
 
 
 log = logging.getLogger("rbee.hive")
+
+
+class ProvisionRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    url: str = Field(min_length=1, max_length=2000)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
 class SpawnRequest(BaseModel):
@@ -83,6 +91,7 @@ def create_app(config: HiveConfig) -> FastAPI:
         write_port_file(config.port_file, config.port)
         telemetry.start()
         link.start()
+        workers.start_health_checks()
         yield
         await wind_down()
 
@@ -129,8 +138,25 @@ def create_app(config: HiveConfig) -> FastAPI:
                 "gpu_status": collection.gpu_status, "skipped": collection.skipped}
 
     @app.get("/v1/models")
-    async def models() -> dict[str, list[str]]:
-        return {"models": config.catalog.names()}
+    async def models() -> dict[str, Any]:
+        catalog = config.catalog
+        return {"models": catalog.names(), "catalog": str(catalog.db_path), "recoveries": catalog.recoveries}
+
+    provisioner = Provisioner(config.catalog, config.download_dir) if config.download_dir else None
+
+    @app.post("/v1/models/provision")
+    async def provision(req: ProvisionRequest) -> dict[str, Any]:
+        """Make *name* available from *url*: one download however many ask at once."""
+        if provisioner is None:
+            raise RbeeError("PROVISIONING_DISABLED", f"hive {config.hive_id} has no --download-dir", 400)
+        done, joined = await provisioner.provision(req.name, req.url, req.sha256)
+        if done is None:
+            return {"name": req.name, "state": "present", "downloaded": False}
+        if not joined:
+            await link.push_heartbeat()  # queen learns of the new model at once
+        return {"name": req.name, "state": "present", "downloaded": not joined, "joined": joined,
+                "size": done.size, "sha256": done.sha256, "requests": done.requests,
+                "resumed_from": done.resumed_from}
 
     @app.post("/v1/workers", status_code=201)
     async def spawn(req: SpawnRequest, x_correlation_id: str = Header(default="")) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import logging
 import shlex
 import shutil
 import socket
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queen-url", required=True, help="e.g. http://127.0.0.1:7833")
     parser.add_argument("--models", type=Path, required=True, help="directory of <name>.gguf files")
     parser.add_argument("--hive-id", default=socket.gethostname())
+    parser.add_argument("--download-dir", type=Path, metavar="DIR",
+                        help="where models provisioned from a hub go (default: the --models directory)")
+    parser.add_argument("--catalog", type=Path, metavar="FILE",
+                        help="the SQLite model catalog (default ~/.local/share/rbee/<hive-id>/catalog.sqlite)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=7835, help="0 lets the OS choose")
     parser.add_argument("--port-file", type=Path, help="where to write the bound port")
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-cmd", default="llm-worker-rbee", help="worker program and leading args")
     parser.add_argument("--worker-args", default="", metavar="ARGS",
                         help="extra arguments for every worker, e.g. '--no-mmap'")
+    parser.add_argument("--worker-health-interval", type=positive, default=5.0, metavar="SECONDS",
+                        help="how often each worker's /v1/ready is checked (2 failures in a row: unhealthy)")
     parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
     parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
                         metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
@@ -54,6 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(PROG)
     if not args.models.is_dir():
         die(PROG, f"model directory {args.models} does not exist")
+    catalog_path = args.catalog or Path.home() / ".local" / "share" / "rbee" / args.hive_id / "catalog.sqlite"
+    download_dir = args.download_dir or args.models
+    catalog = ModelCatalog([args.models] + ([download_dir] if download_dir != args.models else []), catalog_path)
+    try:
+        catalog.open()
+    except (OSError, sqlite3.Error) as exc:
+        die(PROG, f"cannot open the model catalog {catalog_path}: {exc}")
     command = shlex.split(args.worker_cmd)
     if not command or shutil.which(command[0]) is None:
         die(PROG, f"worker program {args.worker_cmd!r} not found")
@@ -66,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     advertise = args.advertise_host or ("127.0.0.1" if args.host == "0.0.0.0" else args.host)
     spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
                           run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
-                          stop_grace_s=args.worker_stop_grace, max_workers=max(0, args.max_workers))
+                          stop_grace_s=args.worker_stop_grace,
+                          health_interval_s=args.worker_health_interval, max_workers=max(0, args.max_workers))
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}
     try:
         monitor = ProcessMonitor(None, "disabled by --no-cgroups", **monitor_options) if args.no_cgroups \
@@ -77,10 +92,10 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("rbee.hive").warning("workers run without cgroups: %s", monitor.reason)
     quota, period = args.worker_cpu_limit
     config = HiveConfig(hive_id=args.hive_id, url=f"http://{advertise}:{port}", queen_url=args.queen_url,
-                        heartbeat_interval_s=args.heartbeat_interval, catalog=ModelCatalog(args.models),
+                        heartbeat_interval_s=args.heartbeat_interval, catalog=catalog,
                         spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
                         default_limits=Limits(quota, period, args.worker_memory_limit),
-                        gpu_interval_s=args.gpu_interval, device=args.device)
+                        gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir)
     serve(create_app(config), sock)
 
 

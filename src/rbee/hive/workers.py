@@ -39,6 +39,8 @@ class SpawnSettings:
     stop_grace_s: float = 10.0
     group: str = "llm"
     max_workers: int = 0  # 0 = no limit
+    health_interval_s: float = 5.0  # how often each ready worker's /v1/ready is asked
+    unhealthy_after: int = 2  # failed health checks in a row before a worker is unhealthy
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Worker:
     pid: int = 0
     port: int = 0
     url: str = ""
-    state: str = "starting"  # starting → ready → stopping → exited | failed
+    state: str = "starting"  # starting → ready ⇄ unhealthy → stopping → exited | failed
     error: str = ""
     exit_code: int | None = None
     oom_killed: bool = False  # SIGKILLed by the kernel's OOM killer, by the cgroup's own counter
@@ -102,6 +104,7 @@ class WorkerManager:
         self._serial = 0
         self._prefix = secrets.token_hex(3)  # worker ids stay unique across hives (in containers all have pid 7)
         self._http: httpx.AsyncClient | None = None
+        self._health: asyncio.Task[None] | None = None
 
     def _client(self) -> httpx.AsyncClient:
         """One client for all readiness polls: making one costs ~50 ms of CPU (its TLS context)."""
@@ -202,6 +205,40 @@ class WorkerManager:
                                       correlation_id=worker.correlation_id))
         await self._changed()
 
+    def start_health_checks(self) -> None:
+        self._health = asyncio.get_running_loop().create_task(self._check_health())
+
+    async def _check_health(self) -> None:
+        """Ask every ready or unhealthy worker's /v1/ready; mark it unhealthy after failures in a row."""
+        failures: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(self.settings.health_interval_s)
+            watched = [w for w in self.live.values() if w.state in ("ready", "unhealthy") and w.port]
+            answers = await asyncio.gather(*(self._answers(w) for w in watched))
+            for worker, healthy in zip(watched, answers, strict=True):
+                if worker.state not in ("ready", "unhealthy"):
+                    continue  # stopped or ended while it was asked
+                failures[worker.worker_id] = 0 if healthy else failures.get(worker.worker_id, 0) + 1
+                if healthy and worker.state == "unhealthy":
+                    worker.state = "ready"
+                    log.warning("%s answers its health check again: ready", worker.worker_id)
+                    await self._changed()
+                elif failures[worker.worker_id] >= self.settings.unhealthy_after and worker.state == "ready":
+                    worker.state = "unhealthy"
+                    log.warning("%s failed %d health checks in a row: unhealthy", worker.worker_id,
+                                failures[worker.worker_id])
+                    await self._changed()
+            for gone in set(failures) - set(self.live):
+                del failures[gone]
+
+    async def _answers(self, worker: Worker) -> bool:
+        timeout = min(1.0, self.settings.health_interval_s)
+        try:
+            answer = await self._client().get(f"http://{self._local_host()}:{worker.port}/v1/ready", timeout=timeout)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200
+
     async def _await_exit(self, worker: Worker) -> None:
         assert worker.process is not None
         code = await worker.process.wait()
@@ -254,6 +291,8 @@ class WorkerManager:
         return [w for w in stopped if w is not None]
 
     async def close(self) -> None:
+        if self._health is not None:
+            self._health.cancel()
         await self.stop_all()
         if self._http is not None:
             await self._http.aclose()

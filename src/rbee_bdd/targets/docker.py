@@ -105,14 +105,24 @@ class DockerNode:
         return None
 
     def write_gpu_state(self, state: dict[str, object]) -> None:
-        data = json.dumps(state).encode()
+        self.write_file(GPU_STATE, json.dumps(state).encode())
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """Replace the file at *path* inside the container with *data*."""
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
-            info = tarfile.TarInfo(Path(GPU_STATE).name)
+            info = tarfile.TarInfo(Path(path).name)
             info.size = len(data)
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(data))
-        self.container.put_archive(str(Path(GPU_STATE).parent), archive.getvalue())
+        self.container.put_archive(str(Path(path).parent), archive.getvalue())
+
+    def list_dir(self, path: str) -> list[str]:
+        """Names in the directory *path* inside the container."""
+        code, output = self.container.exec_run(["ls", "-1A", path])
+        if code != 0:
+            raise AssertionError(f"ls {path} in {self.name}: {output.decode(errors='replace').strip()}")
+        return output.decode().split()
 
     def exit_code(self) -> int | None:
         with contextlib.suppress(NotFound, APIError):
@@ -199,12 +209,17 @@ class DockerTarget:
     def queen_url_for_hives(self) -> str:
         return f"http://{self.identity.name('queen')}:{QUEEN_PORT}"
 
+    def harness_address(self) -> str:
+        """Where containers reach a server the harness runs: the host's end of the scenario network."""
+        self.network.reload()
+        return str(self.network.attrs["IPAM"]["Config"][0]["Gateway"])
+
     def start_hive(self, spec: HiveSpec) -> DockerNode:
         advertise = self.identity.name(spec.name)
         fake = self.config.nvidia_smi.endswith("fixtures/bin/nvidia-smi")
         command = ["rbee-hive", "--host", "0.0.0.0", "--port", str(HIVE_PORT), "--advertise-host", advertise,
                    "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
-                   "--heartbeat-interval", str(spec.heartbeat_interval),
+                   "--download-dir", "/var/lib/rbee/downloads", "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--nvidia-smi", FAKE_NVIDIA_SMI if fake else self.config.nvidia_smi, *spec.extra_args]
         if spec.worker_wrapper:
             command += ["--worker-cmd", f"{Path(FAKE_NVIDIA_SMI).parent}/{spec.worker_wrapper}"]

@@ -154,6 +154,12 @@ class LocalNode:
             return self.popen.wait(scaled(10))
         return None
 
+    def write_file(self, path: str, data: bytes) -> None:
+        Path(path).write_bytes(data)
+
+    def list_dir(self, path: str) -> list[str]:
+        return sorted(p.name for p in Path(path).iterdir())
+
     def write_gpu_state(self, state: dict[str, object]) -> None:
         tmp = self.gpu_state.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
@@ -190,6 +196,9 @@ class LocalTarget:
     def queen_url_for_hives(self) -> str:
         return self.nodes[0].url
 
+    def harness_address(self) -> str:
+        return "127.0.0.1"
+
     def start_hive(self, spec: HiveSpec) -> LocalNode:
         gpu_state = self.work_dir / f"{spec.name}-nvidia-smi.json"
         wrapper = [] if spec.cgroups else READ_ONLY_CGROUPS
@@ -200,6 +209,8 @@ class LocalTarget:
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval), "--worker-cmd", worker_cmd,
                 "--nvidia-smi", self.config.nvidia_smi, "--cgroup-slice", self._slice(spec.name),
+                "--catalog", str(self.work_dir / f"{spec.name}-catalog.sqlite"),
+                "--download-dir", str(self.work_dir / f"{spec.name}-downloads"),
                 *spec.extra_args]
         self.hive_names.append(spec.name)
         node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state),
