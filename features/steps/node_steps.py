@@ -43,11 +43,10 @@ def step_restart(context, node):
     target.start()
 
 
-@when('hive "{hive}" is killed with SIGKILL and started again')
-def step_crash_restart(context, hive):
-    node = context.stack.node(hive)
-    node.kill(signal.SIGKILL)
-    node.start()
+@when('the rbee-hive process of hive "{hive}" is killed with SIGKILL and comes back')
+def step_crash_recover(context, hive):
+    context.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
+    context.stack.node(hive).crash_and_recover()
 
 
 @when("{node:Node} is killed with SIGKILL")

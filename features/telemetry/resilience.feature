@@ -17,12 +17,6 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     And queen lists 0 ready workers for model "tinyllama" on hive "hive-1"
     And a job for model "tinyllama" completes
 
-  Scenario: A hive that crashed clears the workers it left behind when it starts again
-    Given a stack with 1 hive
-    And a completed job for model "tinyllama"
-    When hive "hive-1" is killed with SIGKILL and started again
-    Then hive "hive-1" runs 0 worker processes for model "tinyllama"
-    And a job for model "tinyllama" completes
 
   Scenario: While queen is away the hive keeps serving, and it catches up when queen returns
     Given a stack with 1 hive whose queen stops alone

@@ -86,7 +86,8 @@ def create_app(config: HiveConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for leftover in await asyncio.to_thread(config.monitor.clear_leftovers):
+        adopted = frozenset(await workers.adopt())
+        for leftover in await asyncio.to_thread(config.monitor.clear_leftovers, adopted):
             log.warning("cleared worker %s left by a previous hive", leftover)
         write_port_file(config.port_file, config.port)
         telemetry.start()

@@ -28,8 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hive-id", default=socket.gethostname())
     parser.add_argument("--download-dir", type=Path, metavar="DIR",
                         help="where models provisioned from a hub go (default: the --models directory)")
+    parser.add_argument("--state-dir", type=Path, metavar="DIR",
+                        help="the hive's own files: model catalog, records of ready workers (which a hive "
+                             "started after a crash adopts); default ~/.local/share/rbee/<hive-id>")
     parser.add_argument("--catalog", type=Path, metavar="FILE",
-                        help="the SQLite model catalog (default ~/.local/share/rbee/<hive-id>/catalog.sqlite)")
+                        help="the SQLite model catalog (default <state-dir>/catalog.sqlite)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=7835, help="0 lets the OS choose")
     parser.add_argument("--port-file", type=Path, help="where to write the bound port")
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(PROG)
     if not args.models.is_dir():
         die(PROG, f"model directory {args.models} does not exist")
-    catalog_path = args.catalog or Path.home() / ".local" / "share" / "rbee" / args.hive_id / "catalog.sqlite"
+    state_dir = args.state_dir or Path.home() / ".local" / "share" / "rbee" / args.hive_id
+    catalog_path = args.catalog or state_dir / "catalog.sqlite"
     download_dir = args.download_dir or args.models
     catalog = ModelCatalog([args.models] + ([download_dir] if download_dir != args.models else []), catalog_path)
     try:
@@ -81,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
                           run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
                           stop_grace_s=args.worker_stop_grace,
-                          health_interval_s=args.worker_health_interval, max_workers=max(0, args.max_workers))
+                          health_interval_s=args.worker_health_interval, state_dir=state_dir,
+                          max_workers=max(0, args.max_workers))
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}
     try:
         monitor = ProcessMonitor(None, "disabled by --no-cgroups", **monitor_options) if args.no_cgroups \

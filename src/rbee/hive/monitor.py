@@ -163,12 +163,15 @@ class ProcessMonitor:
         self.track(group, instance, proc.pid)
         return proc
 
-    def clear_leftovers(self) -> list[str]:
-        """Kill what a previous hive left in the cgroup tree (it crashed) and remove those cgroups."""
+    def clear_leftovers(self, keep: frozenset[str] = frozenset()) -> list[str]:
+        """Kill what a previous hive left in the cgroup tree (it crashed), except the instances
+        in *keep* (adopted), and remove those cgroups."""
         cleared: list[str] = []
         if self.tree is None:
             return cleared
         for cgroup in self.tree.walk():
+            if cgroup.instance in keep:
+                continue
             procs = []
             for pid in cgroup.pids():
                 with contextlib.suppress(psutil.Error):

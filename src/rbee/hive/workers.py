@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from rbee.common.narration import Narration, parse_line
 from rbee.hive.cgroups import CgroupError, Limits
 from rbee.hive.monitor import ProcessMonitor
+from rbee.hive.records import WorkerRecord, WorkerRecords
 
 log = logging.getLogger("rbee.hive.workers")
 ACTOR = "rbee-hive"
@@ -39,6 +41,7 @@ class SpawnSettings:
     stop_grace_s: float = 10.0
     group: str = "llm"
     max_workers: int = 0  # 0 = no limit
+    state_dir: Path | None = None  # where worker records are kept for a restarted hive to adopt
     health_interval_s: float = 5.0  # how often each ready worker's /v1/ready is asked
     unhealthy_after: int = 2  # failed health checks in a row before a worker is unhealthy
 
@@ -59,8 +62,9 @@ class Worker:
     exit_code: int | None = None
     oom_killed: bool = False  # SIGKILLed by the kernel's OOM killer, by the cgroup's own counter
     started_at: float = field(default_factory=time.time)
-    process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    process: asyncio.subprocess.Process | None = field(default=None, repr=False)  # None: adopted
     last_line: str = field(default="", repr=False)
+    done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # set once it has ended
 
     def to_heartbeat(self) -> dict[str, Any]:
         """What queen needs beside the ProcessStats (which carry pid, uptime and usage).
@@ -69,6 +73,9 @@ class Worker:
         """
         record = {"worker_id": self.worker_id, "model": self.model, "port": self.port, "state": self.state}
         return {**record, "error": self.error} if self.error else record
+
+    def record(self) -> WorkerRecord:
+        return WorkerRecord(self.worker_id, self.model, self.pid, self.port, self.url, self.started_at)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +96,31 @@ def describe_exit(code: int) -> str:
     return f"exit code {code}"
 
 
+def signal_pid(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def is_worker_process(pid: int, worker_id: str) -> bool:
+    """Whether *pid* still runs the worker *worker_id* (and not another process that got its pid)."""
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and worker_id in process.cmdline()
+    except psutil.Error:
+        return False
+
+
+async def wait_gone(pid: int, poll_s: float = 0.1) -> None:
+    """Until *pid* has ended (it is not our child: it is polled)."""
+    while True:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        await asyncio.sleep(poll_s)
+
+
 class WorkerManager:
     """Spawns and stops workers and keeps their state; reports every change."""
 
@@ -105,6 +137,7 @@ class WorkerManager:
         self._prefix = secrets.token_hex(3)  # worker ids stay unique across hives (in containers all have pid 7)
         self._http: httpx.AsyncClient | None = None
         self._health: asyncio.Task[None] | None = None
+        self.records = WorkerRecords(settings.state_dir / "workers") if settings.state_dir else None
 
     def _client(self) -> httpx.AsyncClient:
         """One client for all readiness polls: making one costs ~50 ms of CPU (its TLS context)."""
@@ -199,11 +232,42 @@ class WorkerManager:
 
     async def _mark_ready(self, worker: Worker) -> None:
         worker.state = "ready"
+        if self.records is not None:
+            self.records.save(worker.record())
         log.info("%s ready on port %d", worker.worker_id, worker.port)
         await self._narrate(Narration(ACTOR, "worker_ready", f"{worker.worker_id} ready at {worker.url}",
                                       target=worker.worker_id, job_id=worker.job_id,
                                       correlation_id=worker.correlation_id))
         await self._changed()
+
+    async def adopt(self) -> list[str]:
+        """Take over the ready workers a previous hive left running (it crashed); returns their ids.
+
+        A worker is adopted when its record's pid is still that worker and it answers /v1/ready.
+        Its narration is not relayed any more (its stdout went to the old hive), and its exit
+        code cannot be known (it is not this hive's child).
+        """
+        if self.records is None:
+            return []
+        adopted = []
+        for record in self.records.load():
+            worker = Worker(record.worker_id, record.model, "", "", pid=record.pid, port=record.port,
+                            url=record.url, started_at=record.started_at)
+            if is_worker_process(record.pid, record.worker_id) and await self._answers(worker):
+                worker.state = "ready"
+                self.live[worker.worker_id] = worker
+                self.monitor.track(self.settings.group, worker.worker_id, worker.pid)
+                task = asyncio.get_running_loop().create_task(self._await_exit(worker))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                adopted.append(worker.worker_id)
+                log.warning("adopted %s (pid %d, port %d) left running by a previous hive", worker.worker_id,
+                            worker.pid, worker.port)
+            else:
+                self.records.drop(record.worker_id)
+        if adopted:
+            await self._changed()
+        return adopted
 
     def start_health_checks(self) -> None:
         self._health = asyncio.get_running_loop().create_task(self._check_health())
@@ -240,10 +304,13 @@ class WorkerManager:
         return answer.status_code == 200
 
     async def _await_exit(self, worker: Worker) -> None:
-        assert worker.process is not None
-        code = await worker.process.wait()
+        if worker.process is not None:
+            code: int | None = await worker.process.wait()
+        else:
+            await wait_gone(worker.pid)
+            code = None
         worker.exit_code = code
-        how = describe_exit(code)
+        how = "exit code unknown: an adopted worker is not this hive's child" if code is None else describe_exit(code)
         oom_kills = self.monitor.oom_kills(self.settings.group, worker.worker_id)
         if code == -signal.SIGKILL and oom_kills:
             worker.oom_killed = True
@@ -260,29 +327,30 @@ class WorkerManager:
         while len(self.ended) > 256:
             self.ended.pop(next(iter(self.ended)))
         (self.settings.run_dir / f"{worker.worker_id}.port").unlink(missing_ok=True)
+        if self.records is not None:
+            self.records.drop(worker.worker_id)
         self.monitor.release(self.settings.group, worker.worker_id)
+        worker.done.set()
         await self._changed()
 
     async def stop(self, worker_id: str) -> Worker | None:
-        """SIGTERM, then SIGKILL after the grace period; returns once the process is gone."""
+        """SIGTERM, then SIGKILL after the grace period; returns once the worker has ended."""
         worker = self.live.get(worker_id)
-        if worker is None or worker.process is None:
+        if worker is None:
             return self.ended.get(worker_id)
         worker.state = "stopping"
-        with contextlib.suppress(ProcessLookupError):
-            worker.process.send_signal(signal.SIGTERM)
+        signal_pid(worker.pid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(worker.process.wait(), self.settings.stop_grace_s)
+            await asyncio.wait_for(worker.done.wait(), self.settings.stop_grace_s)
         except TimeoutError:
             log.warning("%s ignored SIGTERM for %.0f s, killing", worker_id, self.settings.stop_grace_s)
-            with contextlib.suppress(ProcessLookupError):
-                worker.process.kill()
+            signal_pid(worker.pid, signal.SIGKILL)
             # and whatever it started, which may hold its output pipes open: its process group,
-            # then anything left in its cgroup (wait() returns only once those pipes close)
+            # then anything left in its cgroup (a child's exit is seen once those pipes close)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(worker.pid, signal.SIGKILL)
             self.monitor.kill_all(self.settings.group, worker_id)
-            await worker.process.wait()
+            await worker.done.wait()
         return worker
 
     async def stop_all(self) -> list[Worker]:

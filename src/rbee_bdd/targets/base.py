@@ -86,6 +86,10 @@ class Node(Protocol):
         """Start again after stop(), on the same address as before; wait until healthy."""
         ...
 
+    def crash_and_recover(self) -> None:
+        """SIGKILL the daemon's process alone (not its machine) and wait until it serves again."""
+        ...
+
     def write_file(self, path: str, data: bytes) -> None:
         """Replace a file on the node's own filesystem (as the daemon sees it)."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import tarfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from docker.models.containers import Container
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import SCENARIO_LABEL, ScenarioIdentity
 from rbee_bdd.targets.base import HIVE_PORT, QUEEN_PORT, HiveSpec, NodeStartError, ProcessRow, wait_healthy
-from rbee_bdd.waiting import scaled
+from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 30.0
 
@@ -103,6 +104,16 @@ class DockerNode:
         if sig == signal.SIGKILL:
             return int(self.container.wait(timeout=int(scaled(10)))["StatusCode"])
         return None
+
+    def crash_and_recover(self) -> None:
+        """SIGKILL the rbee-hive process alone; its supervisor in the container starts it again."""
+        rows = [r for r in self.processes()
+                if "bin/rbee-hive " in r.command and "hive-supervisor" not in r.command and not r.worker_id]
+        assert len(rows) == 1, f"rbee-hive processes in {self.name}: {rows}"
+        os.kill(rows[0].pid, signal.SIGKILL)
+        eventually(lambda: all(r.pid != rows[0].pid for r in self.processes()), 10,
+                   f"the killed rbee-hive of {self.name} to be gone")
+        self.wait_healthy()
 
     def write_gpu_state(self, state: dict[str, object]) -> None:
         self.write_file(GPU_STATE, json.dumps(state).encode())
@@ -217,7 +228,9 @@ class DockerTarget:
     def start_hive(self, spec: HiveSpec) -> DockerNode:
         advertise = self.identity.name(spec.name)
         fake = self.config.nvidia_smi.endswith("fixtures/bin/nvidia-smi")
-        command = ["rbee-hive", "--host", "0.0.0.0", "--port", str(HIVE_PORT), "--advertise-host", advertise,
+        supervisor = f"{Path(FAKE_NVIDIA_SMI).parent}/hive-supervisor"  # restarts a crashed rbee-hive
+        command = [supervisor, "rbee-hive", "--host", "0.0.0.0", "--port", str(HIVE_PORT),
+                   "--advertise-host", advertise,
                    "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
                    "--download-dir", "/var/lib/rbee/downloads", "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--nvidia-smi", FAKE_NVIDIA_SMI if fake else self.config.nvidia_smi, *spec.extra_args]

@@ -56,8 +56,10 @@ READ_ONLY_CGROUPS = [
 class LocalNode:
     """One daemon process; its output goes to its log file. Restarts keep its port."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path,
+                 slice_name: str = "") -> None:
         self.name = name
+        self.slice_name = slice_name  # a hive's cgroup slice: its workers are there, even adopted ones
         self.args = args
         self.env = env
         self.log_path = log_path
@@ -118,11 +120,17 @@ class LocalNode:
         wait_healthy(self.url, self.name, self.is_running, self.log_tail, START_TIMEOUT_S)
 
     def _tree(self) -> list[psutil.Process]:
-        try:
+        """The daemon, its descendants, and whatever runs in its cgroup slice (adopted workers)."""
+        found: dict[int, psutil.Process] = {}
+        with contextlib.suppress(psutil.Error):
             root = psutil.Process(self.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
+            found = {p.pid: p for p in [root, *root.children(recursive=True)]}
+        for directory in own_slice_dirs(self.slice_name) if self.slice_name else []:
+            for procs in directory.rglob("cgroup.procs"):
+                for pid in {int(line) for line in procs.read_text().split()} - set(found):
+                    with contextlib.suppress(psutil.Error):
+                        found[pid] = psutil.Process(pid)
+        return list(found.values())
 
     def processes(self) -> list[ProcessRow]:
         rows = []
@@ -154,6 +162,11 @@ class LocalNode:
             return self.popen.wait(scaled(10))
         return None
 
+    def crash_and_recover(self) -> None:
+        """SIGKILL the daemon alone (its workers, in their own sessions, keep running); start it again."""
+        self.kill(signal.SIGKILL)
+        self.start()
+
     def write_file(self, path: str, data: bytes) -> None:
         Path(path).write_bytes(data)
 
@@ -181,9 +194,10 @@ class LocalTarget:
         self.nodes: list[LocalNode] = []
         self.hive_names: list[str] = []
 
-    def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> LocalNode:
+    def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
+               slice_name: str = "") -> LocalNode:
         env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-        node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir)
+        node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name)
         self.nodes.append(node)
         node.start()
         return node
@@ -209,12 +223,13 @@ class LocalTarget:
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval), "--worker-cmd", worker_cmd,
                 "--nvidia-smi", self.config.nvidia_smi, "--cgroup-slice", self._slice(spec.name),
-                "--catalog", str(self.work_dir / f"{spec.name}-catalog.sqlite"),
+                "--state-dir", str(self.work_dir / f"{spec.name}-state"),
                 "--download-dir", str(self.work_dir / f"{spec.name}-downloads"),
                 *spec.extra_args]
         self.hive_names.append(spec.name)
         node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state),
-                                             "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd)})
+                                             "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd)},
+                           self._slice(spec.name) if spec.cgroups else "")
         node.gpu_state = gpu_state
         return node
 
