@@ -14,14 +14,20 @@ BASE_IMAGE  ?= rbee-base:latest
 MODELS      := fixtures/models
 BEHAVE_ARGS ?=
 TAGS        ?= @integration
+REPORTS     ?= reports
+N           ?= 5
+PROGRESS    := -f rbee_bdd.progress:ScenarioProgress
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup fixtures image preflight-docker bdd bdd-local test lint unit clean distclean bench bench-startup bench-flow
+.PHONY: help setup fixtures image preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
+	clean distclean bench bench-startup bench-flow
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
 	@echo "make bdd-local  the same on local processes"
 	@echo "make test       lint + unit tests + the whole behave suite on both targets"
+	@echo "make bdd-report the suite on Docker with reports/: HTML, JUnit, Allure, rerun.txt, summary.md, coverage"
+	@echo "make bdd-soak N=5  the suite N times: each scenario's pass rate, flaky ones named"
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
 	@echo "make setup | fixtures | image | lint | unit | clean | distclean"
 
@@ -57,10 +63,40 @@ preflight-docker:
 
 # --- the acceptance suite -------------------------------------------------------------
 bdd: preflight-docker setup fixtures image
-	$(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) $(BEHAVE_ARGS)
+	$(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) $(PROGRESS) $(BEHAVE_ARGS)
+
+# --- reports: what nightly CI publishes ------------------------------------------------
+bdd-report: preflight-docker setup fixtures image
+	@rm -rf $(REPORTS)/junit $(REPORTS)/allure-results $(REPORTS)/coverage $(REPORTS)/report.html \
+	  $(REPORTS)/rerun.txt $(REPORTS)/summary.md
+	@mkdir -p $(REPORTS)
+	@status=0; $(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS) \
+	  -D coverage=1 --junit --junit-directory $(REPORTS)/junit \
+	  -f behave_html_pretty_formatter:PrettyHTMLFormatter -o $(REPORTS)/report.html \
+	  -f allure_behave.formatter:AllureFormatter -o $(REPORTS)/allure-results \
+	  -f rerun -o $(REPORTS)/rerun.txt \
+	  $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
+	$(BIN)/python -m rbee_bdd.report summary $(REPORTS) || status=1; \
+	$(MAKE) --no-print-directory coverage-report || status=1; \
+	echo "bdd-report: $(REPORTS)/report.html, $(REPORTS)/summary.md, $(REPORTS)/junit/, $(REPORTS)/allure-results/, $(REPORTS)/coverage/html/"; \
+	exit $$status
+
+coverage-report: setup
+	@cov="$(BIN)/coverage"; rc=fixtures/coverage-report.ini; data=$(REPORTS)/coverage/.coverage; \
+	  $$cov combine --rcfile=$$rc --data-file=$$data --keep $(REPORTS)/coverage/data >/dev/null && \
+	  $$cov html --rcfile=$$rc --data-file=$$data -d $(REPORTS)/coverage/html -q && \
+	  $$cov xml --rcfile=$$rc --data-file=$$data -o $(REPORTS)/coverage/coverage.xml -q && \
+	  $$cov report --rcfile=$$rc --data-file=$$data | grep '^TOTAL' | sed 's/^/coverage of the daemons and rbee-keeper: /'
+
+bdd-soak: preflight-docker setup fixtures image
+	@rm -rf $(REPORTS)/soak
+	@for i in $$(seq 1 $(N)); do echo "bdd-soak: run $$i of $(N)"; \
+	  $(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS)/soak/run-$$i \
+	    $(PROGRESS) $(BEHAVE_ARGS) || true; done
+	@$(BIN)/python -m rbee_bdd.report soak $(REPORTS)/soak/soak.md $(REPORTS)/soak/run-*
 
 bdd-local: setup fixtures
-	$(BIN)/behave --tags '$(TAGS)' -D target=local $(BEHAVE_ARGS)
+	$(BIN)/behave --tags '$(TAGS)' -D target=local $(PROGRESS) $(BEHAVE_ARGS)
 
 # --- the project's own tests ---------------------------------------------------------
 lint: setup
@@ -73,7 +109,7 @@ unit: setup fixtures
 	$(BIN)/pytest -q
 
 test: lint unit
-	$(MAKE) --no-print-directory bdd
+	$(MAKE) --no-print-directory bdd-report
 	$(MAKE) --no-print-directory bdd-local
 
 bench-startup: setup fixtures image

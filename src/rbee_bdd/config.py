@@ -12,6 +12,9 @@ from pathlib import Path
 TARGETS = ("docker", "local")
 
 
+COVERAGE_CONFIG = Path(__file__).resolve().parents[2] / "fixtures" / "coverage-daemons.ini"
+
+
 class ConfigError(Exception):
     """A setting is missing or wrong; the message says which and how to fix it."""
 
@@ -36,6 +39,18 @@ class SuiteConfig:
     worker_cmd: list[str]
     keeper_cmd: list[str]
     nvidia_smi: str  # program the hives query; the fake one by default (machines without GPU)
+    coverage: bool = False  # measure the daemons with coverage.py (data in <reports>/coverage/data)
+
+    @property
+    def coverage_data(self) -> Path:
+        return self.reports_dir / "coverage" / "data"
+
+    def coverage_env(self) -> dict[str, str]:
+        """What a local daemon or keeper process needs to measure itself (nothing without coverage)."""
+        if not self.coverage:
+            return {}
+        self.coverage_data.mkdir(parents=True, exist_ok=True)
+        return {"COVERAGE_PROCESS_START": str(COVERAGE_CONFIG), "COVERAGE_FILE": str(self.coverage_data / ".coverage")}
 
     @classmethod
     def from_userdata(cls, data: Mapping[str, str], base: Path) -> SuiteConfig:
@@ -71,4 +86,5 @@ class SuiteConfig:
             worker_cmd=command("worker_cmd", "llm-worker-rbee"),
             keeper_cmd=command("keeper_cmd", "rbee-keeper"),
             nvidia_smi=get("nvidia_smi", "") or str((base / "fixtures" / "bin" / "nvidia-smi").resolve()),
+            coverage=get("coverage", "0").lower() in ("1", "true", "yes", "on"),
         )

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 
+from rbee_bdd import timeline
 from rbee_bdd.cleanup import CleanupStack
 
 
@@ -15,8 +16,10 @@ def pause_process(pid: int, what: str, cleanup: CleanupStack) -> None:
     def resume() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+            timeline.fault(f"SIGCONT to {what} (pid {pid})")
 
     cleanup.push(f"resume {what}", resume)
+    timeline.fault(f"SIGSTOP to {what} (pid {pid})")
     os.kill(pid, signal.SIGSTOP)
 
 

@@ -27,11 +27,13 @@ class KeeperResult:
 class KeeperProcess:
     """rbee-keeper running in the background: its output is read as it comes."""
 
-    def __init__(self, command: list[str], queen_url: str, args: list[str]) -> None:
+    def __init__(self, command: list[str], queen_url: str, args: list[str],
+                 extra_env: dict[str, str] | None = None) -> None:
         self.started = time.monotonic()
         self.popen = subprocess.Popen([*command, "--queen-url", queen_url, *args], stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})},
+                                      start_new_session=True)
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._pumps = [threading.Thread(target=self._pump, args=(stream, sink), daemon=True)
@@ -67,10 +69,11 @@ class KeeperProcess:
             self.popen.wait()
 
 
-def run_keeper(command: list[str], queen_url: str, args: list[str], timeout: float = 60.0) -> KeeperResult:
+def run_keeper(command: list[str], queen_url: str, args: list[str], timeout: float = 60.0,
+               extra_env: dict[str, str] | None = None) -> KeeperResult:
     """Run ``rbee-keeper --queen-url URL ARGS…`` to completion (killed after *timeout*)."""
     started = time.monotonic()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     done = subprocess.run([*command, "--queen-url", queen_url, *args], capture_output=True, text=True,
                           timeout=scaled(timeout), env=env, stdin=subprocess.DEVNULL, check=False)
     return KeeperResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rbee_bdd import timeline
 from rbee_bdd.cleanup import CleanupStack
 
 Mode = Literal["drop", "reject"]
@@ -37,11 +38,14 @@ class Partition:
             raise RuntimeError(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
 
     def apply(self) -> None:
+        timeline.fault(f"iptables in netns of pid {self.netns_pid}: {self.rules}")
         for rule in self.rules:  # appended in order: a tcp-reset rule before its catch-all
             self._iptables("-A", *rule)
             self.applied.append(rule)
 
     def heal(self) -> None:
+        if self.applied:
+            timeline.fault(f"healed: iptables rules removed in netns of pid {self.netns_pid}")
         while self.applied:
             self._iptables("-D", *self.applied.pop())
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 import psutil
 
+from rbee_bdd import timeline
 from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, WorkerClient
@@ -42,6 +44,7 @@ class Stack:
         self.target: Target | None = None
         self.queen_node: Node | None = None
         self.hive_nodes: dict[str, Node] = {}
+        self.start_seconds: float | None = None
         cleanup.push("tear down the stack", self.teardown)
         self.target = make_target(config, identity, log_dir)
 
@@ -50,6 +53,7 @@ class Stack:
               hive_args: tuple[str, ...] = ()) -> None:
         """Start queen, then the hives, and wait until queen has heard from each."""
         assert self.target is not None
+        started = time.monotonic()
         self.queen_node = self.target.start_queen(queen_args)
         queen_url = self.target.queen_url_for_hives()
         interval = heartbeat_interval or self.config.heartbeat_interval
@@ -58,6 +62,7 @@ class Stack:
             spec = HiveSpec(name, queen_url, interval, cgroups, worker_wrapper, hive_args)
             self.hive_nodes[name] = self.target.start_hive(spec)
         self.wait_hives_listed(set(self.hive_nodes))
+        self.start_seconds = round(time.monotonic() - started, 3)
 
     def wait_hives_listed(self, expected: set[str], timeout: float = 10) -> None:
         eventually(lambda: expected <= {h["hive_id"] for h in self.queen().hives() if h["available"]},
@@ -78,6 +83,7 @@ class Stack:
     def kill_worker(self, hive: str, worker_id: str, sig: signal.Signals = signal.SIGKILL) -> int:
         """Send *sig* to the worker's real process (host pid, for either target); returns the pid."""
         pid = self.worker_process(hive, worker_id).pid
+        timeline.fault(f"{sig.name} to {worker_id} of {hive} (pid {pid})")
         os.kill(pid, sig)
         return pid
 
@@ -124,7 +130,7 @@ class Stack:
         return [row for row in self.hive_nodes[hive].processes() if row.worker_id]
 
     def keeper(self, args: list[str], timeout: float = 60.0) -> KeeperResult:
-        return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout)
+        return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.config.coverage_env())
 
     def teardown(self) -> None:
         if self.target is not None:
@@ -159,7 +165,7 @@ class Stack:
         return WorkerClient(f"http://{self.hive_nodes[hive].address}:{port}")
 
     def start_keeper(self, args: list[str], cleanup: CleanupStack) -> KeeperProcess:
-        keeper = KeeperProcess(self.config.keeper_cmd, self.queen().url, args)
+        keeper = KeeperProcess(self.config.keeper_cmd, self.queen().url, args, self.config.coverage_env())
         cleanup.push("stop rbee-keeper", keeper.stop)
         return keeper
 

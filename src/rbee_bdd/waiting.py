@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from rbee_bdd import timeline
+
 T = TypeVar("T")
 
 _multiplier = 1.0
@@ -43,8 +45,10 @@ def eventually(check: Callable[[], T], timeout: float, what: str, interval: floa
             last = f"assertion: {exc}"
         else:
             if value:
+                timeline.waited(f"{what}: held after {time.monotonic() - deadline + scaled(timeout):.2f} s")
                 return value
             last = value
         if time.monotonic() >= deadline:
+            timeline.waited(f"{what}: timed out after {scaled(timeout):.1f} s; last saw: {last}")
             raise EventuallyTimeout(f"waited {scaled(timeout):.1f} s for {what}; last saw: {last}")
         time.sleep(interval)

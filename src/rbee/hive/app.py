@@ -48,6 +48,18 @@ class HiveConfig:
 log = logging.getLogger("rbee.hive")
 
 
+def save_coverage() -> None:
+    """Save coverage.py's data if this process is measured (make bdd-report), before an os._exit."""
+    try:
+        import coverage
+    except ImportError:
+        return
+    current = coverage.Coverage.current()
+    if current is not None:
+        current.stop()
+        current.save()
+
+
 class ProvisionRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1, max_length=2000)
@@ -113,6 +125,7 @@ def create_app(config: HiveConfig) -> FastAPI:
     def exit_now() -> None:
         log.warning("workers stopped, resources released: exiting")
         logging.shutdown()
+        save_coverage()  # os._exit skips atexit, where coverage.py would save
         os._exit(0)
 
     app = FastAPI(title="rbee-hive", lifespan=lifespan)

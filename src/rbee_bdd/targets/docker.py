@@ -19,6 +19,7 @@ import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
+from rbee_bdd import timeline
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import SCENARIO_LABEL, ScenarioIdentity
 from rbee_bdd.targets.base import HIVE_PORT, QUEEN_PORT, HiveSpec, NodeStartError, ProcessRow, wait_healthy
@@ -51,6 +52,7 @@ def require_image(client: docker.DockerClient, image: str) -> None:
 
 GPU_STATE = "/var/lib/rbee/nvidia-smi.json"
 FAKE_NVIDIA_SMI = "/opt/rbee/fake-bin/nvidia-smi"
+COVERAGE_CONFIG = "/opt/rbee/coverage-daemons.ini"  # in the image
 
 
 class DockerNode:
@@ -99,6 +101,7 @@ class DockerNode:
         self.wait_healthy()
 
     def kill(self, sig: int) -> int | None:
+        timeline.fault(f"{signal.Signals(sig).name} to {self.name}")
         """Signal the container's init, which passes it on (SIGKILL ends the whole container)."""
         self.container.kill(signal=int(sig))
         if sig == signal.SIGKILL:
@@ -106,6 +109,7 @@ class DockerNode:
         return None
 
     def crash_and_recover(self) -> None:
+        timeline.fault(f"SIGKILL to the daemon process of {self.name}, which comes back")
         """SIGKILL the rbee-hive process alone; its supervisor in the container starts it again."""
         rows = [r for r in self.processes()
                 if "bin/rbee-hive " in r.command and "hive-supervisor" not in r.command and not r.worker_id]
@@ -198,6 +202,12 @@ class DockerTarget:
     def _run(self, node: str, command: list[str], port: int, extra_env: dict[str, str] | None = None,
              **extra: Any) -> DockerNode:
         name = self.identity.name(node)
+        if self.config.coverage:  # the daemons measure themselves into the host's reports
+            self.config.coverage_data.mkdir(parents=True, exist_ok=True)
+            extra_env = {**(extra_env or {}), "COVERAGE_PROCESS_START": COVERAGE_CONFIG,
+                         "COVERAGE_FILE": "/coverage/.coverage"}
+            extra["volumes"] = {**extra.get("volumes", {}),
+                                str(self.config.coverage_data): {"bind": "/coverage", "mode": "rw"}}
         try:
             container = self.client.containers.run(
                 self.config.image, command, name=name, hostname=node, detach=True, init=True,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from rbee_bdd import timeline
 from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
@@ -155,6 +156,7 @@ class LocalNode:
         return self.popen.returncode
 
     def kill(self, sig: int) -> int | None:
+        timeline.fault(f"{signal.Signals(sig).name} to {self.name}")
         if self.popen is None or self.popen.poll() is not None:
             return None if self.popen is None else self.popen.returncode
         self.popen.send_signal(sig)
@@ -163,6 +165,7 @@ class LocalNode:
         return None
 
     def crash_and_recover(self) -> None:
+        timeline.fault(f"SIGKILL to the daemon process of {self.name}, which comes back")
         """SIGKILL the daemon alone (its workers, in their own sessions, keep running); start it again."""
         self.kill(signal.SIGKILL)
         self.start()
@@ -196,7 +199,8 @@ class LocalTarget:
 
     def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
                slice_name: str = "") -> LocalNode:
-        env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {}),
+               **self.config.coverage_env()}  # with coverage, the daemons and their workers measure themselves
         node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name)
         self.nodes.append(node)
         node.start()

@@ -1,0 +1,93 @@
+"""A behave formatter: one line per scenario with its result, duration and the run's elapsed time.
+
+On a terminal the scenario running now is shown on a line that is rewritten in place; in CI
+(no terminal) only the finished lines are printed. Use it with
+``-f rbee_bdd.progress:ScenarioProgress``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from behave.formatter.base import Formatter
+
+
+def clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{rest:02d}"
+
+
+class ScenarioProgress(Formatter):
+    name = "rbee-progress"
+    description = "one line per scenario, with elapsed time"
+
+    def __init__(self, stream_opener: Any, config: Any) -> None:
+        super().__init__(stream_opener, config)
+        self.started = time.monotonic()
+        self.current: Any = None
+        self.current_started = 0.0
+        self.count = 0
+        self.tty: bool | None = None  # known once the stream is open
+
+    def _write(self, text: str) -> None:
+        stream = self.open()
+        stream.write(text)
+        stream.flush()
+
+    def _on_tty(self) -> bool:
+        if self.tty is None:
+            self.tty = bool(getattr(self.open(), "isatty", lambda: False)())
+        return self.tty
+
+    def _finish_current(self) -> None:
+        if self.current is None:
+            return
+        if self._not_selected(self.current):
+            self.current = None
+            return
+        status = getattr(self.current.status, "name", str(self.current.status)).upper()
+        took = time.monotonic() - self.current_started
+        line = (f"[{clock(time.monotonic() - self.started)}] {status:8} {took:6.1f} s  "
+                f"{self.current.location}  {self.current.name}")
+        self._write(("\r\033[K" if self._on_tty() else "") + line + "\n")
+        if status in ("FAILED", "ERROR", "HOOK_ERROR"):
+            self._write(self._failure(self.current))
+        self.current = None
+
+    @staticmethod
+    def _failure(scenario: Any) -> str:
+        """The failed step and its message (or the hook's), indented under the scenario's line."""
+        parts = []
+        for step in scenario.all_steps if hasattr(scenario, "all_steps") else scenario.steps:
+            if getattr(step.status, "name", "") in ("failed", "error") and step.error_message:
+                parts.append(f"{step.keyword} {step.name}\n{step.error_message}")
+        if not parts and getattr(scenario, "error_message", None):
+            parts.append(str(scenario.error_message))
+        text = "\n".join(parts)[-4000:] or "(no message)"
+        return "".join(f"    {line}\n" for line in text.splitlines())
+
+    @staticmethod
+    def _not_selected(scenario: Any) -> bool:
+        """Left out by the tag expression (skipped without a reason): not worth a line."""
+        status = getattr(scenario.status, "name", str(scenario.status))
+        return status == "skipped" and not getattr(scenario, "skip_reason", None)
+
+    def feature(self, feature: Any) -> None:
+        self._finish_current()
+
+    def scenario(self, scenario: Any) -> None:
+        self._finish_current()
+        self.count += 1
+        self.current = scenario
+        self.current_started = time.monotonic()
+        if self._on_tty():
+            self._write(f"[{clock(self.current_started - self.started)}] running  #{self.count} "
+                        f"{scenario.location}  {scenario.name}")
+
+    def eof(self) -> None:
+        self._finish_current()
+
+    def close(self) -> None:
+        self._finish_current()
+        super().close()

@@ -1,0 +1,128 @@
+"""The suite's own accounting: one fact line per scenario, and the summary made from them.
+
+The hooks append to ``<reports>/facts.jsonl``; ``python -m rbee_bdd.report summary <reports>``
+prints the table and writes ``summary.md``; ``python -m rbee_bdd.report soak <dir>...``
+gives each scenario's pass rate over several runs and names the flaky ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FACTS = "facts.jsonl"
+
+
+@dataclass
+class ScenarioFact:
+    feature: str
+    scenario: str
+    location: str
+    status: str  # passed | failed | skipped | error
+    seconds: float
+    skip_reason: str = ""
+    stack_start_s: float | None = None
+    leftovers: list[str] = field(default_factory=list)
+
+
+def append_fact(reports_dir: Path, fact: ScenarioFact) -> None:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    with (reports_dir / FACTS).open("a") as handle:
+        handle.write(json.dumps(asdict(fact)) + "\n")
+
+
+def read_facts(reports_dir: Path) -> list[ScenarioFact]:
+    path = reports_dir / FACTS
+    if not path.exists():
+        return []
+    return [ScenarioFact(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def summary(facts: list[ScenarioFact]) -> str:
+    """The run in markdown: counts, skips with reasons, time per feature, slowest scenarios."""
+    counts: dict[str, int] = defaultdict(int)
+    for fact in facts:
+        counts[fact.status] += 1
+    lines = ["# rbee acceptance: run summary", "",
+             "| scenarios | passed | failed | skipped |", "|---:|---:|---:|---:|",
+             f"| {len(facts)} | {counts['passed']} | {counts['failed'] + counts['error']} | {counts['skipped']} |", ""]
+    failed = [f for f in facts if f.status in ("failed", "error")]
+    if failed:
+        lines += ["## Failed", ""] + [f"- `{f.location}` {f.feature}: {f.scenario}" for f in failed] + [""]
+    skipped = [f for f in facts if f.status == "skipped"]
+    if skipped:
+        lines += ["## Skipped", ""] + [f"- {f.scenario}: {f.skip_reason or '(no reason given)'}" for f in skipped]
+        lines.append("")
+    per_feature: dict[str, float] = defaultdict(float)
+    for fact in facts:
+        per_feature[fact.feature] += fact.seconds
+    lines += ["## Wall time per feature", "", "| feature | seconds |", "|---|---:|"]
+    lines += [f"| {name} | {seconds:.1f} |" for name, seconds in sorted(per_feature.items(), key=lambda i: -i[1])]
+    lines += ["", "## The 10 slowest scenarios", "", "| scenario | seconds |", "|---|---:|"]
+    lines += [f"| {f.scenario} | {f.seconds:.1f} |" for f in sorted(facts, key=lambda f: -f.seconds)[:10]]
+    starts = [f.stack_start_s for f in facts if f.stack_start_s is not None]
+    if starts:
+        lines += ["", "Stack start-up (queen + hives until queen lists them): "
+                      f"median {statistics.median(starts):.2f} s, max {max(starts):.2f} s "
+                      f"over {len(starts)} scenarios."]
+    leftovers = [item for f in facts for item in f.leftovers]
+    lines += ["", f"Left behind after scenarios (processes, containers, networks, cgroups, work dirs): "
+                  f"{len(leftovers)}" + (f" — {', '.join(leftovers)}" if leftovers else " (expected: 0)")]
+    return "\n".join(lines) + "\n"
+
+
+def soak(run_dirs: list[Path]) -> str:
+    """Each scenario's pass rate over the runs; flaky = passed in some runs and failed in others."""
+    results: dict[str, list[str]] = defaultdict(list)
+    for run in run_dirs:
+        for fact in read_facts(run):
+            results[f"{fact.feature}: {fact.scenario}"].append(fact.status)
+    lines = [f"# Soak: {len(run_dirs)} runs", "", "| scenario | passed | rate | verdict |", "|---|---:|---:|---|"]
+    flaky = 0
+    for name, statuses in sorted(results.items()):
+        ran = [s for s in statuses if s != "skipped"]
+        passed = ran.count("passed")
+        if not ran:
+            verdict = "skipped"
+        elif passed == len(ran):
+            verdict = "stable"
+        elif passed:
+            verdict, flaky = "FLAKY", flaky + 1
+        else:
+            verdict = "FAILS"
+        rate = f"{100 * passed / len(ran):.0f} %" if ran else "-"
+        lines.append(f"| {name} | {passed}/{len(ran)} | {rate} | {verdict} |")
+    lines += ["", f"flaky scenarios: {flaky}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.report", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("summary", help="summary.md and a printed table for one run")
+    one.add_argument("reports", type=Path)
+    many = commands.add_parser("soak", help="pass rates over several runs")
+    many.add_argument("out", type=Path, help="where soak.md goes")
+    many.add_argument("runs", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    if args.command == "summary":
+        facts = read_facts(args.reports)
+        if not facts:
+            print(f"report: no scenario facts in {args.reports / FACTS}", file=sys.stderr)
+            return 1
+        text = summary(facts)
+        (args.reports / "summary.md").write_text(text)
+    else:
+        text = soak(args.runs)
+        args.out.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
