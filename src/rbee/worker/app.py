@@ -83,8 +83,17 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
                           correlation_id=job.correlation_id)
         await job.events.append("narration", event.to_dict())
 
-    await narrate("infer_start", f"generating up to {req.max_tokens} tokens")
     sampling = Sampling(req.prompt, req.max_tokens, req.temperature, req.seed)
+    if larger := engine.context_for(sampling):
+        await narrate("context_grow", f"growing the context from {engine.n_ctx} to {larger} tokens")
+        try:
+            await asyncio.to_thread(engine.grow_context, larger)
+        except ModelLoadError as exc:  # the old context is gone too: this worker cannot serve any more
+            await job.events.close(error_marker("INFERENCE_FAILED", str(exc)))
+            announce("model_load_failed", str(exc))
+            asyncio.get_running_loop().call_later(0.5, os._exit, 1)  # after the end reached its readers
+            return
+    await narrate("infer_start", f"generating up to {req.max_tokens} tokens")
     tokens = engine.generate(sampling, job.cancelled)
     count = 0
     timed_out = job.past_deadline()
