@@ -5,10 +5,8 @@ Feature: Workers killed by the kernel's OOM killer
   cgroup's own oom_kill counter, and the client gets [ERROR] WORKER_OOM. The hive itself is
   unharmed, and the worker's registry entry, cgroup and port are gone.
 
-  Background:
-    Given a stack with 1 hive whose workers read their weights into at most 128 MiB of memory
-
   Scenario: A worker runs out of memory while it loads its model
+    Given a stack with 1 hive whose workers read their weights into at most 96 MiB of memory
     When I submit an infer job for model "slowllama" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] WORKER_OOM" within 60 seconds
     And the job's stream has narration "job_failed" from "queen-rbee" mentioning "ran out of memory"
@@ -16,6 +14,13 @@ Feature: Workers killed by the kernel's OOM killer
     And the job's spawned worker has no process, no cgroup and no registry entry left
     And hive "hive-1" still answers and spawns a ready worker for "tinyllama"
 
-  Scenario: A model that fits the limit is served by the same hive
-    When I submit an infer job for model "tinyllama" with 8 max tokens
-    Then the job's stream ends with "[DONE]" within 60 seconds
+  Scenario: A worker runs out of memory during a job whose context it must grow
+    Given a stack with 1 hive whose workers read their weights into at most 148 MiB of memory
+    And a completed job for model "slowllama"
+    When I submit an infer job for model "slowllama" with 3000 max tokens
+    Then the job's stream ends with a marker starting "[ERROR] WORKER_OOM" within 60 seconds
+    And the job's stream has narration "context_grow" from "llm-worker-rbee"
+    And the job's stream has no narration "job_retry"
+    And hive "hive-1" reports the job's worker ended "killed by SIGKILL, by the kernel's OOM killer"
+    And queen no longer lists the job's worker within 2 seconds
+    And a job for model "tinyllama" completes
