@@ -166,8 +166,7 @@ def create_app(config: HiveConfig) -> FastAPI:
         done, joined = await provisioner.provision(req.name, req.url, req.sha256)
         if done is None:
             return {"name": req.name, "state": "present", "downloaded": False}
-        if not joined:
-            await link.push_heartbeat()  # queen learns of the new model at once
+        await link.push_heartbeat_and_wait()  # queen knows of the model before the answer goes out
         return {"name": req.name, "state": "present", "downloaded": not joined, "joined": joined,
                 "size": done.size, "sha256": done.sha256, "requests": done.requests,
                 "resumed_from": done.resumed_from}

@@ -29,6 +29,9 @@ class QueenLink:
         self._queue: asyncio.Queue[Narration | str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat_queued = False
+        self._built = 0  # heartbeat bodies built so far
+        self._sent = 0  # of those, posted (or failed to post)
+        self._sent_changed = asyncio.Condition()
 
     async def narrate(self, event: Narration) -> None:
         await self._queue.put(event)
@@ -38,6 +41,14 @@ class QueenLink:
         if not self._heartbeat_queued:
             self._heartbeat_queued = True
             await self._queue.put(HEARTBEAT)
+
+    async def push_heartbeat_and_wait(self, timeout_s: float = 5.0) -> None:
+        """Push a heartbeat and return once one built after this call has been posted to queen."""
+        mark = self._built
+        await self.push_heartbeat()
+        async with self._sent_changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sent_changed.wait_for(lambda: self._sent > mark), timeout_s)
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -67,7 +78,11 @@ class QueenLink:
                 item = await self._queue.get()
                 if item == HEARTBEAT:
                     self._heartbeat_queued = False
+                    self._built += 1
                     await self._post(client, "/v1/hive-heartbeat", self._heartbeat())
+                    async with self._sent_changed:
+                        self._sent += 1
+                        self._sent_changed.notify_all()
                 elif isinstance(item, Narration):
                     await self._post(client, "/v1/narration", {"events": [item.to_dict()]})
 
