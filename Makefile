@@ -76,6 +76,7 @@ bdd-report: preflight-docker setup fixtures image
 	  -f allure_behave.formatter:AllureFormatter -o $(REPORTS)/allure-results \
 	  -f rerun -o $(REPORTS)/rerun.txt \
 	  $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
+	touch $(REPORTS)/rerun.txt; \
 	$(BIN)/python -m rbee_bdd.report summary $(REPORTS) || status=1; \
 	$(MAKE) --no-print-directory coverage-report || status=1; \
 	echo "bdd-report: $(REPORTS)/report.html, $(REPORTS)/summary.md, $(REPORTS)/junit/, $(REPORTS)/allure-results/, $(REPORTS)/coverage/html/"; \
