@@ -9,7 +9,7 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,9 +180,7 @@ class WorkerManager:
                                       target=worker_id, job_id=job_id, correlation_id=correlation_id))
         for coro in (self._capture_stdout(worker), self._capture_stderr(worker),
                      self._await_ready(worker, port_file), self._await_exit(worker)):
-            task = asyncio.get_running_loop().create_task(coro)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._in_background(coro)
         return worker
 
     async def _capture_stdout(self, worker: Worker) -> None:
@@ -257,9 +255,7 @@ class WorkerManager:
                 worker.state = "ready"
                 self.live[worker.worker_id] = worker
                 self.monitor.track(self.settings.group, worker.worker_id, worker.pid)
-                task = asyncio.get_running_loop().create_task(self._await_exit(worker))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._in_background(self._await_exit(worker))
                 adopted.append(worker.worker_id)
                 log.warning("adopted %s (pid %d, port %d) left running by a previous hive", worker.worker_id,
                             worker.pid, worker.port)
@@ -268,6 +264,12 @@ class WorkerManager:
         if adopted:
             await self._changed()
         return adopted
+
+    def _in_background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run *coro* as a task kept referenced until it is done, as asyncio requires."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def start_health_checks(self) -> None:
         self._health = asyncio.get_running_loop().create_task(self._check_health())
