@@ -9,7 +9,10 @@ BIN         := $(VENV)/bin
 WHEEL_CACHE ?= $(HOME)/.cache/rbee/wheels
 LLAMA_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
-IMAGE       ?= rbee-stack:latest
+# The reference stack's image: the one image name `make image` builds (and rebuilds when its
+# sources change). Any other IMAGE is the user's own build: used as it is, never built or replaced.
+REFERENCE_IMAGE := rbee-stack:latest
+IMAGE       ?= $(REFERENCE_IMAGE)
 BASE_IMAGE  ?= rbee-base:latest
 MODELS      := fixtures/models
 BEHAVE_ARGS ?=
@@ -19,7 +22,7 @@ N           ?= 5
 PROGRESS    := -f rbee_bdd.progress:ScenarioProgress
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup fixtures image preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
+.PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
 	clean distclean bench bench-startup bench-flow
 
 help:
@@ -56,17 +59,41 @@ $(MODELS)/.generated: fixtures/make_models.py | setup
 
 # --- image: offline base image + stack image from a local wheelhouse ---------------
 image: setup
-	@$(BIN)/python fixtures/docker/build_image.py --image $(IMAGE) --base $(BASE_IMAGE) --wheel-cache $(WHEEL_CACHE)
+	@$(BIN)/python fixtures/docker/build_image.py --image $(REFERENCE_IMAGE) --base $(BASE_IMAGE) --wheel-cache $(WHEEL_CACHE)
 
-preflight-docker:
-	@docker info >/dev/null 2>&1 || { echo "bdd: no Docker engine is running here. Start one, or run the suite on local processes with: make bdd-local" >&2; exit 2; }
+# The stack installed another way (programs under another prefix and name, nothing on PATH),
+# run by the suite as a user's own build would be: proves the suite uses only what it is pointed at.
+STANDALONE_IMAGE := rbee-standalone:latest
+STANDALONE := /usr/libexec/rbee-standalone
+STANDALONE_ARGS := -D image=$(STANDALONE_IMAGE) -D queen_cmd=$(STANDALONE)/queen -D hive_cmd=$(STANDALONE)/hive \
+	-D worker_cmd=$(STANDALONE)/worker
+
+image-standalone: setup
+	@$(BIN)/python fixtures/docker/build_image.py --variant standalone --image $(STANDALONE_IMAGE) \
+	  --base $(BASE_IMAGE) --wheel-cache $(WHEEL_CACHE)
+
+bdd-standalone: preflight-docker setup fixtures image-standalone
+	$(BIN)/behave --tags '$(TAGS)' -D target=docker $(STANDALONE_ARGS) -D reports_dir=$(REPORTS)/standalone \
+	  $(PROGRESS) $(BEHAVE_ARGS)
+
+# The image the suite runs: the reference image is built when missing or stale; a user's own is checked only.
+stack-image: setup
+ifneq ($(filter $(IMAGE),rbee-stack rbee-stack:latest),)
+	@$(MAKE) --no-print-directory image
+else
+	@echo "image: using your image $(IMAGE) as it is (the suite never builds or replaces it)"
+	@$(BIN)/python -m rbee_bdd.engine image $(IMAGE)
+endif
+
+preflight-docker: setup
+	@$(BIN)/python -m rbee_bdd.engine check
 
 # --- the acceptance suite -------------------------------------------------------------
-bdd: preflight-docker setup fixtures image
+bdd: preflight-docker setup fixtures stack-image
 	$(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) $(PROGRESS) $(BEHAVE_ARGS)
 
 # --- reports: what nightly CI publishes ------------------------------------------------
-bdd-report: preflight-docker setup fixtures image
+bdd-report: preflight-docker setup fixtures stack-image
 	@rm -rf $(REPORTS)/junit $(REPORTS)/allure-results $(REPORTS)/coverage $(REPORTS)/report.html \
 	  $(REPORTS)/rerun.txt $(REPORTS)/summary.md
 	@mkdir -p $(REPORTS)
@@ -76,7 +103,7 @@ bdd-report: preflight-docker setup fixtures image
 	  -f allure_behave.formatter:AllureFormatter -o $(REPORTS)/allure-results \
 	  -f rerun -o $(REPORTS)/rerun.txt \
 	  $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
-	touch $(REPORTS)/rerun.txt; \
+	$(BIN)/python -m rbee_bdd.report rerun $(REPORTS)/rerun.txt || status=1; \
 	$(BIN)/python -m rbee_bdd.report summary $(REPORTS) || status=1; \
 	$(MAKE) --no-print-directory coverage-report || status=1; \
 	echo "bdd-report: $(REPORTS)/report.html, $(REPORTS)/summary.md, $(REPORTS)/junit/, $(REPORTS)/allure-results/, $(REPORTS)/coverage/html/"; \
@@ -89,7 +116,7 @@ coverage-report: setup
 	  $$cov xml --rcfile=$$rc --data-file=$$data -o $(REPORTS)/coverage/coverage.xml -q && \
 	  $$cov report --rcfile=$$rc --data-file=$$data | grep '^TOTAL' | sed 's/^/coverage of the daemons and rbee-keeper: /'
 
-bdd-soak: preflight-docker setup fixtures image
+bdd-soak: preflight-docker setup fixtures stack-image
 	@rm -rf $(REPORTS)/soak
 	@for i in $$(seq 1 $(N)); do echo "bdd-soak: run $$i of $(N)"; \
 	  $(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS)/soak/run-$$i \
@@ -125,9 +152,9 @@ bench: setup fixtures
 # --- cleaning ----------------------------------------------------------------------------
 clean:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m rbee_bdd.sweep --all; fi
-	@-docker image rm -f $(IMAGE) >/dev/null 2>&1 || true
+	@-docker image rm -f $(REFERENCE_IMAGE) $(STANDALONE_IMAGE) >/dev/null 2>&1 || true
 	rm -rf reports build $(MODELS) .pytest_cache .mypy_cache .ruff_cache
 
 distclean: clean
-	@-docker image rm -f $(BASE_IMAGE) >/dev/null 2>&1 || true
+	@-docker image rm -f rbee-base:latest >/dev/null 2>&1 || true
 	rm -rf $(VENV) $(WHEEL_CACHE)

@@ -7,15 +7,15 @@ import os
 import shutil
 from pathlib import Path
 
+from rbee_bdd.engine import EngineUnavailable, connect
+
 
 @functools.cache
 def docker_reason() -> str | None:
     """None if a Docker engine answers, else why not."""
     try:
-        from rbee_bdd.targets.docker import DockerUnavailable, connect
-
         connect()
-    except DockerUnavailable as exc:
+    except EngineUnavailable as exc:
         return str(exc)
     return None
 
