@@ -34,10 +34,10 @@ class SuiteConfig:
     reports_dir: Path
     heartbeat_interval: float
     hive_stale_after: float
-    queen_cmd: list[str]
+    queen_cmd: list[str]  # on the docker target: a command inside the image
     hive_cmd: list[str]
     worker_cmd: list[str]
-    keeper_cmd: list[str]
+    keeper_cmd: list[str]  # always runs on the host
     nvidia_smi: str  # program the hives query; the fake one by default (machines without GPU)
     coverage: bool = False  # measure the daemons with coverage.py (data in <reports>/coverage/data)
 
@@ -66,13 +66,16 @@ class SuiteConfig:
                 raise ConfigError(f"-D {key} must be greater than 0, got {value}")
             return value
 
-        def command(key: str, program: str) -> list[str]:
-            words = shlex.split(get(key, "")) or [find_program(program)]
-            return words
-
         target = get("target", "docker")
         if target not in TARGETS:
             raise ConfigError(f"-D target must be one of {', '.join(TARGETS)}, got {target!r}")
+
+        def command(key: str, program: str, on_host: bool = False) -> list[str]:
+            """The user's words; else, on the host, the program found there, and in a container its name."""
+            if words := shlex.split(get(key, "")):
+                return words
+            return [find_program(program)] if on_host or target == "local" else [program]
+
         return cls(
             target=target,
             timeout_multiplier=number("timeout_multiplier", "1"),
@@ -84,7 +87,7 @@ class SuiteConfig:
             queen_cmd=command("queen_cmd", "queen-rbee"),
             hive_cmd=command("hive_cmd", "rbee-hive"),
             worker_cmd=command("worker_cmd", "llm-worker-rbee"),
-            keeper_cmd=command("keeper_cmd", "rbee-keeper"),
+            keeper_cmd=command("keeper_cmd", "rbee-keeper", on_host=True),
             nvidia_smi=get("nvidia_smi", "") or str((base / "fixtures" / "bin" / "nvidia-smi").resolve()),
             coverage=get("coverage", "0").lower() in ("1", "true", "yes", "on"),
         )

@@ -30,17 +30,25 @@ class EventuallyTimeout(AssertionError):
     """The condition did not hold in time; the message says what was last seen."""
 
 
+class GiveUp(AssertionError):
+    """Raised by a check when the condition can never hold (the daemon died): ``eventually`` stops at once."""
+
+
 def eventually(check: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
     """Call *check* until it returns a truthy value without raising AssertionError.
 
     *timeout* is scaled by the multiplier. On timeout, raises EventuallyTimeout naming
-    *what* was awaited and the last value or assertion seen.
+    *what* was awaited and the last value or assertion seen. A GiveUp from *check* ends the
+    wait at once and is raised as it is.
     """
     deadline = time.monotonic() + scaled(timeout)
     last: object = "nothing (never checked)"
     while True:
         try:
             value = check()
+        except GiveUp:
+            timeline.waited(f"{what}: given up")
+            raise
         except AssertionError as exc:
             last = f"assertion: {exc}"
         else:

@@ -10,14 +10,18 @@ from typing import Protocol
 import httpx
 
 from rbee_bdd.http import request
-from rbee_bdd.waiting import eventually
+from rbee_bdd.waiting import GiveUp, eventually
 
 QUEEN_PORT = 7833
 HIVE_PORT = 7835
 
 
-class NodeStartError(AssertionError):
-    """A daemon did not come up; the message carries the end of its log."""
+class NodeStartError(GiveUp):
+    """A daemon did not come up; the message carries its exit code and the end of its log."""
+
+
+def died_at_start(node: str, code: int | None, log_tail: str) -> NodeStartError:
+    return NodeStartError(f"{node} exited during start-up with exit code {code}; its log ends with:\n{log_tail}")
 
 
 def namespace_pid(host_pid: int) -> int:
@@ -133,13 +137,13 @@ class Target(Protocol):
     def leftovers(self) -> list[str]: ...
 
 
-def wait_healthy(url: str, node: str, is_running: Callable[[], bool], log_tail: Callable[[], str],
+def wait_healthy(url: str, node: str, exit_code: Callable[[], int | None], log_tail: Callable[[], str],
                  timeout: float) -> None:
-    """Poll ``GET /health`` until 200; fail at once, with the log, if the daemon died."""
+    """Poll ``GET /health`` until 200; fail at once, with exit code and log, if the daemon died."""
 
     def check() -> bool:
-        if not is_running():
-            raise NodeStartError(f"{node} exited during start-up; its log ends with:\n{log_tail()}")
+        if (code := exit_code()) is not None:
+            raise died_at_start(node, code, log_tail())
         try:
             return request("GET", f"{url}/health", timeout=1.0).status_code == 200
         except httpx.HTTPError as exc:

@@ -7,6 +7,7 @@ random 127.0.0.1 port of the host; inside the network they reach each other by n
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -15,44 +16,81 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from rbee_bdd import timeline
 from rbee_bdd.config import SuiteConfig
+from rbee_bdd.engine import connect
 from rbee_bdd.identity import SCENARIO_LABEL, ScenarioIdentity
-from rbee_bdd.targets.base import HIVE_PORT, QUEEN_PORT, HiveSpec, NodeStartError, ProcessRow, wait_healthy
+from rbee_bdd.targets.base import (
+    HIVE_PORT,
+    QUEEN_PORT,
+    HiveSpec,
+    NodeStartError,
+    ProcessRow,
+    died_at_start,
+    wait_healthy,
+)
 from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 30.0
 
 
-class DockerUnavailable(Exception):
-    """No usable Docker engine, or the stack image is missing."""
+# What the harness itself puts into every container before it starts, so that an image needs
+# only the programs under test (plus /bin/sh and python3 for these fixture programs):
+HARNESS_DIR = "/opt/rbee-bdd"
+FIXTURE_BIN = f"{HARNESS_DIR}/bin"  # fake nvidia-smi, hive-supervisor, worker wrappers
+FAKE_NVIDIA_SMI = f"{FIXTURE_BIN}/nvidia-smi"
+GPU_STATE = f"{HARNESS_DIR}/nvidia-smi.json"
+COVERAGE_CONFIG = f"{HARNESS_DIR}/coverage-daemons.ini"
+STATE_DIR = f"{HARNESS_DIR}/state"  # the hive's --state-dir
+DOWNLOAD_DIR = f"{HARNESS_DIR}/downloads"  # the hive's --download-dir
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
 
-def connect() -> docker.DockerClient:
-    """A client for the local engine, or DockerUnavailable saying why."""
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except DockerException as exc:
-        raise DockerUnavailable(f"no Docker engine answers ({exc}); use `make bdd-local` to run "
-                                "the suite on local processes") from None
-    return client
+@functools.cache
+def harness_files() -> bytes:
+    """A tar of HARNESS_DIR: the fixture programs, the daemons' coverage settings, empty work folders."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for folder in (HARNESS_DIR, FIXTURE_BIN, STATE_DIR, DOWNLOAD_DIR):
+            info = tarfile.TarInfo(folder.lstrip("/"))
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        programs = [p for p in sorted((FIXTURES / "bin").iterdir()) if p.is_file()]
+        for source, target, mode in [*((p, f"{FIXTURE_BIN}/{p.name}", 0o755) for p in programs),
+                                     (FIXTURES / "coverage-daemons.ini", COVERAGE_CONFIG, 0o644)]:
+            data = source.read_bytes()
+            info = tarfile.TarInfo(target.lstrip("/"))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return archive.getvalue()
 
 
-def require_image(client: docker.DockerClient, image: str) -> None:
-    try:
-        client.images.get(image)
-    except ImageNotFound:
-        raise DockerUnavailable(f"image {image!r} not found; build it with `make image`") from None
+def listening_inodes(pid: int, port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on *port* in the network namespace of *pid* (from its /proc)."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(fields[9])
+    return inodes
 
 
-GPU_STATE = "/var/lib/rbee/nvidia-smi.json"
-FAKE_NVIDIA_SMI = "/opt/rbee/fake-bin/nvidia-smi"
-COVERAGE_CONFIG = "/opt/rbee/coverage-daemons.ini"  # in the image
+def listening_pid(rows: list[ProcessRow], port: int) -> int | None:
+    """The host pid of the process among *rows* that holds the socket listening on TCP *port*."""
+    if not rows:
+        return None
+    sockets = {f"socket:[{inode}]" for inode in listening_inodes(rows[0].pid, port)}
+    for row in rows:
+        with contextlib.suppress(OSError):
+            fds = Path(f"/proc/{row.pid}/fd")
+            if any(os.readlink(fd) in sockets for fd in fds.iterdir()):
+                return row.pid
+    return None
 
 
 class DockerNode:
@@ -69,6 +107,8 @@ class DockerNode:
     def _find_url(self) -> None:
         self.container.reload()
         bindings = self.container.ports.get(f"{self.port}/tcp") or []
+        if not bindings and (code := self.exit_code()) is not None:
+            raise died_at_start(self.name, code, self.log_tail())
         if not bindings:
             raise NodeStartError(f"{self.name}: container {self.container.name} published no port "
                                  f"(state {self.container.status}); its log ends with:\n{self.log_tail()}")
@@ -93,7 +133,7 @@ class DockerNode:
         return f"http://{self.address}:{self.port}"
 
     def wait_healthy(self) -> None:
-        wait_healthy(self.url, self.name, self.is_running, self.log_tail, START_TIMEOUT_S)
+        wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S)
 
     def start(self) -> None:
         self.container.start()
@@ -101,22 +141,23 @@ class DockerNode:
         self.wait_healthy()
 
     def kill(self, sig: int) -> int | None:
-        timeline.fault(f"{signal.Signals(sig).name} to {self.name}")
         """Signal the container's init, which passes it on (SIGKILL ends the whole container)."""
+        timeline.fault(f"{signal.Signals(sig).name} to {self.name}")
         self.container.kill(signal=int(sig))
         if sig == signal.SIGKILL:
             return int(self.container.wait(timeout=int(scaled(10)))["StatusCode"])
         return None
 
     def crash_and_recover(self) -> None:
-        timeline.fault(f"SIGKILL to the daemon process of {self.name}, which comes back")
-        """SIGKILL the rbee-hive process alone; its supervisor in the container starts it again."""
-        rows = [r for r in self.processes()
-                if "bin/rbee-hive " in r.command and "hive-supervisor" not in r.command and not r.worker_id]
-        assert len(rows) == 1, f"rbee-hive processes in {self.name}: {rows}"
-        os.kill(rows[0].pid, signal.SIGKILL)
-        eventually(lambda: all(r.pid != rows[0].pid for r in self.processes()), 10,
-                   f"the killed rbee-hive of {self.name} to be gone")
+        """SIGKILL the daemon's process alone (the one listening on its port, whatever its name); the
+        hive-supervisor in the container starts it again."""
+        rows = self.processes()
+        pid = listening_pid(rows, self.port)
+        assert pid is not None, f"no process of {self.name} listens on port {self.port}: {rows}"
+        timeline.fault(f"SIGKILL to the daemon process of {self.name} (pid {pid}), which comes back")
+        os.kill(pid, signal.SIGKILL)
+        eventually(lambda: all(r.pid != pid for r in self.processes()), 10,
+                   f"the killed daemon of {self.name} to be gone")
         self.wait_healthy()
 
     def write_gpu_state(self, state: dict[str, object]) -> None:
@@ -133,11 +174,14 @@ class DockerNode:
         self.container.put_archive(str(Path(path).parent), archive.getvalue())
 
     def list_dir(self, path: str) -> list[str]:
-        """Names in the directory *path* inside the container."""
-        code, output = self.container.exec_run(["ls", "-1A", path])
-        if code != 0:
-            raise AssertionError(f"ls {path} in {self.name}: {output.decode(errors='replace').strip()}")
-        return output.decode().split()
+        """Names in the directory *path* inside the container, read through the engine (no program of the image)."""
+        try:
+            stream, _ = self.container.get_archive(path)
+        except (NotFound, APIError) as exc:
+            raise AssertionError(f"{path} in {self.name}: {exc}") from None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            members = [m.name.split("/") for m in tar.getmembers()]
+        return sorted(parts[1] for parts in members if len(parts) == 2)
 
     def exit_code(self) -> int | None:
         with contextlib.suppress(NotFound, APIError):
@@ -193,7 +237,6 @@ class DockerTarget:
         self.identity = identity
         self.log_dir = log_dir
         self.client = connect()
-        require_image(self.client, config.image)
         self.nodes: list[DockerNode] = []
         self.network = self.client.networks.create(
             identity.name("net"), driver="bridge", labels=identity.labels(), check_duplicate=True
@@ -209,12 +252,14 @@ class DockerTarget:
             extra["volumes"] = {**extra.get("volumes", {}),
                                 str(self.config.coverage_data): {"bind": "/coverage", "mode": "rw"}}
         try:
-            container = self.client.containers.run(
-                self.config.image, command, name=name, hostname=node, detach=True, init=True,
+            container = self.client.containers.create(
+                self.config.image, command, name=name, hostname=node, init=True,
                 labels=self.identity.labels(), network=self.network.name,
                 ports={f"{port}/tcp": ("127.0.0.1", None)},
                 environment={**self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}, **extra,
             )
+            container.put_archive("/", harness_files())
+            container.start()
         except APIError as exc:
             raise NodeStartError(f"cannot start container {name}: {exc.explanation}") from None
         docker_node = DockerNode(node, container, port, self.log_dir / f"{node}.log")
@@ -223,7 +268,7 @@ class DockerTarget:
         return docker_node
 
     def start_queen(self, extra_args: tuple[str, ...] = ()) -> DockerNode:
-        command = ["queen-rbee", "--host", "0.0.0.0", "--port", str(QUEEN_PORT),
+        command = [*self.config.queen_cmd, "--host", "0.0.0.0", "--port", str(QUEEN_PORT),
                    "--hive-stale-after", str(self.config.hive_stale_after), *extra_args]
         return self._run("queen", command, QUEEN_PORT)
 
@@ -238,14 +283,15 @@ class DockerTarget:
     def start_hive(self, spec: HiveSpec) -> DockerNode:
         advertise = self.identity.name(spec.name)
         fake = self.config.nvidia_smi.endswith("fixtures/bin/nvidia-smi")
-        supervisor = f"{Path(FAKE_NVIDIA_SMI).parent}/hive-supervisor"  # restarts a crashed rbee-hive
-        command = [supervisor, "rbee-hive", "--host", "0.0.0.0", "--port", str(HIVE_PORT),
+        supervisor = f"{FIXTURE_BIN}/hive-supervisor"  # restarts a crashed hive process
+        worker = " ".join(self.config.worker_cmd)
+        command = [supervisor, *self.config.hive_cmd, "--host", "0.0.0.0", "--port", str(HIVE_PORT),
                    "--advertise-host", advertise,
                    "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
-                   "--download-dir", "/var/lib/rbee/downloads", "--heartbeat-interval", str(spec.heartbeat_interval),
+                   "--state-dir", STATE_DIR, "--download-dir", DOWNLOAD_DIR,
+                   "--heartbeat-interval", str(spec.heartbeat_interval),
+                   "--worker-cmd", f"{FIXTURE_BIN}/{spec.worker_wrapper}" if spec.worker_wrapper else worker,
                    "--nvidia-smi", FAKE_NVIDIA_SMI if fake else self.config.nvidia_smi, *spec.extra_args]
-        if spec.worker_wrapper:
-            command += ["--worker-cmd", f"{Path(FAKE_NVIDIA_SMI).parent}/{spec.worker_wrapper}"]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         if spec.cgroups:
             # the engine mounts the cgroup filesystem read-only in containers (and privileged
@@ -253,7 +299,7 @@ class DockerTarget:
             # make its workers' cgroups under its own container's cgroup
             volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
         return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"],
-                         extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE})
+                         extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE, "RBEE_REAL_WORKER": worker})
 
     def _labelled(self) -> tuple[list[Container], list[Any]]:
         label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"

@@ -17,7 +17,7 @@ from rbee_bdd import timeline
 from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
-from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, tail_file, wait_healthy
+from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, died_at_start, tail_file, wait_healthy
 from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 20.0
@@ -106,8 +106,8 @@ class LocalNode:
 
     def _wait_ready(self) -> None:
         def port() -> str:
-            if not self.is_running():
-                raise NodeStartError(f"{self.name} exited during start-up; its log ends with:\n{self.log_tail()}")
+            if (code := self.exit_code()) is not None:
+                raise died_at_start(self.name, code, self.log_tail())
             return self.port_file.read_text().strip() if self.port_file.exists() else ""
 
         try:
@@ -118,7 +118,7 @@ class LocalNode:
             raise NodeStartError(f"{exc}\n{self.name}'s log ends with:\n{self.log_tail()}") from None
         self.port = int(bound)
         self.url = f"http://127.0.0.1:{self.port}"
-        wait_healthy(self.url, self.name, self.is_running, self.log_tail, START_TIMEOUT_S)
+        wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S)
 
     def _tree(self) -> list[psutil.Process]:
         """The daemon, its descendants, and whatever runs in its cgroup slice (adopted workers)."""

@@ -1,0 +1,43 @@
+"""Starting a stack that cannot start: how the harness reports a daemon that dies at start-up."""
+
+import time
+
+from behave import then, when
+from hamcrest import assert_that, contains_string, equal_to, less_than
+
+from rbee_bdd.hooks import start_stack
+from rbee_bdd.targets.base import NodeStartError
+from rbee_bdd.waiting import scaled
+
+
+def try_start(context, **options):
+    started = time.monotonic()
+    try:
+        start_stack(context, 1, **options)
+        context.start_error = None
+    except NodeStartError as exc:
+        context.start_error = exc
+    context.start_took = time.monotonic() - started
+
+
+@when('I start a stack whose queen gets the unknown flag "{flag}"')
+def step_bad_queen(context, flag):
+    try_start(context, queen_args=(flag,))
+
+
+@when('I start a stack whose hive gets the unknown flag "{flag}"')
+def step_bad_hive(context, flag):
+    try_start(context, hive_args=(flag,))
+
+
+@then("the start fails within {seconds:d} seconds")
+def step_fails_fast(context, seconds):
+    assert_that(context.start_error is not None, equal_to(True), "the stack's start failed")
+    assert_that(context.start_took, less_than(scaled(seconds)), "seconds until the start failed")
+
+
+@then('the failure names {node}, exit code {code:d} and its log line "{line}" once')
+def step_failure_says(context, node, code, line):
+    message = str(context.start_error)
+    assert_that(message, contains_string(f"{node} exited during start-up with exit code {code}"), "the failure")
+    assert_that(message.count(line), equal_to(1), f"times the failure quotes {line!r}: {message}")
