@@ -1,6 +1,5 @@
 """SIGTERM to queen and the order in which the stack's processes end."""
 
-import signal
 import time
 
 from behave import given, then, when
@@ -33,7 +32,7 @@ def step_queen_sigterm(context):
     context.exit_watch = ExitWatch(workers, nodes).start()
     context.cleanup.push("stop watching exits", context.exit_watch.close)
     context.sigterm_at = time.monotonic()
-    stack.node("queen").kill(signal.SIGTERM)
+    stack.terminate_queen()
 
 
 @then('both streaming jobs end with "{marker}" within {seconds:d} seconds')

@@ -78,6 +78,10 @@ class QueenClient:
         answer = request("GET", f"{self.url}/v1/workers", params=filters, timeout=5.0)
         return list(_json(answer, 200)["workers"])
 
+    def health(self) -> dict[str, Any]:
+        """``GET /health``; ``state`` says ``serving`` or ``draining``."""
+        return _json(request("GET", f"{self.url}/health", timeout=2.0), 200)
+
     def hives(self) -> list[dict[str, Any]]:
         return list(_json(request("GET", f"{self.url}/v1/hives", timeout=5.0), 200)["hives"])
 

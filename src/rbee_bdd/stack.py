@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 
-from rbee_bdd import timeline
 from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, WorkerClient
 from rbee_bdd.config import SuiteConfig
-from rbee_bdd.faults import pause_process
+from rbee_bdd.faults import pause_process, signal_process
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
 from rbee_bdd.model_hub import ModelHub
@@ -83,9 +82,23 @@ class Stack:
     def kill_worker(self, hive: str, worker_id: str, sig: signal.Signals = signal.SIGKILL) -> int:
         """Send *sig* to the worker's real process (host pid, for either target); returns the pid."""
         pid = self.worker_process(hive, worker_id).pid
-        timeline.fault(f"{sig.name} to {worker_id} of {hive} (pid {pid})")
-        os.kill(pid, sig)
+        signal_process(pid, sig, f"{worker_id} of {hive}")
         return pid
+
+    def terminate_queen(self) -> None:
+        """SIGTERM to queen, returning once queen shows it took it in (``/health`` says draining, or it ended)."""
+        node = self.node("queen")
+        node.kill(signal.SIGTERM)
+
+        def draining() -> bool:
+            if node.exit_code() is not None:
+                return True
+            try:
+                return self.queen().health().get("state") == "draining"
+            except httpx.HTTPError as exc:  # it may be ending: the next look at its exit code tells
+                raise AssertionError(f"queen's /health: {exc!r}") from None
+
+        eventually(draining, 5, "queen to take the SIGTERM in (/health state draining)")
 
     def pause_worker(self, hive: str, worker_id: str, cleanup: CleanupStack) -> int:
         """SIGSTOP the worker's process (resumed by *cleanup*); returns its host pid."""

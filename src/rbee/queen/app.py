@@ -165,7 +165,8 @@ def create_app(config: QueenConfig) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, str]:
-        return {"status": "ok"}
+        """Alive; ``state`` is ``draining`` from the moment a SIGTERM (or shutdown) was taken in."""
+        return {"status": "ok", "state": "draining" if shutting_down.is_set() else "serving"}
 
     @app.post("/v1/jobs", status_code=201)
     async def submit(op: InferOperation, response: Response,
