@@ -11,5 +11,9 @@ def before_scenario(context, scenario):
     hooks.before_scenario(context, scenario)
 
 
+def before_step(context, step):
+    hooks.before_step(context, step)
+
+
 def after_scenario(context, scenario):
     hooks.after_scenario(context, scenario)

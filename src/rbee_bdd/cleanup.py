@@ -43,7 +43,10 @@ class _Signals:
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     if _Signals.deferring:
         _Signals.pending = signum
-        sys.stderr.write(f"\nrbee-bdd: {signal.Signals(signum).name} received, finishing cleanup first…\n")
+        # the real stderr: behave captures sys.stderr during hooks and would show this only afterwards
+        out = sys.__stderr__ or sys.stderr
+        out.write(f"\nrbee-bdd: {signal.Signals(signum).name} received, finishing cleanup first…\n")
+        out.flush()
         return
     raise KeyboardInterrupt(f"interrupted by {signal.Signals(signum).name}")
 

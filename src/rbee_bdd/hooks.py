@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from rbee_bdd import timeline
-from rbee_bdd.capabilities import docker_reason, missing
+from rbee_bdd.capabilities import missing
 from rbee_bdd.cleanup import CleanupStack, install_signal_handlers
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.identity import RunIdentity, slug
+from rbee_bdd.config import ConfigError, SuiteConfig
+from rbee_bdd.engine import EngineUnavailable, connect, require_image
+from rbee_bdd.identity import RunIdentity
+from rbee_bdd.logdirs import new_run, scenario_folder
 from rbee_bdd.report import FACTS, ScenarioFact, append_fact
+from rbee_bdd.selection import drop_unselected
 from rbee_bdd.stack import Stack
 from rbee_bdd.sweep import of_scenario, sweep
 from rbee_bdd.waiting import set_timeout_multiplier
@@ -23,19 +25,29 @@ class LeftoverError(AssertionError):
     """A scenario left a process, container, network or directory behind."""
 
 
-def say(text: str) -> None:
-    """A line on the real stdout: behave captures (and may drop) what scenario hooks print."""
-    out = sys.__stdout__ or sys.stdout
+class SuiteSetupError(Exception):
+    """The run cannot start (a bad setting, no engine, a missing image); the message says why."""
+
+
+def say(text: str, err: bool = False) -> None:
+    """A line on the real stdout (or stderr): behave captures (and may drop) what hooks print."""
+    out = (sys.__stderr__ or sys.stderr) if err else (sys.__stdout__ or sys.stdout)
     out.write(f"rbee-bdd: {text}\n")
     out.flush()
 
 
 def before_all(context: Any) -> None:
-    config = SuiteConfig.from_userdata(context.config.userdata, Path.cwd())
+    try:
+        config = SuiteConfig.from_userdata(context.config.userdata, Path.cwd())
+        if config.target == "docker":
+            require_image(connect(), config.image)
+    except (ConfigError, EngineUnavailable) as exc:
+        # behave reports an exception of before_all as one "HOOK-ERROR" line: say it plainly first
+        say(f"cannot start the run: {exc}", err=True)
+        raise SuiteSetupError(str(exc)) from None
     set_timeout_multiplier(config.timeout_multiplier)
     install_signal_handlers()
-    if config.target == "docker" and (reason := docker_reason()):
-        raise SystemExit(f"rbee-bdd: cannot use the docker target: {reason}")
+    drop_unselected(context._runner.features, context.config)
     removed = sweep()
     (config.reports_dir / FACTS).unlink(missing_ok=True)
     context.suite_config = config
@@ -50,7 +62,10 @@ def before_scenario(context: Any, scenario: Any) -> None:
     context.cleanup = CleanupStack(scenario.name)
     context.scenario_started = time.monotonic()
     context.skip_reason = ""
+    context.not_run = bool(context._runner.aborted)  # the run was interrupted: behave only walks the rest
     timeline.begin()
+    if context.not_run:
+        return
     reason = missing(list(scenario.effective_tags), context.suite_config.target)
     if reason:
         say(f"skipping {scenario.name!r}: {reason}")
@@ -60,9 +75,12 @@ def before_scenario(context: Any, scenario: Any) -> None:
     context.scenario_count += 1
     context.identity = context.run_identity.scenario(context.scenario_count)
     config: SuiteConfig = context.suite_config
-    context.log_dir = config.reports_dir / "logs" / slug(scenario.feature.name) / slug(scenario.name)
-    shutil.rmtree(context.log_dir, ignore_errors=True)
-    context.log_dir.mkdir(parents=True, exist_ok=True)
+    folder = scenario_folder(config.reports_dir / "logs", scenario.feature.filename, scenario.name)
+    context.log_dir = new_run(folder, time.strftime("%Y%m%d-%H%M%S-") + context.run_identity.run_id)
+
+
+def before_step(context: Any, step: Any) -> None:
+    timeline.step(f"{step.keyword} {step.name}")
 
 
 def start_stack(context: Any, hives: int, **options: Any) -> Stack:
@@ -72,20 +90,42 @@ def start_stack(context: Any, hives: int, **options: Any) -> Stack:
     return context.stack
 
 
+def failed_step(scenario: Any) -> tuple[str, str]:
+    """The step that failed and its message ("" and "" when none did)."""
+    for step in scenario.all_steps if hasattr(scenario, "all_steps") else scenario.steps:
+        if getattr(step.status, "name", "") in ("failed", "error", "hook_error"):
+            return f"{step.keyword} {step.name}", str(step.error_message or "")[-2000:]
+    return "", ""
+
+
 def after_scenario(context: Any, scenario: Any) -> None:
-    errors = context.cleanup.run()
+    if context.not_run:
+        return
+    evidence = timeline.current().render()  # before the teardown's own waits
+    interrupted = ""
+    try:
+        errors = context.cleanup.run()
+    except KeyboardInterrupt as exc:  # a Ctrl+C during the cleanup, which finished first
+        interrupted, errors = str(exc) or "interrupted", []
     stack: Stack | None = context.stack
     leftovers = stack.leftovers() if stack is not None else []
-    failed = scenario.status == "failed" or bool(errors or leftovers)
-    status = "failed" if failed else getattr(scenario.status, "name", str(scenario.status))
+    failed = getattr(scenario.status, "name", "") in ("failed", "error") or bool(errors or leftovers)
+    status = "interrupted" if interrupted else "failed" if failed else getattr(scenario.status, "name", "?")
+    step, error = failed_step(scenario)
     config: SuiteConfig = context.suite_config
     append_fact(config.reports_dir, ScenarioFact(
         feature=scenario.feature.name, scenario=scenario.name, location=str(scenario.location), status=status,
         seconds=round(time.monotonic() - context.scenario_started, 3), skip_reason=context.skip_reason,
-        stack_start_s=stack.start_seconds if stack is not None else None, leftovers=leftovers))
+        stack_start_s=stack.start_seconds if stack is not None else None, leftovers=leftovers,
+        failed_step=step, error=error or "; ".join([*errors, *leftovers])))
     if failed:
         say(f"logs of {scenario.name!r}: {getattr(context, 'log_dir', '(none)')}")
-        attach_evidence(context)
+        attach_evidence(context, evidence)
+    if interrupted:
+        scenario.rbee_outcome = "interrupted"  # for the progress lines: its steps may all have passed
+        say(f"{scenario.name!r} {interrupted} during its cleanup; the cleanup finished, the run stops", err=True)
+        context.abort(reason=interrupted)
+        return
     if leftovers:
         removed = sweep(of_scenario(context.identity.scenario_id))
         raise LeftoverError(f"scenario left behind: {', '.join(leftovers)}"
@@ -94,12 +134,12 @@ def after_scenario(context: Any, scenario: Any) -> None:
         raise LeftoverError("cleanup failed: " + "; ".join(errors))
 
 
-def attach_evidence(context: Any) -> None:
-    """Give a failed scenario's report its daemons' logs, its fault timeline and the last wait."""
+def attach_evidence(context: Any, evidence: str) -> None:
+    """Give a failed scenario's report its daemons' logs, its fault timeline and the failed step's last wait."""
     formatters = [f for f in getattr(context._runner, "formatters", []) if hasattr(f, "embed")]
     if not formatters:
         return
-    attachments = [("fault timeline and last wait", timeline.current().render())]
+    attachments = [("fault timeline and last wait", evidence)]
     log_dir: Path | None = getattr(context, "log_dir", None)
     for log in sorted(log_dir.glob("*.log")) if log_dir else []:
         attachments.append((f"log of {log.stem}", log.read_text(errors="replace")[-200_000:]))

@@ -43,10 +43,8 @@ class ScenarioProgress(Formatter):
     def _finish_current(self) -> None:
         if self.current is None:
             return
-        if self._not_selected(self.current):
-            self.current = None
-            return
-        status = getattr(self.current.status, "name", str(self.current.status)).upper()
+        status = (getattr(self.current, "rbee_outcome", "") or
+                  getattr(self.current.status, "name", str(self.current.status))).upper()
         took = time.monotonic() - self.current_started
         line = (f"[{clock(time.monotonic() - self.started)}] {status:8} {took:6.1f} s  "
                 f"{self.current.location}  {self.current.name}")
@@ -66,12 +64,6 @@ class ScenarioProgress(Formatter):
             parts.append(str(scenario.error_message))
         text = "\n".join(parts)[-4000:] or "(no message)"
         return "".join(f"    {line}\n" for line in text.splitlines())
-
-    @staticmethod
-    def _not_selected(scenario: Any) -> bool:
-        """Left out by the tag expression (skipped without a reason): not worth a line."""
-        status = getattr(scenario.status, "name", str(scenario.status))
-        return status == "skipped" and not getattr(scenario, "skip_reason", None)
 
     def feature(self, feature: Any) -> None:
         self._finish_current()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -23,11 +24,13 @@ class ScenarioFact:
     feature: str
     scenario: str
     location: str
-    status: str  # passed | failed | skipped | error
+    status: str  # passed | failed | skipped | error | interrupted
     seconds: float
     skip_reason: str = ""
     stack_start_s: float | None = None
     leftovers: list[str] = field(default_factory=list)
+    failed_step: str = ""  # the step that failed, with its keyword
+    error: str = ""  # its message (or the cleanup's, or the leftovers)
 
 
 def append_fact(reports_dir: Path, fact: ScenarioFact) -> None:
@@ -50,10 +53,20 @@ def summary(facts: list[ScenarioFact]) -> str:
         counts[fact.status] += 1
     lines = ["# rbee acceptance: run summary", "",
              "| scenarios | passed | failed | skipped |", "|---:|---:|---:|---:|",
-             f"| {len(facts)} | {counts['passed']} | {counts['failed'] + counts['error']} | {counts['skipped']} |", ""]
-    failed = [f for f in facts if f.status in ("failed", "error")]
+             f"| {len(facts)} | {counts['passed']} | {counts['failed'] + counts['error'] + counts['interrupted']} "
+             f"| {counts['skipped']} |", ""]
+    failed = [f for f in facts if f.status in ("failed", "error", "interrupted")]
     if failed:
-        lines += ["## Failed", ""] + [f"- `{f.location}` {f.feature}: {f.scenario}" for f in failed] + [""]
+        lines += ["## Failed", ""]
+        for fact in failed:
+            lines.append(f"- `{fact.location}` {fact.feature}: {fact.scenario}" +
+                         (" (interrupted)" if fact.status == "interrupted" else ""))
+            if fact.failed_step:
+                lines.append(f"  - failed step: `{fact.failed_step}`")
+            if fact.error:
+                message = fact.error.strip().splitlines()
+                lines.append("  - message: " + " / ".join(line.strip() for line in message[:6])[:600])
+        lines.append("")
     skipped = [f for f in facts if f.status == "skipped"]
     if skipped:
         lines += ["## Skipped", ""] + [f"- {f.scenario}: {f.skip_reason or '(no reason given)'}" for f in skipped]
@@ -101,6 +114,26 @@ def soak(run_dirs: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def relocate_rerun(path: Path, base: Path) -> int:
+    """Make the paths of behave's rerun file relative to the file's own folder, as ``behave @FILE`` reads them.
+
+    behave writes them relative to where it ran (*base*); returns how many scenarios the file names.
+    """
+    if not path.exists():
+        path.write_text("")
+        return 0
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            lines.append(line)
+            continue
+        location, colon, rest = line.partition(":")
+        absolute = (base / location).resolve()
+        lines.append(os.path.relpath(absolute, path.parent.resolve()) + colon + rest)
+    path.write_text("\n".join(lines) + ("\n" if lines else ""))
+    return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rbee_bdd.report", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,7 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     many = commands.add_parser("soak", help="pass rates over several runs")
     many.add_argument("out", type=Path, help="where soak.md goes")
     many.add_argument("runs", type=Path, nargs="+")
+    rerun = commands.add_parser("rerun", help="make rerun.txt's paths work with `behave @<file>`")
+    rerun.add_argument("file", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "rerun":
+        relocate_rerun(args.file, Path.cwd())
+        return 0
     if args.command == "summary":
         facts = read_facts(args.reports)
         if not facts:

@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 class Timeline:
     started: float = field(default_factory=time.monotonic)
     entries: list[tuple[float, str, str]] = field(default_factory=list)
-    last_wait: str = ""
+    step: str = ""  # the step running now
+    last_wait: str = ""  # the last wait of that step ("" when it has not waited)
 
     def record(self, kind: str, text: str) -> None:
         self.entries.append((time.monotonic() - self.started, kind, text))
 
+    def begin_step(self, name: str) -> None:
+        """A new step: the waits of earlier steps are no longer its "last wait"."""
+        self.step = name
+        self.last_wait = ""
+
     def render(self) -> str:
         lines = [f"{at:8.3f} s  {kind:8} {text}" for at, kind, text in self.entries]
-        if self.last_wait:
-            lines.append(f"last wait: {self.last_wait}")
+        if self.step:
+            lines.append(f"last step: {self.step}")
+            lines.append(f"last wait of that step: {self.last_wait or '(it did not wait)'}")
         return "\n".join(lines) or "(nothing recorded)"
 
 
@@ -40,6 +47,11 @@ def current() -> Timeline:
 def fault(text: str) -> None:
     """Record a fault injected, or healed, now."""
     _current.record("fault", text)
+
+
+def step(name: str) -> None:
+    """The scenario's next step starts now."""
+    _current.begin_step(name)
 
 
 def waited(text: str) -> None:
