@@ -31,8 +31,15 @@ help:
 	@echo "make test       lint + unit tests + the whole behave suite on both targets"
 	@echo "make bdd-report the suite on Docker with reports/: HTML, JUnit, Allure, rerun.txt, summary.md, coverage"
 	@echo "make bdd-soak N=5  the suite N times: each scenario's pass rate, flaky ones named"
+	@echo "make bdd-standalone  the suite against the stack installed another way (docs/own-build.md)"
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
-	@echo "make setup | fixtures | image | lint | unit | clean | distclean"
+	@echo "make setup | fixtures | image | image-standalone | lint | unit | clean | distclean"
+	@echo ""
+	@echo "variables:"
+	@echo "  TAGS='@faults and not @slow'  behave tag expression (default @integration)"
+	@echo "  BEHAVE_ARGS='-D key=value …'   any behave option or setting (see README, Settings)"
+	@echo "  IMAGE=my-rbee:dev              your own image, used as it is (default: the reference rbee-stack:latest)"
+	@echo "  REPORTS=dir  N=runs (bdd-soak)"
 
 # --- setup: virtualenv, dependencies, the cached llama-cpp-python wheel -------------
 setup: $(VENV)/.installed

@@ -11,6 +11,23 @@ from pathlib import Path
 
 TARGETS = ("docker", "local")
 
+# Every setting the suite reads (behave.ini [behave.userdata], -D key=value), with what it does.
+SETTINGS = {
+    "target": "docker (default) or local",
+    "timeout_multiplier": "scales every timeout of the harness (slow machines: 2 or 3)",
+    "image": "the image of queen and hive containers (docker target)",
+    "models_dir": "the folder of <name>.gguf models the hives serve",
+    "reports_dir": "where logs, facts and reports go",
+    "heartbeat_interval": "the hives' heartbeat period in seconds",
+    "hive_stale_after": "queen's staleness bound in seconds",
+    "queen_cmd": "queen's command (in the image on docker, on the host on local)",
+    "hive_cmd": "the hive's command (likewise)",
+    "worker_cmd": "the worker command the hives start",
+    "keeper_cmd": "rbee-keeper's command, on the host",
+    "nvidia_smi": "the nvidia-smi the hives query (default: the suite's fake)",
+    "coverage": "1: the daemons measure their own coverage (make bdd-report)",
+}
+
 
 COVERAGE_CONFIG = Path(__file__).resolve().parents[2] / "fixtures" / "coverage-daemons.ini"
 
@@ -66,6 +83,8 @@ class SuiteConfig:
                 raise ConfigError(f"-D {key} must be greater than 0, got {value}")
             return value
 
+        if unknown := sorted(set(data) - set(SETTINGS)):
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
         target = get("target", "docker")
         if target not in TARGETS:
             raise ConfigError(f"-D target must be one of {', '.join(TARGETS)}, got {target!r}")
