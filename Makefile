@@ -19,7 +19,12 @@ BEHAVE_ARGS ?=
 TAGS        ?= @integration
 REPORTS     ?= reports
 N           ?= 5
+# Scenarios run in JOBS behave processes at once (each scenario has its own stack); SHARD=I/N
+# runs only the I-th of N slices balanced by recorded durations (CI matrix jobs).
+JOBS        ?= 1
+SHARD       ?= 1/1
 PROGRESS    := -f rbee_bdd.progress:ScenarioProgress
+SUITE        = $(BIN)/python -m rbee_bdd.parallel --jobs $(JOBS) --shard $(SHARD) --reports $(REPORTS) --
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
@@ -39,6 +44,8 @@ help:
 	@echo "  TAGS='@faults and not @slow'  behave tag expression (default @integration)"
 	@echo "  BEHAVE_ARGS='-D key=value …'   any behave option or setting (see README, Settings)"
 	@echo "  IMAGE=my-rbee:dev              your own image, used as it is (default: the reference rbee-stack:latest)"
+	@echo "  JOBS=N                         scenarios in N behave processes at once (default $(JOBS))"
+	@echo "  SHARD=I/N                      only the I-th of N slices balanced by duration (CI matrix)"
 	@echo "  REPORTS=dir  N=runs (bdd-soak)"
 
 # --- setup: virtualenv, dependencies, the cached llama-cpp-python wheel -------------
@@ -80,8 +87,8 @@ image-standalone: setup
 	  --base $(BASE_IMAGE) --wheel-cache $(WHEEL_CACHE)
 
 bdd-standalone: preflight-docker setup fixtures image-standalone
-	$(BIN)/behave --tags '$(TAGS)' -D target=docker $(STANDALONE_ARGS) -D reports_dir=$(REPORTS)/standalone \
-	  $(PROGRESS) $(BEHAVE_ARGS)
+	$(BIN)/python -m rbee_bdd.parallel --jobs $(JOBS) --reports $(REPORTS)/standalone -- --tags '$(TAGS)' \
+	  -D target=docker $(STANDALONE_ARGS) -D reports_dir=$(REPORTS)/standalone $(PROGRESS) $(BEHAVE_ARGS)
 
 # The image the suite runs: the reference image is built when missing or stale; a user's own is checked only.
 stack-image: setup
@@ -97,20 +104,22 @@ preflight-docker: setup
 
 # --- the acceptance suite -------------------------------------------------------------
 bdd: preflight-docker setup fixtures stack-image
-	$(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) $(PROGRESS) $(BEHAVE_ARGS)
+	@status=0; $(SUITE) --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS) \
+	  -f rerun -o $(REPORTS)/parts/rerun-{part}.txt $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
+	$(BIN)/python -m rbee_bdd.report merge $(REPORTS) >/dev/null; exit $$status
 
 # --- reports: what nightly CI publishes ------------------------------------------------
 bdd-report: preflight-docker setup fixtures stack-image
 	@rm -rf $(REPORTS)/junit $(REPORTS)/allure-results $(REPORTS)/coverage $(REPORTS)/report.html \
-	  $(REPORTS)/rerun.txt $(REPORTS)/summary.md
+	  $(REPORTS)/rerun.txt $(REPORTS)/summary.md $(REPORTS)/parts
 	@mkdir -p $(REPORTS)
-	@status=0; $(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS) \
-	  -D coverage=1 --junit --junit-directory $(REPORTS)/junit \
-	  -f behave_html_pretty_formatter:PrettyHTMLFormatter -o $(REPORTS)/report.html \
+	@status=0; $(SUITE) --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS) \
+	  -D coverage=1 --junit --junit-directory $(REPORTS)/parts/junit-{part} \
+	  -f rbee_bdd.html_report:HTMLPart -o $(REPORTS)/parts/html-{part}.jsonl \
 	  -f allure_behave.formatter:AllureFormatter -o $(REPORTS)/allure-results \
-	  -f rerun -o $(REPORTS)/rerun.txt \
+	  -f rerun -o $(REPORTS)/parts/rerun-{part}.txt \
 	  $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
-	$(BIN)/python -m rbee_bdd.report rerun $(REPORTS)/rerun.txt || status=1; \
+	$(BIN)/python -m rbee_bdd.report merge $(REPORTS) || status=1; \
 	$(BIN)/python -m rbee_bdd.report summary $(REPORTS) || status=1; \
 	$(MAKE) --no-print-directory coverage-report || status=1; \
 	echo "bdd-report: $(REPORTS)/report.html, $(REPORTS)/summary.md, $(REPORTS)/junit/, $(REPORTS)/allure-results/, $(REPORTS)/coverage/html/"; \
@@ -126,12 +135,14 @@ coverage-report: setup
 bdd-soak: preflight-docker setup fixtures stack-image
 	@rm -rf $(REPORTS)/soak
 	@for i in $$(seq 1 $(N)); do echo "bdd-soak: run $$i of $(N)"; \
-	  $(BIN)/behave --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS)/soak/run-$$i \
-	    $(PROGRESS) $(BEHAVE_ARGS) || true; done
+	  $(BIN)/python -m rbee_bdd.parallel --jobs $(JOBS) --reports $(REPORTS)/soak/run-$$i -- --tags '$(TAGS)' \
+	    -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS)/soak/run-$$i $(PROGRESS) $(BEHAVE_ARGS) || true; done
 	@$(BIN)/python -m rbee_bdd.report soak $(REPORTS)/soak/soak.md $(REPORTS)/soak/run-*
 
 bdd-local: setup fixtures
-	$(BIN)/behave --tags '$(TAGS)' -D target=local $(PROGRESS) $(BEHAVE_ARGS)
+	@status=0; $(SUITE) --tags '$(TAGS)' -D target=local -D reports_dir=$(REPORTS) \
+	  -f rerun -o $(REPORTS)/parts/rerun-{part}.txt $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
+	$(BIN)/python -m rbee_bdd.report merge $(REPORTS) >/dev/null; exit $$status
 
 # --- the project's own tests ---------------------------------------------------------
 lint: setup

@@ -22,15 +22,18 @@ def _number(path: Path) -> int | None:
     return None if text in ("max", "-1") or int(text) >= 2**62 else int(text)
 
 
-def own_slice_dirs(slice_name: str) -> list[Path]:
-    """Where a slice of that name under this process's cgroup sits, in every hierarchy, if it exists."""
+def own_slices(pattern: str) -> list[Path]:
+    """The slices matching *pattern* (a glob) under this process's cgroup, in every hierarchy."""
     found = []
     for name, path in _paths(os.getpid()).items():
         base = ROOT / name if name else ROOT
-        candidate = base / path.lstrip("/") / slice_name
-        if candidate.is_dir():
-            found.append(candidate)
+        found += [p for p in (base / path.lstrip("/")).glob(pattern) if p.is_dir()]
     return sorted(set(found))
+
+
+def own_slice_dirs(slice_name: str) -> list[Path]:
+    """Where a slice of that name under this process's cgroup sits, in every hierarchy, if it exists."""
+    return own_slices(slice_name)
 
 
 def remove_tree(path: Path) -> None:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from rbee_bdd import timeline
+from rbee_bdd import reaper, timeline
 from rbee_bdd.capabilities import missing
 from rbee_bdd.cleanup import CleanupStack, install_signal_handlers
 from rbee_bdd.config import ConfigError, SuiteConfig
 from rbee_bdd.engine import EngineUnavailable, connect, require_image
-from rbee_bdd.identity import RunIdentity
+from rbee_bdd.identity import PART_ENV, RunIdentity
 from rbee_bdd.logdirs import new_run, scenario_folder
 from rbee_bdd.report import FACTS, ScenarioFact, append_fact
 from rbee_bdd.selection import drop_unselected
@@ -49,9 +50,11 @@ def before_all(context: Any) -> None:
     install_signal_handlers()
     drop_unselected(context._runner.features, context.config)
     removed = sweep()
-    (config.reports_dir / FACTS).unlink(missing_ok=True)
+    if not os.environ.get(PART_ENV):  # a part of a parallel run shares the run's facts
+        (config.reports_dir / FACTS).unlink(missing_ok=True)
     context.suite_config = config
     context.run_identity = RunIdentity.new()
+    reaper.start(context.run_identity.run_id, context.run_identity.owner)  # cleans up if this runner is killed
     context.scenario_count = 0
     say(f"target={config.target} run={context.run_identity.run_id} "
         f"timeout_multiplier={config.timeout_multiplier:g}; swept {len(removed)} leftover(s) of dead runs")
@@ -114,7 +117,8 @@ def after_scenario(context: Any, scenario: Any) -> None:
     step, error = failed_step(scenario)
     config: SuiteConfig = context.suite_config
     append_fact(config.reports_dir, ScenarioFact(
-        feature=scenario.feature.name, scenario=scenario.name, location=str(scenario.location), status=status,
+        feature=scenario.feature.name, scenario=scenario.name, status=status,
+        location=f"{os.path.relpath(scenario.location.filename)}:{scenario.location.line}",
         seconds=round(time.monotonic() - context.scenario_started, 3), skip_reason=context.skip_reason,
         stack_start_s=stack.start_seconds if stack is not None else None, leftovers=leftovers,
         failed_step=step, error=error or "; ".join([*errors, *leftovers])))

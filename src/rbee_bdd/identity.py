@@ -15,6 +15,7 @@ OWNER_LABEL = "rbee.bdd.owner"
 RUN_ENV = "RBEE_BDD_RUN"
 SCENARIO_ENV = "RBEE_BDD_SCENARIO"
 OWNER_ENV = "RBEE_BDD_OWNER"
+PART_ENV = "RBEE_BDD_PART"  # in each process of a parallel run: its part's name (part1, …, serial)
 
 
 def slug(text: str, limit: int = 60) -> str:

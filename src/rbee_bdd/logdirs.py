@@ -20,11 +20,11 @@ KEEP_RUNS = 5
 
 def scenario_folder(logs: Path, feature_file: str, scenario: str) -> Path:
     """The folder of every run of one scenario: the feature file's path, then the name with a stable hash."""
-    feature = Path(feature_file)
+    feature = Path(os.path.relpath(feature_file))  # a part of a parallel run names it absolute
     parts = feature.with_suffix("").parts
     if parts and parts[0] == "features":
         parts = parts[1:]
-    digest = hashlib.sha1(f"{feature_file}\0{scenario}".encode()).hexdigest()[:6]
+    digest = hashlib.sha1(f"{feature}\0{scenario}".encode()).hexdigest()[:6]
     return logs.joinpath(*parts) / f"{slug(scenario, 80)}-{digest}"
 
 

@@ -7,10 +7,13 @@ On a terminal the scenario running now is shown on a line that is rewritten in p
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from behave.formatter.base import Formatter
+
+from rbee_bdd.identity import PART_ENV
 
 
 def clock(seconds: float) -> str:
@@ -37,7 +40,8 @@ class ScenarioProgress(Formatter):
 
     def _on_tty(self) -> bool:
         if self.tty is None:
-            self.tty = bool(getattr(self.open(), "isatty", lambda: False)())
+            # parts of a parallel run share the terminal: plain lines only, never rewritten in place
+            self.tty = bool(getattr(self.open(), "isatty", lambda: False)()) and not os.environ.get(PART_ENV)
         return self.tty
 
     def _finish_current(self) -> None:

@@ -144,9 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("runs", type=Path, nargs="+")
     rerun = commands.add_parser("rerun", help="make rerun.txt's paths work with `behave @<file>`")
     rerun.add_argument("file", type=Path)
+    merging = commands.add_parser("merge", help="one JUnit set, report.html and rerun.txt from a run's parts")
+    merging.add_argument("reports", type=Path)
     args = parser.parse_args(argv)
     if args.command == "rerun":
         relocate_rerun(args.file, Path.cwd())
+        return 0
+    if args.command == "merge":
+        from rbee_bdd.merge import merge  # it imports the HTML formatter, which `summary` does not need
+
+        done = merge(args.reports)
+        print("report: merged " + ", ".join(f"{value} {name}" for name, value in done.items()))
         return 0
     if args.command == "summary":
         facts = read_facts(args.reports)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import psutil
 
+from rbee_bdd.cgroupfs import own_slices, remove_tree
 from rbee_bdd.identity import OWNER_ENV, OWNER_LABEL, RUN_ENV, RUN_LABEL, SCENARIO_ENV, SCENARIO_LABEL, owner_alive
-from rbee_bdd.targets.local import kill_all
+from rbee_bdd.processes import kill_all
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ def of_every_run(_: Mark) -> bool:
 
 def of_scenario(scenario_id: str) -> Select:
     return lambda mark: mark.scenario == scenario_id
+
+
+def of_run(run_id: str) -> Select:
+    return lambda mark: mark.run == run_id
 
 
 def sweep_processes(select: Select) -> list[str]:
@@ -82,6 +87,16 @@ def sweep_docker(select: Select) -> list[str]:
             with contextlib.suppress(NotFound, APIError):
                 network.remove()
                 removed.append(f"network {network.name}")
+    return removed
+
+
+def sweep_slices(run_id: str) -> list[str]:
+    """The local target's cgroup slices of *run_id* (``rbee-<run>-s<n>-<hive>.slice``), once empty."""
+    removed = []
+    for path in own_slices(f"rbee-{run_id}-s*.slice"):
+        with contextlib.suppress(OSError):
+            remove_tree(path)
+            removed.append(f"cgroup {path}")
     return removed
 
 

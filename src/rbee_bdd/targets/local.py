@@ -17,32 +17,11 @@ from rbee_bdd import timeline
 from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
+from rbee_bdd.processes import kill_all, processes_with_env
 from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, died_at_start, tail_file, wait_healthy
 from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 20.0
-
-
-def processes_with_env(key: str, value: str) -> list[psutil.Process]:
-    """Every process whose environment has ``key=value`` (how the suite marks its processes)."""
-    found = []
-    for proc in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if proc.environ().get(key) == value:
-                found.append(proc)
-    return found
-
-
-def kill_all(procs: list[psutil.Process], grace: float) -> None:
-    """SIGTERM, wait up to *grace*, then SIGKILL whatever is left."""
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=grace)
 
 
 # Runs a command in its own mount namespace in which every cgroup filesystem is read-only:

@@ -1,0 +1,230 @@
+"""Running the suite as N behave processes at once, and a slice of it per CI shard.
+
+``python -m rbee_bdd.parallel --jobs N [--shard I/M] [--reports DIR] -- BEHAVE_ARGS…``
+
+1. The selected scenarios are listed by a dry run of behave with the same selection
+   (tags, names, paths, ``-D`` settings).
+2. With ``--shard I/M`` only the I-th of M slices is kept: slices are balanced by the
+   durations recorded in ``<reports>/durations.json`` by earlier runs (a scenario never run
+   counts its steps), and the split is deterministic.
+3. The scenarios are split the same way into N parts; scenarios tagged ``@serial`` (time
+   bounds that do not hold under CPU contention) run alone, after the parallel part.
+4. Each part is one behave process reading its scenarios from a ``@file``. ``{part}`` in
+   BEHAVE_ARGS becomes the part's name, so each writes outputs of its own; the parts share
+   the reports folder (facts, logs, Allure results). ``python -m rbee_bdd.report merge``
+   makes one JUnit set, one HTML report and one rerun.txt of the parts afterwards.
+
+Every scenario already has its own stack, network, ports, labels and cgroup slices, so the
+parts need no other isolation. The parts end when this runner ends (even by SIGKILL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from behave.formatter.base import Formatter
+
+from rbee_bdd.identity import PART_ENV
+from rbee_bdd.merge import DURATIONS
+from rbee_bdd.report import FACTS
+
+SERIAL_TAG = "serial"
+OUTPUT_OPTIONS = {"-f", "--format", "-o", "--outfile", "--junit-directory"}  # take a value
+OUTPUT_FLAGS = {"--junit", "--no-junit", "--no-summary", "--summary"}
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A scenario the selection keeps: where it is, its name, tags and number of steps."""
+
+    location: str  # file:line, as behave reads it back
+    name: str
+    tags: tuple[str, ...]
+    steps: int
+
+    @property
+    def key(self) -> str:
+        """Stable across edits that move lines: the feature file and the scenario's name."""
+        return f"{os.path.relpath(self.location.rsplit(':', 1)[0])}::{self.name}"
+
+
+class SelectedLocations(Formatter):
+    """A dry-run formatter: one JSON line per scenario the selection keeps."""
+
+    name = "rbee-selected"
+    description = "the scenarios the selection keeps, as JSON lines"
+
+    def scenario(self, scenario: Any) -> None:
+        if scenario.should_run(self.config):
+            stream = self.open()
+            record = {"location": f"{scenario.location.filename}:{scenario.location.line}", "name": scenario.name,
+                      "tags": sorted(scenario.effective_tags), "steps": len(scenario.steps)}
+            stream.write(json.dumps(record) + "\n")
+
+
+def selection_args(behave_args: list[str]) -> list[str]:
+    """BEHAVE_ARGS less every output option (formatters, outfiles, JUnit, summary)."""
+    kept: list[str] = []
+    skip_value = False
+    for word in behave_args:
+        if skip_value:
+            skip_value = False
+        elif word in OUTPUT_OPTIONS:
+            skip_value = True
+        elif word in OUTPUT_FLAGS or any(word.startswith(o + "=") for o in OUTPUT_OPTIONS):
+            continue
+        else:
+            kept.append(word)
+    return kept
+
+
+def list_selected(behave: str, behave_args: list[str]) -> list[Selected]:
+    """The scenarios behave would run with these arguments (a dry run: no hook, no stack)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
+        command = [behave, "--dry-run", "--no-summary", "--no-snippets", *selection_args(behave_args),
+                   "-f", "rbee_bdd.parallel:SelectedLocations", "-o", out.name]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0 and not out.read().strip():
+            raise SystemExit(f"parallel: listing the scenarios failed:\n{done.stdout}{done.stderr}")
+        out.seek(0)
+        records = [json.loads(line) for line in out.read().splitlines() if line.strip()]
+    return [Selected(r["location"], r["name"], tuple(r["tags"]), r["steps"]) for r in records]
+
+
+def read_durations(reports: Path) -> dict[str, float]:
+    path = reports / DURATIONS
+    try:
+        return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def estimate(scenario: Selected, durations: dict[str, float]) -> float:
+    """Seconds the scenario took last time; never run: 1 s a step plus a stack's start."""
+    return durations.get(scenario.key, 2.0 + scenario.steps)
+
+
+def balance(scenarios: list[Selected], parts: int, durations: dict[str, float]) -> list[list[Selected]]:
+    """Longest first, each to the part with the least work so far (ties: the lower part).
+
+    Deterministic: the same scenarios and durations always give the same parts.
+    """
+    bins: list[list[Selected]] = [[] for _ in range(parts)]
+    loads = [0.0] * parts
+    for scenario in sorted(scenarios, key=lambda s: (-estimate(s, durations), s.location)):
+        index = loads.index(min(loads))
+        bins[index].append(scenario)
+        loads[index] += estimate(scenario, durations)
+    return [sorted(b, key=lambda s: s.location) for b in bins]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    index, _, total = text.partition("/")
+    try:
+        i, n = int(index), int(total)
+    except ValueError:
+        raise SystemExit(f"parallel: --shard takes I/N (e.g. 2/4), got {text!r}") from None
+    if not 1 <= i <= n:
+        raise SystemExit(f"parallel: --shard {text}: I must be between 1 and N")
+    return i, n
+
+
+def absolute(location: str) -> str:
+    """file:line with the file made absolute (a @file's paths are read relative to the file itself)."""
+    path, _, line = location.rpartition(":")
+    return f"{Path(path).resolve()}:{line}"
+
+
+def _die_with_parent() -> None:
+    """In a part: SIGTERM when the runner dies (its hooks then clean up as for Ctrl+C)."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def run_parts(behave: str, behave_args: list[str], parts: list[tuple[str, list[Selected]]],
+              work: Path) -> int:
+    """Run each (name, scenarios) part as one behave process, all at once; the worst exit code."""
+    processes: list[subprocess.Popen[bytes]] = []
+    for name, scenarios in parts:
+        listing = work / f"{name}.txt"
+        listing.write_text("".join(f"{absolute(s.location)}\n" for s in scenarios))
+        args = [word.replace("{part}", name) for word in behave_args]
+        command = [behave, "--no-summary", *selection_args_without_paths(args), f"@{listing}"]
+        processes.append(subprocess.Popen(command, env={**os.environ, PART_ENV: name},
+                                          preexec_fn=_die_with_parent))
+    codes = []
+    for process in processes:
+        while True:
+            try:
+                codes.append(process.wait())
+                break
+            except KeyboardInterrupt:  # the parts got the Ctrl+C too: wait for their cleanup
+                continue
+    return max(codes, default=0)
+
+
+def selection_args_without_paths(args: list[str]) -> list[str]:
+    """BEHAVE_ARGS less the feature paths (a part names its scenarios in its @file)."""
+    kept: list[str] = []
+    takes_value = {"-t", "--tags", "-D", "--define", "-n", "--name", "-e", "--exclude", "-i", "--include",
+                   *OUTPUT_OPTIONS, "-c", "--config", "--logging-level", "-k", "--lang"}
+    expect_value = False
+    for word in args:
+        if expect_value:
+            kept.append(word)
+            expect_value = False
+        elif word in takes_value:
+            kept.append(word)
+            expect_value = True
+        elif word.startswith("-"):
+            kept.append(word)
+        # else: a feature path: dropped
+    return kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.parallel", description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1, help="behave processes at once (default 1)")
+    parser.add_argument("--shard", default="1/1", metavar="I/N", help="run only the I-th of N balanced slices")
+    parser.add_argument("--reports", type=Path, default=Path("reports"), help="the run's reports folder")
+    parser.add_argument("behave_args", nargs=argparse.REMAINDER, help="-- then behave's arguments")
+    args = parser.parse_args(argv)
+    behave_args = [a for a in args.behave_args if a != "--"] if args.behave_args[:1] == ["--"] else args.behave_args
+    if args.jobs < 1:
+        raise SystemExit("parallel: --jobs must be 1 or more")
+    behave = str(Path(sys.executable).parent / "behave")
+    shard, shards = parse_shard(args.shard)
+    durations = read_durations(args.reports)
+    selected = list_selected(behave, behave_args)
+    mine = balance(selected, shards, durations)[shard - 1]
+    serial = [s for s in mine if SERIAL_TAG in s.tags]
+    together = [s for s in mine if SERIAL_TAG not in s.tags]
+    jobs = max(1, min(args.jobs, len(together)))
+    parts = [(f"part{i + 1}", p) for i, p in enumerate(balance(together, jobs, durations)) if p]
+    print(f"parallel: {len(selected)} scenarios selected; shard {shard}/{shards}: {len(mine)}, "
+          f"{len(together)} in {len(parts)} parallel part(s), {len(serial)} @serial after them", flush=True)
+    args.reports.mkdir(parents=True, exist_ok=True)
+    (args.reports / FACTS).unlink(missing_ok=True)  # the parts append to it, as one run
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rbee-bdd-parts-") as tmp:
+        code = run_parts(behave, behave_args, parts, Path(tmp)) if parts else 0
+        if serial:
+            print(f"parallel: the {len(serial)} @serial scenario(s), alone", flush=True)
+            code = max(code, run_parts(behave, behave_args, [("serial", serial)], Path(tmp)))
+    print(f"parallel: done in {time.monotonic() - started:.0f} s", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
