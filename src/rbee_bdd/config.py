@@ -59,6 +59,11 @@ class SuiteConfig:
     coverage: bool = False  # measure the daemons with coverage.py (data in <reports>/coverage/data)
 
     @property
+    def fake_nvidia_smi(self) -> bool:
+        """Whether the hives query the suite's own fake nvidia-smi (fixtures/bin/nvidia-smi)."""
+        return self.nvidia_smi.endswith("fixtures/bin/nvidia-smi")
+
+    @property
     def coverage_data(self) -> Path:
         return self.reports_dir / "coverage" / "data"
 

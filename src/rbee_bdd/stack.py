@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -44,24 +45,41 @@ class Stack:
         self.queen_node: Node | None = None
         self.hive_nodes: dict[str, Node] = {}
         self.start_seconds: float | None = None
+        self.phases: dict[str, float] = {}
         cleanup.push("tear down the stack", self.teardown)
         self.target = make_target(config, identity, log_dir)
 
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
               queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
               hive_args: tuple[str, ...] = ()) -> None:
-        """Start queen, then the hives, and wait until queen has heard from each."""
+        """Start queen and the hives, and wait until queen has heard from each.
+
+        Where hives know queen's address before it runs (docker: its container's name), all
+        start at once; otherwise queen first, then the hives together. ``phases`` says how long
+        each part took (seconds since the start).
+        """
         assert self.target is not None
+        target = self.target
         started = time.monotonic()
-        self.queen_node = self.target.start_queen(queen_args)
-        queen_url = self.target.queen_url_for_hives()
         interval = heartbeat_interval or self.config.heartbeat_interval
-        for index in range(1, hives + 1):
+
+        def start_hive(index: int) -> tuple[str, Node]:
             name = f"hive-{index}"
-            spec = HiveSpec(name, queen_url, interval, cgroups, worker_wrapper, hive_args)
-            self.hive_nodes[name] = self.target.start_hive(spec)
+            spec = HiveSpec(name, target.queen_url_for_hives(), interval, cgroups, worker_wrapper, hive_args)
+            return name, target.start_hive(spec)
+
+        with ThreadPoolExecutor(max_workers=1 + hives) as pool:
+            queen = pool.submit(target.start_queen, queen_args)
+            if not target.queen_address_known_before_start:
+                self.queen_node = queen.result()
+            started_hives = [pool.submit(start_hive, index) for index in range(1, hives + 1)]
+            self.queen_node = queen.result()
+            self.phases["queen healthy"] = time.monotonic() - started
+            self.hive_nodes.update(hive.result() for hive in started_hives)
+        self.phases["hives healthy"] = time.monotonic() - started
         self.wait_hives_listed(set(self.hive_nodes))
-        self.start_seconds = round(time.monotonic() - started, 3)
+        self.phases["hives listed"] = time.monotonic() - started
+        self.start_seconds = round(self.phases["hives listed"], 3)
 
     def wait_hives_listed(self, expected: set[str], timeout: float = 10) -> None:
         eventually(lambda: expected <= {h["hive_id"] for h in self.queen().hives() if h["available"]},

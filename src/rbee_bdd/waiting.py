@@ -34,12 +34,17 @@ class GiveUp(AssertionError):
     """Raised by a check when the condition can never hold (the daemon died): ``eventually`` stops at once."""
 
 
-def eventually(check: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
+FIRST_INTERVAL_S = 0.02
+MAX_INTERVAL_S = 0.1  # a long wait polls at 10 Hz: polls are HTTP requests, and CPU is shared by parallel runs
+
+
+def eventually(check: Callable[[], T], timeout: float, what: str, interval: float = FIRST_INTERVAL_S) -> T:
     """Call *check* until it returns a truthy value without raising AssertionError.
 
     *timeout* is scaled by the multiplier. On timeout, raises EventuallyTimeout naming
     *what* was awaited and the last value or assertion seen. A GiveUp from *check* ends the
-    wait at once and is raised as it is.
+    wait at once and is raised as it is. Polls start every *interval* seconds and slow down
+    to MAX_INTERVAL_S (a condition that holds soon is seen soon; a long wait costs little).
     """
     deadline = time.monotonic() + scaled(timeout)
     last: object = "nothing (never checked)"
@@ -59,4 +64,5 @@ def eventually(check: Callable[[], T], timeout: float, what: str, interval: floa
         if time.monotonic() >= deadline:
             timeline.waited(f"{what}: timed out after {scaled(timeout):.1f} s; last saw: {last}")
             raise EventuallyTimeout(f"waited {scaled(timeout):.1f} s for {what}; last saw: {last}")
-        time.sleep(interval)
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interval = max(interval, min(interval * 1.5, MAX_INTERVAL_S))  # a caller's slower pace stays

@@ -205,6 +205,13 @@ def create_app(config: HiveConfig) -> FastAPI:
         asyncio.get_running_loop().call_later(0.1, exit_now)
         return {"hive_id": config.hive_id, "stopped": [w.to_dict() for w in stopped]}
 
+    @app.delete("/v1/workers")
+    async def stop_every_worker() -> dict[str, Any]:
+        """Stop every worker (as DELETE of each); the hive goes on. Queen's cascade does this first."""
+        log.warning("stopping all %d worker(s)", len(workers.live))
+        stopped = await workers.stop_all()
+        return {"hive_id": config.hive_id, "stopped": [w.to_dict() for w in stopped]}
+
     @app.get("/v1/workers")
     async def list_workers() -> dict[str, list[dict[str, Any]]]:
         return {"workers": [w.to_dict() for w in workers.live.values()]}

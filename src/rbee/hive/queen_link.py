@@ -14,6 +14,8 @@ from rbee.common.narration import Narration
 
 log = logging.getLogger("rbee.hive.queen_link")
 HEARTBEAT = "heartbeat"
+FIRST_CONTACT_S = 0.1
+FIRST_CONTACT_TRIES = 50
 
 
 class QueenLink:
@@ -25,6 +27,7 @@ class QueenLink:
         self.interval_s = interval_s
         self.max_backoff_s = max(max_backoff_s, interval_s)
         self.failures = 0
+        self.reached = False  # queen has answered once: until then it is likely starting, so retry soon
         self._heartbeat = heartbeat
         self._queue: asyncio.Queue[Narration | str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -62,7 +65,13 @@ class QueenLink:
                 await task
 
     def next_delay(self) -> float:
-        """The heartbeat interval; while queen is unreachable, doubling per failure up to the cap."""
+        """The heartbeat interval; while queen is unreachable, doubling per failure up to the cap.
+
+        Until queen has answered once (the two may be starting together), every FIRST_CONTACT_S at
+        most, for FIRST_CONTACT_TRIES failed tries; then the backoff as usual.
+        """
+        if not self.reached and self.failures < FIRST_CONTACT_TRIES:
+            return min(self.interval_s, FIRST_CONTACT_S)
         if self.failures == 0:
             return self.interval_s
         return float(min(self.interval_s * 2 ** min(self.failures, 16), self.max_backoff_s))
@@ -98,3 +107,4 @@ class QueenLink:
         if self.failures:
             log.info("queen at %s reachable again after %d failed send(s)", self.queen_url, self.failures)
         self.failures = 0
+        self.reached = True

@@ -118,8 +118,15 @@ def create_app(config: QueenConfig) -> FastAPI:
             log.warning("shutting down alone (--no-cascade-shutdown): hives keep running")
             return
         hives = registry.hive_urls()
-        log.warning("shutting down %d hive(s): %s", len(hives), ", ".join(hives))
         client = started["scheduler"].client
+        # two phases, so that the order holds across hives: every worker of every hive ends first
+        log.warning("stopping the workers of %d hive(s): %s", len(hives), ", ".join(hives))
+        stops = await asyncio.gather(*(client.delete(f"{url}/v1/workers", timeout=config.hive_shutdown_timeout_s)
+                                       for url in hives.values()), return_exceptions=True)
+        for hive_id, answer in zip(hives, stops, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("hive %s did not confirm its workers stopped: %r", hive_id, answer)
+        log.warning("shutting down %d hive(s): %s", len(hives), ", ".join(hives))
         answers = await asyncio.gather(*(client.post(f"{url}/v1/shutdown", timeout=config.hive_shutdown_timeout_s)
                                          for url in hives.values()), return_exceptions=True)
         for hive_id, answer in zip(hives, answers, strict=True):

@@ -120,6 +120,9 @@ class Node(Protocol):
 class Target(Protocol):
     """Starts nodes of one scenario; everything it creates is labelled and removable."""
 
+    # True where queen_url_for_hives() is known before queen runs, so hives may start with it
+    queen_address_known_before_start: bool
+
     def start_queen(self, extra_args: tuple[str, ...] = ()) -> Node: ...
 
     def queen_url_for_hives(self) -> str:

@@ -232,6 +232,8 @@ class DockerNode:
 class DockerTarget:
     """Creates the scenario's network and containers, all labelled with run and scenario."""
 
+    queen_address_known_before_start = True  # hives reach it by its container's name
+
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> None:
         self.config = config
         self.identity = identity
@@ -282,16 +284,16 @@ class DockerTarget:
 
     def start_hive(self, spec: HiveSpec) -> DockerNode:
         advertise = self.identity.name(spec.name)
-        fake = self.config.nvidia_smi.endswith("fixtures/bin/nvidia-smi")
         supervisor = f"{FIXTURE_BIN}/hive-supervisor"  # restarts a crashed hive process
         worker = " ".join(self.config.worker_cmd)
+        nvidia_smi = FAKE_NVIDIA_SMI if self.config.fake_nvidia_smi else self.config.nvidia_smi
         command = [supervisor, *self.config.hive_cmd, "--host", "0.0.0.0", "--port", str(HIVE_PORT),
                    "--advertise-host", advertise,
                    "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
                    "--state-dir", STATE_DIR, "--download-dir", DOWNLOAD_DIR,
                    "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--worker-cmd", f"{FIXTURE_BIN}/{spec.worker_wrapper}" if spec.worker_wrapper else worker,
-                   "--nvidia-smi", FAKE_NVIDIA_SMI if fake else self.config.nvidia_smi, *spec.extra_args]
+                   "--nvidia-smi", nvidia_smi, *spec.extra_args]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         if spec.cgroups:
             # the engine mounts the cgroup filesystem read-only in containers (and privileged

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -168,6 +169,8 @@ class LocalNode:
 class LocalTarget:
     """Starts the configured programs as local processes, marked by the scenario's env vars."""
 
+    queen_address_known_before_start = False  # its port is chosen by the OS when it starts
+
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> None:
         self.config = config
         self.identity = identity
@@ -191,7 +194,8 @@ class LocalTarget:
         return self._start("queen", args)
 
     def queen_url_for_hives(self) -> str:
-        return self.nodes[0].url
+        queen = next(node for node in self.nodes if node.name == "queen")
+        return queen.url
 
     def harness_address(self) -> str:
         return "127.0.0.1"
@@ -205,7 +209,7 @@ class LocalTarget:
         args = [*wrapper, *self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval), "--worker-cmd", worker_cmd,
-                "--nvidia-smi", self.config.nvidia_smi, "--cgroup-slice", self._slice(spec.name),
+                "--nvidia-smi", self._nvidia_smi(), "--cgroup-slice", self._slice(spec.name),
                 "--state-dir", str(self.work_dir / f"{spec.name}-state"),
                 "--download-dir", str(self.work_dir / f"{spec.name}-downloads"),
                 *spec.extra_args]
@@ -215,6 +219,19 @@ class LocalTarget:
                            self._slice(spec.name) if spec.cgroups else "")
         node.gpu_state = gpu_state
         return node
+
+    def _nvidia_smi(self) -> str:
+        """The nvidia-smi hives query. The suite's fake is a Python script: run it with the suite's own
+        interpreter, not whatever ``env python3`` finds (a pyenv shim costs 0.15 CPU-s a call, hives
+        call it every second)."""
+        if not self.config.fake_nvidia_smi:
+            return self.config.nvidia_smi
+        fake = Path(self.config.nvidia_smi)
+        launcher = self.work_dir / "nvidia-smi"
+        if not launcher.exists():
+            launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n')
+            launcher.chmod(0o755)
+        return str(launcher)
 
     def _slice(self, hive: str) -> str:
         """Hives on one machine share its cgroup: each gets a slice of its own."""
