@@ -61,8 +61,9 @@ def test_rerun_file_paths_work_with_behave_at_file(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
     rerun = reports / "rerun.txt"
-    rerun.write_text("# -- RERUN: 1 failing scenarios during last test run.\n"
-                     "features/harness/start_failure.feature:6\n")
+    feature = ROOT / "features" / "harness" / "start_failure.feature"
+    line = next(n for n, text in enumerate(feature.read_text().splitlines(), 1) if "queen exits at start-up" in text)
+    rerun.write_text(f"# -- RERUN: 1 failing scenario.\nfeatures/harness/start_failure.feature:{line}\n")
     assert relocate_rerun(rerun, ROOT) == 1
     behave = str(Path(sys.executable).parent / "behave")
     done = subprocess.run([behave, "--dry-run", "--no-skipped", "--no-summary", "-f", "plain", f"@{rerun}"], cwd=ROOT,
