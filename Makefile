@@ -125,7 +125,7 @@ bdd-report: preflight-docker setup fixtures stack-image
 	echo "bdd-report: $(REPORTS)/report.html, $(REPORTS)/summary.md, $(REPORTS)/junit/, $(REPORTS)/allure-results/, $(REPORTS)/coverage/html/"; \
 	exit $$status
 
-coverage-report: setup
+coverage-report:  # after a run: the run did the setup
 	@cov="$(BIN)/coverage"; rc=fixtures/coverage-report.ini; data=$(REPORTS)/coverage/.coverage; \
 	  $$cov combine --rcfile=$$rc --data-file=$$data --keep $(REPORTS)/coverage/data >/dev/null && \
 	  $$cov html --rcfile=$$rc --data-file=$$data -d $(REPORTS)/coverage/html -q && \
@@ -149,6 +149,7 @@ lint: setup
 	$(BIN)/ruff check src features tests fixtures benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
+	$(BIN)/python -m rbee_bdd.tags features
 	@! grep -rnE '^\s*(from|import)\s+rbee(\.|\s|$$)' features || { echo "lint: features/ imports the stack" >&2; exit 1; }
 
 unit: setup fixtures

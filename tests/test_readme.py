@@ -73,3 +73,15 @@ def test_make_help_shows_the_variables() -> None:
                           timeout=30)
     for variable in ("TAGS=", "BEHAVE_ARGS=", "IMAGE="):
         assert variable in done.stdout
+
+
+def test_the_tag_registry_rejects_unknown_tags_and_wants_one_priority(tmp_path: Path) -> None:
+    from rbee_bdd.tags import problems
+
+    (tmp_path / "x.feature").write_text(
+        "@integration @faults @p1\nFeature: X\n\n  @p0\n  Scenario: two priorities\n    Given a stack with 1 hive\n\n"
+        "  @someday\n  Scenario: an unknown tag\n    Given a stack with 1 hive\n")
+    found = problems(tmp_path)
+    assert any("'two priorities' needs exactly one priority" in line for line in found), found
+    assert any("unknown tag @someday" in line for line in found), found
+    assert problems(ROOT / "features") == []

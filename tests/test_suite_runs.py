@@ -128,3 +128,24 @@ def test_ctrl_c_during_cleanup_finishes_the_cleanup_and_reads_as_interrupted(tmp
     assert "interrupted by SIGINT during its cleanup" in done.stderr
     facts = [json.loads(line) for line in (tmp_path / "reports" / "facts.jsonl").read_text().splitlines()]
     assert [f["status"] for f in facts] == ["interrupted"], "the run stops after the interrupted scenario"
+
+
+def test_a_profile_that_does_not_claim_a_capability_skips_its_scenarios_and_shows_the_matrix(tmp_path: Path) -> None:
+    write_suite(tmp_path, """
+        Feature: Profiles
+          Scenario: the core
+            Given a step that passes
+
+          @cap.deadlines
+          Scenario: a deadline scenario
+            Given a step that passes
+    """)
+    done = behave(tmp_path, "-D", "profile=minimal")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "skipping 'a deadline scenario': the build's profile (minimal) does not claim deadlines" in done.stdout
+    report = subprocess.run([sys.executable, "-m", "rbee_bdd.report", "summary", str(tmp_path / "reports")],
+                            capture_output=True, text=True, timeout=60)
+    assert "| core (no @cap) | 1 | 0 | 0 | 0 | conforms |" in report.stdout, report.stdout
+    assert "| deadlines | 0 | 0 | 1 | 0 | not claimed |" in report.stdout, report.stdout
+    bad = behave(tmp_path, "-D", "profile=nonesuch")
+    assert "cannot start the run: -D profile: no profile 'nonesuch'" in bad.stderr

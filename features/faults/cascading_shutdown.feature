@@ -1,4 +1,4 @@
-@integration @faults @cascading-shutdown
+@integration @faults @cascading-shutdown @p1 @cap.cascading-shutdown
 Feature: Cascading shutdown from queen
   SIGTERM to queen refuses new jobs, lets running ones finish, then shuts every hive down;
   each hive stops its workers (SIGTERM, SIGKILL after its grace period) before it exits.

@@ -1,4 +1,4 @@
-@integration @faults @crash
+@integration @faults @crash @p1
 Feature: Crashes: workers and hives killed with SIGKILL
   A worker SIGKILLed mid-stream ends its job with WORKER_CRASHED at once and is dropped
   everywhere; one lost before the job's first token costs the client nothing, because queen
@@ -18,7 +18,7 @@ Feature: Crashes: workers and hives killed with SIGKILL
     And queen no longer lists the job's worker within 1 seconds
     And a job for model "slowllama" completes
 
-  @failover
+  @failover @cap.failover
   Scenario: The worker dies before its first token: the job runs again on another worker
     Given a stack with 1 hive
     And a completed job for model "tinyllama"

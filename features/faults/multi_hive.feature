@@ -1,4 +1,4 @@
-@integration @faults @multi-hive
+@integration @faults @multi-hive @p1
 Feature: Several hives share the work
   With two hives that run two workers each, ten jobs all complete and both hives take a
   fair share of them: queen gives a job to an idle worker of the least busy hive.

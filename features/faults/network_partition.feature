@@ -1,4 +1,4 @@
-@integration @faults @network-partition @needs.node-netns
+@integration @faults @network-partition @needs.node-netns @p1
 Feature: Network partitions between queen and a hive
   iptables rules inside the hive's own network namespace cut it (and its workers) off from
   queen, by dropping every packet or by rejecting them. Queen notices within the staleness
@@ -30,6 +30,7 @@ Feature: Network partitions between queen and a hive
     When the partition heals
     Then the noted worker stops generating within 30 seconds
 
+  @cap.worker-health
   Scenario: A hive cut off from one of its workers marks it unhealthy and queen routes around it
     Given a stack with 1 hive that checks its workers' health every 0.5 seconds
     And I ask hive "hive-1" to spawn 1 workers for "tinyllama" at once

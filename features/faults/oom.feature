@@ -1,4 +1,4 @@
-@integration @faults @oom @needs.cgroups
+@integration @faults @oom @needs.cgroups @p1 @cap.oom-detection
 Feature: Workers killed by the kernel's OOM killer
   Each worker runs in its own cgroup with the hive's memory limit. A worker that needs more
   is SIGKILLed by the kernel; the hive tells an OOM kill from any other SIGKILL by the

@@ -1,4 +1,4 @@
-@integration @faults @restart
+@integration @faults @restart @p1
 Feature: Restarts of workers and queen
   A worker that dies during a long inference and is replaced leaves one registry entry per
   live worker; a queen restarted alone (--no-cascade-shutdown) rebuilds its registry from the
@@ -25,6 +25,7 @@ Feature: Restarts of workers and queen
     And it ran on a worker queen knew before the restart
     And hive "hive-1" runs 3 worker processes for model "tinyllama"
 
+  @cap.adoption
   Scenario: Hive process crashed and back with 3 workers running: the workers are adopted
     Given a stack with 1 hive
     And I ask hive "hive-1" to spawn 3 workers for "tinyllama" at once

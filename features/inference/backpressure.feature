@@ -1,4 +1,4 @@
-@integration @inference @backpressure @p1
+@integration @inference @backpressure @p1 @cap.backpressure
 Feature: Backpressure on job streams
   Queen keeps a job's events until the job ends and writes them to each reader only as fast
   as that reader takes them. A slow reader gets every token, in order, while queen's memory

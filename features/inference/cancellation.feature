@@ -1,4 +1,4 @@
-@integration @inference @cancellation @p0
+@integration @inference @cancellation @p0 @cap.cancellation
 Feature: Cancelling a job stops the work on its worker
   DELETE on the job, a client that goes away, and Ctrl+C in rbee-keeper each cancel the
   job: its worker stops generating within a second and is free again, and whoever still

@@ -31,6 +31,7 @@ Feature: Failures reach the client as one clear error
     And rbee-keeper's last line on stderr starts with "❌ Failed: NO_WORKER_AVAILABLE"
     And hive "hive-1" runs 0 worker processes for model "tinyllama"
 
+  @cap.gpu-placement
   Scenario: Device memory is exhausted: the model is refused before any worker starts
     Given a stack with 1 hive that runs its workers on GPUs
     And the GPUs of hive "hive-1" have 24576 and 24576 MiB of their 24576 MiB in use
@@ -39,6 +40,7 @@ Feature: Failures reach the client as one clear error
     And rbee-keeper's last line on stderr starts with "❌ Failed: DEVICE_MEMORY_EXHAUSTED"
     And hive "hive-1" runs 0 worker processes for model "tinyllama"
 
+  @cap.gpu-placement
   Scenario: A GPU hive places the worker on the GPU with room for the model
     Given a stack with 1 hive that runs its workers on GPUs
     And the GPUs of hive "hive-1" have 24576 and 1024 MiB of their 24576 MiB in use

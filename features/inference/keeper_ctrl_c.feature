@@ -1,4 +1,4 @@
-@integration @inference @cancellation @keeper-cli @p0
+@integration @inference @cancellation @keeper-cli @p0 @cap.cancellation
 Feature: Ctrl+C in rbee-keeper cancels the job it started
 
   Scenario: Ctrl+C while tokens stream

@@ -1,4 +1,4 @@
-@integration @inference @timeout @p0
+@integration @inference @timeout @p0 @cap.deadlines
 Feature: A job's deadline travels from the client to the worker
   The client sets a deadline (rbee-keeper --timeout, default 30 s); queen passes it on to the
   worker as X-Request-Deadline; when it passes the worker stops generating and the client

@@ -1,4 +1,4 @@
-@integration @narration @correlation @p0
+@integration @narration @correlation @p0 @cap.correlation
 Feature: One correlation id follows a job through every daemon
   A client's X-Correlation-ID (or one queen mints) is in queen's answer, on every narration
   event, in the requests to hive and worker, in the spawned worker's environment and in

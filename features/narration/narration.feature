@@ -1,4 +1,4 @@
-@integration @inference @narration @p0
+@integration @inference @narration @p0 @cap.narration
 Feature: Narration from every layer reaches the job's stream
   Queen, hive and worker each tell what they do for a job; all of it reaches
   the client on the job's SSE stream, tagged with the job's id.

@@ -113,7 +113,8 @@ def step_model_worker_idle(context, model, hive, seconds):
 @when("I run rbee-keeper with {args}")
 def step_keeper_args(context, args):
     queen_url = getattr(context, "queen_url", None) or f"http://127.0.0.1:{free_port()}"
-    context.keeper = run_keeper(context.suite_config.keeper_cmd, queen_url, shlex.split(args))
+    config = context.suite_config
+    context.keeper = run_keeper(config.keeper_cmd, queen_url, shlex.split(args), rename=config.profile.rename)
 
 
 @given("no queen listens at the address rbee-keeper is given")

@@ -27,19 +27,21 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     Then queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
     And hive "hive-1"'s log says "reachable again" within 10 seconds
 
+  @cap.cgroup-telemetry
   Scenario: Without the rights to write cgroups, spawning still works and capabilities say so
     Given a stack with 1 hive without cgroup rights
     Then hive "hive-1" reports cgroups as degraded because they are not writable
     And a job for model "tinyllama" completes
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
 
-  @needs.cgroups
+  @needs.cgroups @cap.cgroup-telemetry
   Scenario: With the rights, each worker runs in its own cgroup under the limits asked for
     Given a stack with 1 hive
     Then hive "hive-1" reports cgroups as enabled
     When I spawn a worker for "tinyllama" on hive "hive-1" with CPU limit "50000 100000" and memory limit "512M"
     Then the worker's process runs in a cgroup with a CPU quota of 50000 per 100000 µs and 512 MiB of memory
 
+  @cap.ui-stream
   Scenario: A UI subscriber that stops reading is dropped, the others keep their rhythm
     Given a stack with 1 hive and a UI buffer of 8 events
     And I watch queen's heartbeat stream

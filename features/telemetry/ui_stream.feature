@@ -1,4 +1,4 @@
-@integration @telemetry @p0
+@integration @telemetry @p0 @cap.ui-stream
 Feature: Worker telemetry reaches the UI's heartbeat stream
   Hives report every worker's process stats (pid, model, memory, CPU, I/O, GPU) in
   their heartbeats; queen passes each heartbeat on to UI subscribers as it arrives.

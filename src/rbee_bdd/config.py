@@ -6,8 +6,11 @@ import shlex
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from rbee_bdd.profiles import Profile, ProfileError
+from rbee_bdd.profiles import load as load_profile
 
 TARGETS = ("docker", "local")
 
@@ -26,6 +29,7 @@ SETTINGS = {
     "keeper_cmd": "rbee-keeper's command, on the host",
     "nvidia_smi": "the nvidia-smi the hives query (default: the suite's fake)",
     "coverage": "1: the daemons measure their own coverage (make bdd-report)",
+    "profile": "the build's conformance profile: a name in profiles/ or a .toml path (default reference)",
 }
 
 
@@ -56,6 +60,7 @@ class SuiteConfig:
     worker_cmd: list[str]
     keeper_cmd: list[str]  # always runs on the host
     nvidia_smi: str  # program the hives query; the fake one by default (machines without GPU)
+    profile: Profile = field(default_factory=lambda: Profile("reference"))  # what the build claims
     coverage: bool = False  # measure the daemons with coverage.py (data in <reports>/coverage/data)
 
     @property
@@ -94,9 +99,15 @@ class SuiteConfig:
         if target not in TARGETS:
             raise ConfigError(f"-D target must be one of {', '.join(TARGETS)}, got {target!r}")
 
+        try:
+            profile = load_profile(get("profile", "reference"), Path(__file__).resolve().parents[2])
+        except ProfileError as exc:
+            raise ConfigError(f"-D profile: {exc}") from None
+
         def command(key: str, program: str, on_host: bool = False) -> list[str]:
-            """The user's words; else, on the host, the program found there, and in a container its name."""
-            if words := shlex.split(get(key, "")):
+            """The user's words, else the profile's; else, on the host, the program found there, and in a
+            container its name."""
+            if words := shlex.split(get(key, "")) or shlex.split(profile.programs.get(key.removesuffix("_cmd"), "")):
                 return words
             return [find_program(program)] if on_host or target == "local" else [program]
 
@@ -114,4 +125,5 @@ class SuiteConfig:
             keeper_cmd=command("keeper_cmd", "rbee-keeper", on_host=True),
             nvidia_smi=get("nvidia_smi", "") or str((base / "fixtures" / "bin" / "nvidia-smi").resolve()),
             coverage=get("coverage", "0").lower() in ("1", "true", "yes", "on"),
+            profile=profile,
         )

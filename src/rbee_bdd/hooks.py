@@ -56,7 +56,7 @@ def before_all(context: Any) -> None:
     context.run_identity = RunIdentity.new()
     reaper.start(context.run_identity.run_id, context.run_identity.owner)  # cleans up if this runner is killed
     context.scenario_count = 0
-    say(f"target={config.target} run={context.run_identity.run_id} "
+    say(f"target={config.target} profile={config.profile.name} run={context.run_identity.run_id} "
         f"timeout_multiplier={config.timeout_multiplier:g}; swept {len(removed)} leftover(s) of dead runs")
 
 
@@ -69,7 +69,9 @@ def before_scenario(context: Any, scenario: Any) -> None:
     timeline.begin()
     if context.not_run:
         return
-    reason = missing(list(scenario.effective_tags), context.suite_config.target)
+    tags = list(scenario.effective_tags)
+    config: SuiteConfig = context.suite_config
+    reason = missing(tags, config.target) or config.profile.unclaimed(tags)
     if reason:
         say(f"skipping {scenario.name!r}: {reason}")
         context.skip_reason = reason
@@ -77,7 +79,6 @@ def before_scenario(context: Any, scenario: Any) -> None:
         return
     context.scenario_count += 1
     context.identity = context.run_identity.scenario(context.scenario_count)
-    config: SuiteConfig = context.suite_config
     folder = scenario_folder(config.reports_dir / "logs", scenario.feature.filename, scenario.name)
     context.log_dir = new_run(folder, time.strftime("%Y%m%d-%H%M%S-") + context.run_identity.run_id)
 
@@ -121,7 +122,8 @@ def after_scenario(context: Any, scenario: Any) -> None:
         location=f"{os.path.relpath(scenario.location.filename)}:{scenario.location.line}",
         seconds=round(time.monotonic() - context.scenario_started, 3), skip_reason=context.skip_reason,
         stack_start_s=stack.start_seconds if stack is not None else None, leftovers=leftovers,
-        failed_step=step, error=error or "; ".join([*errors, *leftovers])))
+        failed_step=step, error=error or "; ".join([*errors, *leftovers]),
+        caps=sorted(t.removeprefix("cap.") for t in scenario.effective_tags if t.startswith("cap."))))
     if failed:
         say(f"logs of {scenario.name!r}: {getattr(context, 'log_dir', '(none)')}")
         attach_evidence(context, evidence)

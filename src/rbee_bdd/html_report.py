@@ -27,9 +27,9 @@ ASSETS = Path(behave_html_pretty_formatter.__file__).parent
 
 
 def part_number(name: str) -> int:
-    """part3 → 3; any other name (serial) → 99: feature ids stay unique across parts."""
+    """part203 → 203 (shard 2, part 3), so feature ids stay unique across parts and shards; else 0."""
     found = re.fullmatch(r"part(\d+)", name)
-    return int(found.group(1)) if found else 99
+    return int(found.group(1)) if found else 0
 
 
 class HTMLPart(PrettyHTMLFormatter):

@@ -6,6 +6,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -24,13 +25,16 @@ class KeeperResult:
                 f"\n--- stderr ---\n{self.stderr[-1500:]}")
 
 
+Rename = Callable[[list[str]], list[str]]
+
+
 class KeeperProcess:
     """rbee-keeper running in the background: its output is read as it comes."""
 
     def __init__(self, command: list[str], queen_url: str, args: list[str],
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, rename: Rename = list) -> None:
         self.started = time.monotonic()
-        self.popen = subprocess.Popen([*command, "--queen-url", queen_url, *args], stdin=subprocess.DEVNULL,
+        self.popen = subprocess.Popen(rename([*command, "--queen-url", queen_url, *args]), stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env={**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})},
                                       start_new_session=True)
@@ -70,10 +74,11 @@ class KeeperProcess:
 
 
 def run_keeper(command: list[str], queen_url: str, args: list[str], timeout: float = 60.0,
-               extra_env: dict[str, str] | None = None) -> KeeperResult:
-    """Run ``rbee-keeper --queen-url URL ARGS…`` to completion (killed after *timeout*)."""
+               extra_env: dict[str, str] | None = None, rename: Rename = list) -> KeeperResult:
+    """Run ``rbee-keeper --queen-url URL ARGS…`` to completion (killed after *timeout*); *rename* maps
+    the flags to the build's names (its profile)."""
     started = time.monotonic()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-    done = subprocess.run([*command, "--queen-url", queen_url, *args], capture_output=True, text=True,
+    done = subprocess.run(rename([*command, "--queen-url", queen_url, *args]), capture_output=True, text=True,
                           timeout=scaled(timeout), env=env, stdin=subprocess.DEVNULL, check=False)
     return KeeperResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)

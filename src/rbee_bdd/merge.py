@@ -8,6 +8,7 @@ updates ``durations.json`` from the facts, so the next run balances its parts be
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import xml.etree.ElementTree as ElementTree
@@ -15,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rbee_bdd.html_report import page
-from rbee_bdd.report import ScenarioFact, read_facts, relocate_rerun
+from rbee_bdd.report import ScenarioFact, conformance, read_facts, relocate_rerun
 
 PARTS = "parts"
 DURATIONS = "durations.json"
@@ -56,7 +57,12 @@ def summary_html(facts: list[ScenarioFact]) -> str:
     cells = "".join(f"<td style='padding:0 1em'>{label}: <b>{value}</b></td>" for label, value in
                     [("scenarios", len(facts)), ("passed", counts["passed"]), ("failed", failed),
                      ("skipped", counts["skipped"])])
-    return f"<div class='feature-container'><table><tr>{cells}</tr></table></div>"
+    matrix = "".join(f"<tr><td>{html.escape(name)}</td><td>{passed}</td><td>{failed}</td><td>{unclaimed}</td>"
+                     f"<td>{skipped}</td></tr>" for name, passed, failed, unclaimed, skipped in conformance(facts))
+    head = "".join(f"<th style='padding:0 1em'>{h}</th>" for h in
+                   ("capability", "passed", "failed", "not claimed", "skipped (machine)"))
+    return (f"<div class='feature-container'><table><tr>{cells}</tr></table>"
+            f"<h3>Conformance</h3><table><tr>{head}</tr>{matrix}</table></div>")
 
 
 def update_durations(reports: Path, facts: list[ScenarioFact]) -> None:

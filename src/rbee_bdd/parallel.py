@@ -211,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     serial = [s for s in mine if SERIAL_TAG in s.tags]
     together = [s for s in mine if SERIAL_TAG not in s.tags]
     jobs = max(1, min(args.jobs, len(together)))
-    parts = [(f"part{i + 1}", p) for i, p in enumerate(balance(together, jobs, durations)) if p]
+    # names unique across shards too (shard 2's first part is part201): outputs and HTML ids follow them
+    parts = [(f"part{shard * 100 + i + 1}", p) for i, p in enumerate(balance(together, jobs, durations)) if p]
     print(f"parallel: {len(selected)} scenarios selected; shard {shard}/{shards}: {len(mine)}, "
           f"{len(together)} in {len(parts)} parallel part(s), {len(serial)} @serial after them", flush=True)
     args.reports.mkdir(parents=True, exist_ok=True)
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         code = run_parts(behave, behave_args, parts, Path(tmp)) if parts else 0
         if serial:
             print(f"parallel: the {len(serial)} @serial scenario(s), alone", flush=True)
-            code = max(code, run_parts(behave, behave_args, [("serial", serial)], Path(tmp)))
+            code = max(code, run_parts(behave, behave_args, [(f"part{shard * 100 + 99}", serial)], Path(tmp)))
     print(f"parallel: done in {time.monotonic() - started:.0f} s", flush=True)
     return code
 

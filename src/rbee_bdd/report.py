@@ -31,6 +31,7 @@ class ScenarioFact:
     leftovers: list[str] = field(default_factory=list)
     failed_step: str = ""  # the step that failed, with its keyword
     error: str = ""  # its message (or the cleanup's, or the leftovers)
+    caps: list[str] = field(default_factory=list)  # the optional capabilities (@cap.*) it verifies
 
 
 def append_fact(reports_dir: Path, fact: ScenarioFact) -> None:
@@ -44,6 +45,38 @@ def read_facts(reports_dir: Path) -> list[ScenarioFact]:
     if not path.exists():
         return []
     return [ScenarioFact(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+CORE = "core (no @cap)"
+NOT_CLAIMED = "does not claim"
+
+
+def conformance(facts: list[ScenarioFact]) -> list[tuple[str, int, int, int, int]]:
+    """Per capability (and the core): scenarios passed, failed, not claimed, skipped otherwise."""
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for fact in facts:
+        for cap in fact.caps or [CORE]:
+            row = rows[cap]
+            if fact.status == "passed":
+                row[0] += 1
+            elif fact.status in ("failed", "error", "interrupted"):
+                row[1] += 1
+            elif NOT_CLAIMED in fact.skip_reason:
+                row[2] += 1
+            else:
+                row[3] += 1
+    order = sorted(rows, key=lambda name: (name != CORE, name))
+    return [(name, rows[name][0], rows[name][1], rows[name][2], rows[name][3]) for name in order]
+
+
+def conformance_markdown(facts: list[ScenarioFact]) -> list[str]:
+    lines = ["## Conformance", "", "| capability | passed | failed | not claimed | skipped (machine) | verdict |",
+             "|---|---:|---:|---:|---:|---|"]
+    for name, passed, failed, unclaimed, skipped in conformance(facts):
+        verdict = ("FAILS" if failed else "not claimed" if unclaimed and not passed
+                   else "conforms" if passed else "untested here")
+        lines.append(f"| {name} | {passed} | {failed} | {unclaimed} | {skipped} | {verdict} |")
+    return [*lines, ""]
 
 
 def summary(facts: list[ScenarioFact]) -> str:
@@ -67,6 +100,7 @@ def summary(facts: list[ScenarioFact]) -> str:
                 message = fact.error.strip().splitlines()
                 lines.append("  - message: " + " / ".join(line.strip() for line in message[:6])[:600])
         lines.append("")
+    lines += conformance_markdown(facts)
     skipped = [f for f in facts if f.status == "skipped"]
     if skipped:
         lines += ["## Skipped", ""] + [f"- {f.scenario}: {f.skip_reason or '(no reason given)'}" for f in skipped]

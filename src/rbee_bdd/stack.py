@@ -161,7 +161,8 @@ class Stack:
         return [row for row in self.hive_nodes[hive].processes() if row.worker_id]
 
     def keeper(self, args: list[str], timeout: float = 60.0) -> KeeperResult:
-        return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.config.coverage_env())
+        return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.config.coverage_env(),
+                          self.config.profile.rename)
 
     def teardown(self) -> None:
         if self.target is not None:
@@ -196,7 +197,8 @@ class Stack:
         return WorkerClient(f"http://{self.hive_nodes[hive].address}:{port}")
 
     def start_keeper(self, args: list[str], cleanup: CleanupStack) -> KeeperProcess:
-        keeper = KeeperProcess(self.config.keeper_cmd, self.queen().url, args, self.config.coverage_env())
+        keeper = KeeperProcess(self.config.keeper_cmd, self.queen().url, args, self.config.coverage_env(),
+                               self.config.profile.rename)
         cleanup.push("stop rbee-keeper", keeper.stop)
         return keeper
 

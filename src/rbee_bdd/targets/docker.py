@@ -247,6 +247,7 @@ class DockerTarget:
     def _run(self, node: str, command: list[str], port: int, extra_env: dict[str, str] | None = None,
              **extra: Any) -> DockerNode:
         name = self.identity.name(node)
+        command = self.config.profile.rename(command)  # the build's own flag names
         if self.config.coverage:  # the daemons measure themselves into the host's reports
             self.config.coverage_data.mkdir(parents=True, exist_ok=True)
             extra_env = {**(extra_env or {}), "COVERAGE_PROCESS_START": COVERAGE_CONFIG,

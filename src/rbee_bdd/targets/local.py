@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -50,6 +51,7 @@ class LocalNode:
         self.port = 0
         self.url = ""
         self.popen: subprocess.Popen[bytes] | None = None
+        self.rename: Callable[[list[str]], list[str]] = list  # to the build's own flag names
 
     @property
     def address(self) -> str:
@@ -70,7 +72,7 @@ class LocalNode:
         with self.log_path.open("ab") as log:
             try:
                 self.popen = subprocess.Popen(
-                    [*self.args, "--port", str(self.port), "--port-file", str(self.port_file)],
+                    self.rename([*self.args, "--port", str(self.port), "--port-file", str(self.port_file)]),
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                     cwd=self.work_dir, start_new_session=True,
                 )
@@ -184,6 +186,7 @@ class LocalTarget:
         env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {}),
                **self.config.coverage_env()}  # with coverage, the daemons and their workers measure themselves
         node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name)
+        node.rename = self.config.profile.rename
         self.nodes.append(node)
         node.start()
         return node

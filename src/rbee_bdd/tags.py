@@ -1,0 +1,93 @@
+"""The tag registry: every tag a feature may carry, with what it means; ``make lint`` enforces it.
+
+``python -m rbee_bdd.tags [FEATURES_DIR]`` fails on a tag not listed here and on a scenario
+whose tags (its own and its feature's) hold no priority or more than one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from behave.parser import parse_file
+
+from rbee_bdd.capabilities import CHECKS, TARGET_CHECKS
+from rbee_bdd.profiles import CAPABILITIES
+
+PRIORITIES = {
+    "p0": "must never fail: the core flows",
+    "p1": "core behaviour",
+    "p2": "the rest",
+}
+KINDS = {
+    "integration": "starts a stack (every scenario)",
+    "slow": "takes more than 30 s",
+    "serial": "runs alone after the parallel part: its time bounds do not hold under CPU contention",
+}
+AREAS = {
+    "inference": "features/inference: jobs, streams, cancellation, deadlines",
+    "narration": "features/narration: narration and correlation ids",
+    "faults": "features/faults: real faults",
+    "telemetry": "features/telemetry: heartbeats, registry, worker stats",
+    "harness": "features/harness: how the suite itself reports",
+}
+TOPICS = {
+    "backpressure": "slow and stalled stream readers",
+    "cancellation": "DELETE, disconnect, Ctrl+C",
+    "cleanup": "nothing left after any ending",
+    "concurrency": "many jobs or clients at once",
+    "error-propagation": "errors reach the client with their code",
+    "failover": "a lost worker replaced before the first token",
+    "keeper-cli": "the rbee-keeper command line",
+    "timeout": "deadlines",
+    "correlation": "one correlation id through every daemon",
+    "cascading-shutdown": "SIGTERM to queen down to every worker",
+    "crash": "SIGKILL of workers and hives",
+    "database-failure": "a corrupt model catalog",
+    "multi-hive": "work shared by several hives",
+    "network-partition": "iptables partitions",
+    "oom": "kernel OOM kills under memory limits",
+    "provisioning": "models downloaded from a hub",
+    "restart": "daemons stopped or crashed and back",
+    "worker-churn": "bursts of spawns and stops",
+}
+NEEDS = {f"needs.{name}": "skipped, with the reason printed, where the machine lacks it"
+         for name in [*CHECKS, *TARGET_CHECKS]}
+CAPS = {f"cap.{name}": f"optional capability: {meaning}" for name, meaning in CAPABILITIES.items()}
+REGISTRY = {**PRIORITIES, **KINDS, **AREAS, **TOPICS, **NEEDS, **CAPS}
+
+
+def problems(features: Path) -> list[str]:
+    """Every unknown tag and every scenario without exactly one priority, as ``file:line: …``."""
+    found = []
+    for path in sorted(features.rglob("*.feature")):
+        feature = parse_file(str(path))
+        if feature is None:
+            continue
+        unknown: dict[str, int] = {}
+        for scenario in feature.walk_scenarios():  # an outline's rows, each with the outline's tags
+            tags = set(scenario.effective_tags)
+            for tag in sorted(tags - set(REGISTRY)):
+                unknown.setdefault(tag, scenario.line)
+            priorities = sorted(tags & set(PRIORITIES))
+            if len(priorities) != 1:
+                found.append(f"{path}:{scenario.line}: {scenario.name!r} needs exactly one priority "
+                             f"(@p0, @p1 or @p2), has {['@' + p for p in priorities] or 'none'}")
+        found += [f"{path}:{line}: unknown tag @{tag}" for tag, line in unknown.items()]
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.tags", description=__doc__.splitlines()[0])
+    parser.add_argument("features", type=Path, nargs="?", default=Path("features"))
+    found = problems(parser.parse_args(argv).features)
+    for line in found:
+        print(f"tags: {line}", file=sys.stderr)
+    if found:
+        print(f"tags: {len(found)} problem(s); the registry is src/rbee_bdd/tags.py", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
