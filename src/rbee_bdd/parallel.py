@@ -24,6 +24,7 @@ import argparse
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from typing import Any
 from behave.formatter.base import Formatter
 
 from rbee_bdd.identity import PART_ENV
-from rbee_bdd.merge import DURATIONS
+from rbee_bdd.merge import DURATIONS, PARTS
 from rbee_bdd.report import FACTS
 
 SERIAL_TAG = "serial"
@@ -217,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(together)} in {len(parts)} parallel part(s), {len(serial)} @serial after them", flush=True)
     args.reports.mkdir(parents=True, exist_ok=True)
     (args.reports / FACTS).unlink(missing_ok=True)  # the parts append to it, as one run
+    shutil.rmtree(args.reports / PARTS, ignore_errors=True)  # an earlier run's parts must not be merged in
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rbee-bdd-parts-") as tmp:
         code = run_parts(behave, behave_args, parts, Path(tmp)) if parts else 0
