@@ -51,9 +51,10 @@ def write_suite(tmp: Path, feature: str) -> Path:
     return features
 
 
-def behave(tmp: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def behave(tmp: Path, *args: str, env: dict[str, str] | None = None,
+           paths: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([BEHAVE, "--no-capture", "-D", "target=local", "-D", f"reports_dir={tmp / 'reports'}",
-                           *args, str(tmp / "features")], capture_output=True, text=True, timeout=120,
+                           *args, *(paths or [str(tmp / "features")])], capture_output=True, text=True, timeout=120,
                           cwd=tmp, env={**os.environ, "MARK": str(tmp / "mark"), **(env or {})})
 
 
@@ -149,3 +150,22 @@ def test_a_profile_that_does_not_claim_a_capability_skips_its_scenarios_and_show
     assert "| deadlines | 0 | 0 | 1 | 0 | not claimed |" in report.stdout, report.stdout
     bad = behave(tmp_path, "-D", "profile=nonesuch")
     assert "cannot start the run: -D profile: no profile 'nonesuch'" in bad.stderr
+
+
+def test_an_outline_row_left_out_by_its_line_is_not_run_or_listed(tmp_path: Path) -> None:
+    features = write_suite(tmp_path, """
+        Feature: Rows
+          Scenario Outline: row <n>
+            Given a step that passes
+
+            Examples:
+              | n |
+              | 1 |
+              | 2 |
+    """)
+    done = behave(tmp_path, "-f", "rbee_bdd.progress:ScenarioProgress", paths=[f"{features / 'demo.feature'}:9"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "row 2" in done.stdout
+    assert "row 1" not in done.stdout
+    facts = [json.loads(line) for line in (tmp_path / "reports" / "facts.jsonl").read_text().splitlines()]
+    assert [f["status"] for f in facts] == ["passed"]

@@ -43,4 +43,5 @@ def step_queen_lists(context, count, model, hive):
         assert_that(workers, has_length(count), f"ready {model} workers queen lists on {hive}")
         return True
 
-    eventually(listed, 5, f"queen to list {count} ready {model} worker(s) on {hive}")
+    # a spawn's start-up and model load, which take longer when other scenarios run beside this one
+    eventually(listed, 30, f"queen to list {count} ready {model} worker(s) on {hive}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave.model import Rule
+from behave.model import Rule, ScenarioOutline
 
 
 def _keep(item: Any, config: Any) -> bool:
@@ -18,6 +18,9 @@ def _keep(item: Any, config: Any) -> bool:
         item.run_items[:] = [child for child in item.run_items if _keep(child, config)]
         item.scenarios[:] = [child for child in item.scenarios if child in item.run_items]
         return bool(item.run_items)
+    if isinstance(item, ScenarioOutline):  # keep only its selected rows (built once, here)
+        item._scenarios = [row for row in item.scenarios if row.should_run(config)]
+        return bool(item._scenarios)
     return bool(item.should_run(config))
 
 
