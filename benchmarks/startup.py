@@ -1,8 +1,9 @@
 """``make bench-startup``: how fast the stack comes up and answers, on each target.
 
 Prints the median (and min/max) over N runs of: queen healthy, hive healthy and queen + 1
-hive ready (until queen lists the hive), each from the start of the stack; cold first token (no worker yet: spawn + load + first token) and warm first
-token (a ready worker), each measured from outside like the suite does.
+hive ready (until queen lists the hive), each from the start of the stack; cold first token
+(no worker yet: spawn + load + first token) and warm first token (a ready worker), each
+measured from outside like the suite does.
 Usage: python -m benchmarks.startup [--runs N] [--targets docker,local]
 """
 

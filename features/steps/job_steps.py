@@ -5,6 +5,7 @@ from hamcrest import (
     assert_that,
     contains_exactly,
     equal_to,
+    greater_than,
     has_item,
     has_length,
     is_not,
@@ -90,7 +91,7 @@ def step_stream_ends(context, marker, seconds):
 def step_indexes(context):
     for job in context.jobs:
         indexes = [t["i"] for t in job.stream.tokens()]
-        assert_that(indexes, is_not(has_length(0)), f"tokens of {job.job_id}")
+        assert_that(indexes, has_length(greater_than(0)), f"tokens of {job.job_id}")
         assert_that(indexes, equal_to(list(range(len(indexes)))), f"token indexes of {job.job_id}")
 
 
@@ -123,7 +124,7 @@ def step_sooner(context):
 
 @then('the job\'s stream has narration from "{a}", "{b}" and "{c}"')
 def step_narration_from(context, a, b, c):
-    actors = {event["actor"] for event in context.jobs[-1].stream.narration()}
+    actors = sorted({str(event["actor"]) for event in context.jobs[-1].stream.narration()})
     for actor in (a, b, c):
         assert_that(actors, has_item(actor), "actors that narrated on the stream")
 
@@ -132,7 +133,7 @@ def step_narration_from(context, a, b, c):
 def step_narration_job_id(context):
     job = context.jobs[-1]
     ids = [event["job_id"] for event in job.stream.narration()]
-    assert_that(ids, is_not(has_length(0)), "narration events on the stream")
+    assert_that(ids, has_length(greater_than(0)), "narration events on the stream")
     assert_that(ids, only_contains(job.job_id), "job ids carried by the narration events")
 
 
