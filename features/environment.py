@@ -1,6 +1,8 @@
 """behave hooks: all the work is in rbee_bdd.hooks."""
 
-from rbee_bdd import hooks
+from rbee_bdd import hooks, vocabulary
+
+vocabulary.register()  # before behave loads the steps, which use its types
 
 
 def before_all(context):

@@ -63,3 +63,15 @@ def test_sweep_selectors_pick_only_their_own() -> None:
     assert of_run("r1")(mine) and not of_run("r1")(dead)
     assert of_scenario("r1-s2")(mine) and not of_scenario("r1-s1")(mine)
     assert of_every_run(mine) and of_every_run(dead)
+
+
+def test_counts_read_right_in_the_singular_and_the_plural() -> None:
+    import parse
+
+    from rbee_bdd.vocabulary import count_of
+
+    workers = {"Workers": count_of("worker", "workers")}
+    assert parse.parse("spawn {n:Workers}", "spawn 1 worker", workers)["n"] == 1
+    assert parse.parse("spawn {n:Workers}", "spawn 3 workers", workers)["n"] == 3
+    with pytest.raises(ValueError, match="say 1 'worker', not '1 workers'"):
+        parse.parse("spawn {n:Workers}", "spawn 1 workers", workers)

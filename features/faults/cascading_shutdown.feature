@@ -19,9 +19,9 @@ Feature: Cascading shutdown from queen
 
   Scenario: A worker that ignores SIGTERM is killed after the grace period
     Given a stack with 1 hive whose workers ignore SIGTERM and get 3 seconds to stop
-    And I ask hive "hive-1" to spawn 1 workers for "tinyllama" at once
+    And I ask hive "hive-1" to spawn 1 worker for "tinyllama" at once
     And queen lists 1 ready workers for model "tinyllama" on hive "hive-1"
     When queen gets SIGTERM
     Then every worker, then every hive, then queen exits within 30 seconds of the SIGTERM
     And queen and every hive exited with code 0
-    And hive "hive-1"'s log says "ignored SIGTERM for 3 s, killing" within 1 seconds
+    And hive "hive-1"'s log says "ignored SIGTERM for 3 s, killing" within 1 second

@@ -15,7 +15,7 @@ Feature: Crashes: workers and hives killed with SIGKILL
     And every stream's token indexes increase strictly from 0
     And the job's stream has no narration "job_retry"
     And hive "hive-1" reports the job's worker ended "killed by SIGKILL"
-    And queen no longer lists the job's worker within 1 seconds
+    And queen no longer lists the job's worker within 1 second
     And a job for model "slowllama" completes
 
   @failover @cap.failover

@@ -24,7 +24,7 @@ Feature: Failures reach the client as one clear error
     And hive "hive-1" runs 0 worker processes for model "no-such-model"
 
   Scenario: No worker for the model exists and none can be spawned
-    Given a stack with 1 hive that runs at most 1 workers
+    Given a stack with 1 hive that runs at most 1 worker
     And a completed job for model "tinyllama-b"
     When I run rbee-keeper infer with model "tinyllama"
     Then rbee-keeper exits with code 1

@@ -2,17 +2,11 @@
 
 import json
 
-from behave import given, then, when
+from behave import then, when
 from hamcrest import assert_that, equal_to, less_than
 
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.slow_consumers import PacedReader, open_stalled_reader, read_to_end
 from rbee_bdd.waiting import eventually, scaled
-
-
-@given("a stack with {count:d} hive whose queen disconnects a stalled stream reader after {seconds:d} seconds")
-def step_stack_stall(context, count, seconds):
-    start_stack(context, count, queen_args=("--stall-timeout", str(seconds)))
 
 
 @when('a slow client reads a {tokens:d}-token job for model "{model}" with seed {seed:d}, '
@@ -25,7 +19,7 @@ def step_slow_client(context, tokens, model, seed, chunk, pause):
     context.slow_job = (job_id, model, tokens, seed)
 
 
-@then('the slow client\'s stream ends with "{marker}" within {seconds:d} seconds')
+@then('the slow client\'s stream ends with "{marker}" within {seconds:Seconds}')
 def step_slow_ends(context, marker, seconds):
     context.slow.wait_ended(scaled(seconds))
     context.memory_after = context.stack.daemon_memory()
@@ -58,7 +52,7 @@ def step_stalled_client(context, tokens, model):
     context.stalled = open_stalled_reader(context.stack.node("queen").direct_url + path, context.cleanup)
 
 
-@then("queen cancels the stalled client's job within {seconds:d} seconds and closes its connection")
+@then("queen cancels the stalled client's job within {seconds:Seconds} and closes its connection")
 def step_stalled_closed(context, seconds):
     queen = context.stack.queen()
 

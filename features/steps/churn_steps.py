@@ -7,17 +7,11 @@ from behave import given, then, when
 from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, has_length
 
 from rbee_bdd.cgroupfs import cgroup_dirs_named
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.waiting import eventually
 
 
-@given("a stack with {count:d} hives that run at most {workers:d} workers each")
-def step_capped_hives(context, count, workers):
-    start_stack(context, count, hive_args=("--max-workers", str(workers)))
-
-
-@given('I ask hive "{hive}" to spawn {count:d} workers for "{model}" at once')
-@when('I ask hive "{hive}" to spawn {count:d} workers for "{model}" at once')
+@given('I ask hive "{hive}" to spawn {count:Workers} for "{model}" at once')
+@when('I ask hive "{hive}" to spawn {count:Workers} for "{model}" at once')
 def step_spawn_burst(context, hive, count, model):
     client = context.stack.hive(hive)
     with ThreadPoolExecutor(count) as pool:
@@ -29,7 +23,7 @@ def step_spawn_burst(context, hive, count, model):
     context.spawned_all = [*getattr(context, "spawned_all", []), *context.spawned]
 
 
-@then("all the spawned workers are ready within {seconds:d} seconds")
+@then("all the spawned workers are ready within {seconds:Seconds}")
 def step_spawned_ready(context, seconds):
     client = context.stack.hive(context.churn_hive)
 

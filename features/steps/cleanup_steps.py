@@ -29,12 +29,12 @@ def step_note_worker(context, model, hive):
     context.noted_worker = context.stack.worker(hive, rows[0]["worker_id"])
 
 
-@then("queen's metrics show no active job, open stream or reservation within {seconds:d} seconds")
+@then("queen's metrics show no active job, open stream or reservation within {seconds:Seconds}")
 def step_queen_clean(context, seconds):
     wait_released(context.stack.queen().url, "queen", seconds)
 
 
-@then("the worker's metrics show no active job, open stream or busy flag within {seconds:d} seconds")
+@then("the worker's metrics show no active job, open stream or busy flag within {seconds:Seconds}")
 def step_worker_clean(context, seconds):
     wait_released(context.noted_worker.url, "worker", seconds)
 

@@ -1,17 +1,11 @@
 """Many jobs at once: they all finish, keep their own tokens, and get workers in turn."""
 
-from behave import given, then, when
+from behave import then, when
 from hamcrest import assert_that, equal_to, has_length
 
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.waiting import scaled
 
 ASSIGNED = ("worker_found", "worker_spawn_request")
-
-
-@given("a stack with 1 hive that runs at most {count:d} workers")
-def step_capped_stack(context, count):
-    start_stack(context, 1, hive_args=("--max-workers", str(count)))
 
 
 @when('I submit {count:d} infer jobs for model "{model}" at once, each with {max_tokens:d} max tokens and its own seed')
@@ -20,7 +14,7 @@ def step_many(context, count, model, max_tokens):
     context.batch = [queen.submit_infer(model, max_tokens=max_tokens, seed=100 + i) for i in range(count)]
 
 
-@then("all {count:d} jobs' streams end with \"{marker}\" within {seconds:d} seconds")
+@then("all {count:d} jobs' streams end with \"{marker}\" within {seconds:Seconds}")
 def step_all_end(context, count, marker, seconds):
     assert_that(context.batch, has_length(count), "jobs submitted")
     for job in context.batch:

@@ -3,13 +3,6 @@
 from behave import given, then
 from hamcrest import assert_that, equal_to
 
-from rbee_bdd.hooks import start_stack
-
-
-@given("a stack with 1 hive that runs its workers on GPUs")
-def step_gpu_stack(context):
-    start_stack(context, 1, hive_args=("--device", "gpu"))
-
 
 @given('the GPUs of hive "{hive}" have {first:d} and {second:d} MiB of their 24576 MiB in use')
 def step_gpu_memory(context, hive, first, second):

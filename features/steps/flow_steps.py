@@ -14,15 +14,9 @@ from hamcrest import (
     starts_with,
 )
 
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.waiting import eventually, scaled
 
 CORRELATION_ID = r"^[A-Za-z0-9._:-]{1,128}$"
-
-
-@given("a stack with no hive")
-def step_no_hive(context):
-    start_stack(context, 0)
 
 
 def last(context):
@@ -74,21 +68,20 @@ def step_generating(context):
     assert_that(context.stack.worker(hive, worker_id).ready()["state"], equal_to("busy"), f"{worker_id}'s state")
 
 
-@then("the job's worker stops generating within {seconds:d} second")
-@then("the job's worker stops generating within {seconds:d} seconds")
+@then("the job's worker stops generating within {seconds:Seconds}")
 def step_stops_generating(context, seconds):
     hive, worker_id = job_worker(context)
     worker = context.stack.worker(hive, worker_id)
     eventually(lambda: worker.ready()["state"] == "ready", seconds, f"{worker_id} to stop generating")
 
 
-@then('the job\'s state is "{state}" within {seconds:d} seconds')
+@then('the job\'s state is "{state}" within {seconds:Seconds}')
 def step_job_state(context, state, seconds):
     queen = context.stack.queen()
     eventually(lambda: queen.job(last(context).job_id)["state"] == state, seconds, f"the job to be {state}")
 
 
-@then('the job\'s stream ends with a marker starting "{prefix}" within {seconds:d} seconds')
+@then('the job\'s stream ends with a marker starting "{prefix}" within {seconds:Seconds}')
 def step_marker_prefix(context, prefix, seconds):
     job = last(context)
     job.stream.wait_ended(scaled(seconds))

@@ -80,7 +80,7 @@ def step_submit_same(context):
     wait_done(submit(context, first["model"], first["max_tokens"], first.get("seed")))
 
 
-@then('the job\'s stream ends with "{marker}" within {seconds:d} seconds')
+@then('the job\'s stream ends with "{marker}" within {seconds:Seconds}')
 def step_stream_ends(context, marker, seconds):
     job = context.jobs[-1]
     job.stream.wait_ended(scaled(seconds))
@@ -137,7 +137,7 @@ def step_narration_job_id(context):
     assert_that(ids, only_contains(job.job_id), "job ids carried by the narration events")
 
 
-@then("the job's worker is idle again within {seconds:d} seconds")
+@then("the job's worker is idle again within {seconds:Seconds}")
 def step_idle_again(context, seconds):
     queen = context.stack.queen()
     worker_id = queen.job(context.jobs[-1].job_id)["worker_id"]

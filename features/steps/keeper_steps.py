@@ -64,7 +64,7 @@ def step_keeper_timeout(context, model, max_tokens, seconds):
     keeper_infer(context, model, "--max-tokens", max_tokens, "--timeout", seconds)
 
 
-@then("rbee-keeper took less than {seconds:d} seconds")
+@then("rbee-keeper took less than {seconds:Seconds}")
 def step_keeper_took(context, seconds):
     assert_that(context.keeper.seconds, less_than(scaled(seconds)), context.keeper.describe())
 
@@ -93,12 +93,12 @@ def step_ctrl_c(context):
     context.keeper_process.send_signal(signal.SIGINT)
 
 
-@then("rbee-keeper exits within {seconds:d} seconds")
+@then("rbee-keeper exits within {seconds:Seconds}")
 def step_keeper_exits(context, seconds):
     context.keeper = context.keeper_process.wait(seconds)
 
 
-@then('the "{model}" worker on hive "{hive}" is idle again within {seconds:d} seconds')
+@then('the "{model}" worker on hive "{hive}" is idle again within {seconds:Seconds}')
 def step_model_worker_idle(context, model, hive, seconds):
     def idle():
         rows = context.stack.queen().workers(model=model, hive=hive)

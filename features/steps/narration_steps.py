@@ -1,16 +1,9 @@
 """Narration as the client sees it: what is relayed, what is not, and its size."""
 
-from behave import given, then
+from behave import then
 from hamcrest import assert_that, empty, less_than_or_equal_to
 
-from rbee_bdd.hooks import start_stack
-
 NOT_NARRATION = ("ordinary log line", "missing the colon", "upper case actor")
-
-
-@given("a stack with 1 hive whose workers also print ordinary and malformed lines")
-def step_chatty(context):
-    start_stack(context, 1, worker_wrapper="chatty-worker")
 
 
 @then("none of the worker's ordinary or malformed stdout lines is relayed")

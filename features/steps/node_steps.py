@@ -63,7 +63,7 @@ def step_hive_serves(context, hive, model):
     eventually(lambda: client.worker(worker_id)["state"] == "ready", 30, f"{worker_id} to be ready")
 
 
-@then('hive "{hive}"\'s log says "{text}" within {seconds:d} seconds')
+@then('hive "{hive}"\'s log says "{text}" within {seconds:Seconds}')
 def step_hive_log(context, hive, text, seconds):
     node = context.stack.node(hive)
     eventually(lambda: text in node.log_tail(200), seconds, f"{hive}'s log to say {text!r}")

@@ -1,15 +1,9 @@
 """Workers under a memory limit, and what is left after the kernel OOM-killed one."""
 
-from behave import given, then
+from behave import then
 from hamcrest import assert_that, contains_string, empty, equal_to, has_length, is_not
 
 from rbee_bdd.cgroupfs import cgroup_dirs_named
-from rbee_bdd.hooks import start_stack
-
-
-@given("a stack with 1 hive whose workers read their weights into at most {mib:d} MiB of memory")
-def step_memory_capped(context, mib):
-    start_stack(context, 1, hive_args=("--worker-memory-limit", f"{mib}M", "--worker-args=--no-mmap"))
 
 
 def spawned_worker(context):

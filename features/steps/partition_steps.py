@@ -1,9 +1,8 @@
 """Partitions between queen and a hive, made and healed with iptables in the hive's namespace."""
 
-from behave import given, then, when
+from behave import then, when
 from hamcrest import assert_that, equal_to, is_not
 
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.waiting import eventually, scaled
 
 
@@ -26,7 +25,7 @@ def step_refused(context, model, status, code, hive=None):
     assert_that(answer.json()["error"]["code"], equal_to(code), f"error of POST /v1/jobs: {answer.text[:300]}")
 
 
-@then('queen lists hive "{hive}" as available within {seconds:d} seconds')
+@then('queen lists hive "{hive}" as available within {seconds:Seconds}')
 def step_available_again(context, hive, seconds):
     def available():
         rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
@@ -36,15 +35,10 @@ def step_available_again(context, hive, seconds):
     eventually(available, seconds, f"queen to list {hive} as available")
 
 
-@then("the noted worker stops generating within {seconds:d} seconds")
+@then("the noted worker stops generating within {seconds:Seconds}")
 def step_noted_idle(context, seconds):
     worker = context.noted_worker
     eventually(lambda: worker.ready()["state"] == "ready", seconds, "the noted worker to stop generating")
-
-
-@given("a stack with 1 hive that checks its workers' health every {seconds:g} seconds")
-def step_health_stack(context, seconds):
-    start_stack(context, 1, hive_args=("--worker-health-interval", str(seconds)))
 
 
 @when('hive "{hive}" is cut off from that worker')
@@ -54,7 +48,7 @@ def step_cut_worker(context, hive):
     context.partition = context.stack.partition_from_worker(hive, row["worker_id"], context.cleanup)
 
 
-@then('queen lists that worker as "{state}" within {seconds:d} seconds')
+@then('queen lists that worker as "{state}" within {seconds:Seconds}')
 def step_worker_state(context, state, seconds):
     def listed():
         states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == context.cut_worker]

@@ -6,13 +6,7 @@ from behave import given, then, when
 from hamcrest import assert_that, contains_string, empty, equal_to, has_length, less_than
 
 from rbee_bdd.exits import ExitWatch
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.waiting import eventually, scaled
-
-
-@given("a stack with 1 hive whose workers ignore SIGTERM and get {seconds:d} seconds to stop")
-def step_stubborn_stack(context, seconds):
-    start_stack(context, 1, worker_wrapper="stubborn-worker", hive_args=("--worker-stop-grace", str(seconds)))
 
 
 @given('{count:d} jobs for model "{model}" with {max_tokens:d} max tokens are streaming')
@@ -35,14 +29,14 @@ def step_queen_sigterm(context):
     stack.terminate_queen()
 
 
-@then('both streaming jobs end with "{marker}" within {seconds:d} seconds')
+@then('both streaming jobs end with "{marker}" within {seconds:Seconds}')
 def step_streaming_done(context, marker, seconds):
     for job in context.streaming:
         job.stream.wait_ended(scaled(seconds))
         assert_that(job.stream.terminal, equal_to(marker), f"{job.job_id}: {job.stream.summary()}")
 
 
-@then("every worker, then every hive, then queen exits within {seconds:d} seconds of the SIGTERM")
+@then("every worker, then every hive, then queen exits within {seconds:Seconds} of the SIGTERM")
 def step_exit_order(context, seconds):
     watch = context.exit_watch
     finished = watch.wait(scaled(seconds) - (time.monotonic() - context.sigterm_at))

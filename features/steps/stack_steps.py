@@ -3,19 +3,63 @@
 from behave import given, then
 from hamcrest import assert_that, equal_to, has_length
 
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.waiting import eventually
+from rbee_bdd.world import start_stack
 
 
-@given("a stack with {count:d} hive")
-@given("a stack with {count:d} hives")
+@given("a stack with {count:Hives}")
 def step_stack(context, count):
     start_stack(context, count)
 
 
-@given("a stack with {count:d} hive whose queen stops alone")
+@given("a stack with {count:Hives} whose queen stops alone")
 def step_stack_queen_alone(context, count):
     start_stack(context, count, queen_args=("--no-cascade-shutdown",))
+
+
+@given("a stack with {count:Hives} whose queen disconnects a stalled stream reader after {seconds:Seconds}")
+def step_stack_stall(context, count, seconds):
+    start_stack(context, count, queen_args=("--stall-timeout", str(seconds)))
+
+@given("a stack with {count:Hives} that run at most {workers:Workers} each")
+def step_capped_hives(context, count, workers):
+    start_stack(context, count, hive_args=("--max-workers", str(workers)))
+
+@given("a stack with 1 hive that runs at most {count:Workers}")
+def step_capped_stack(context, count):
+    start_stack(context, 1, hive_args=("--max-workers", str(count)))
+
+@given("a stack with 1 hive that runs its workers on GPUs")
+def step_gpu_stack(context):
+    start_stack(context, 1, hive_args=("--device", "gpu"))
+
+@given("a stack with no hive")
+def step_no_hive(context):
+    start_stack(context, 0)
+
+@given("a stack with 1 hive whose workers also print ordinary and malformed lines")
+def step_chatty(context):
+    start_stack(context, 1, worker_wrapper="chatty-worker")
+
+@given("a stack with 1 hive whose workers read their weights into at most {mib:d} MiB of memory")
+def step_memory_capped(context, mib):
+    start_stack(context, 1, hive_args=("--worker-memory-limit", f"{mib}M", "--worker-args=--no-mmap"))
+
+@given("a stack with 1 hive that checks its workers' health every {seconds:g} seconds")
+def step_health_stack(context, seconds):
+    start_stack(context, 1, hive_args=("--worker-health-interval", str(seconds)))
+
+@given("a stack with 1 hive whose workers ignore SIGTERM and get {seconds:Seconds} to stop")
+def step_stubborn_stack(context, seconds):
+    start_stack(context, 1, worker_wrapper="stubborn-worker", hive_args=("--worker-stop-grace", str(seconds)))
+
+@given("a stack with {count:Hives} without cgroup rights")
+def step_stack_no_cgroups(context, count):
+    start_stack(context, count, cgroups=False)
+
+@given("a stack with {count:Hives} and a UI buffer of {events:d} events")
+def step_stack_ui_buffer(context, count, events):
+    start_stack(context, count, queen_args=("--ui-buffer", str(events)))
 
 
 @given('hive "{hive}" runs no worker')
@@ -24,8 +68,7 @@ def step_no_worker(context, hive):
     assert_that(context.stack.hive(hive).workers(), has_length(0), f"workers {hive} reports")
 
 
-@then('hive "{hive}" runs {count:d} worker process for model "{model}"')
-@then('hive "{hive}" runs {count:d} worker processes for model "{model}"')
+@then('hive "{hive}" runs {count:WorkerProcesses} for model "{model}"')
 def step_worker_processes(context, hive, count, model):
     rows = [r for r in context.stack.worker_processes(hive) if f"{model}.gguf" in r.command]
     assert_that(rows, has_length(count), f"{model} worker processes in {hive}'s process table")
@@ -34,9 +77,8 @@ def step_worker_processes(context, hive, count, model):
     assert_that(running, equal_to(reported), f"worker ids in {hive}'s process table vs. those it reports")
 
 
-@given('queen lists {count:d} ready workers for model "{model}" on hive "{hive}"')
-@then('queen lists {count:d} ready worker for model "{model}" on hive "{hive}"')
-@then('queen lists {count:d} ready workers for model "{model}" on hive "{hive}"')
+@given('queen lists {count:ReadyWorkers} for model "{model}" on hive "{hive}"')
+@then('queen lists {count:ReadyWorkers} for model "{model}" on hive "{hive}"')
 def step_queen_lists(context, count, model, hive):
     def listed():
         workers = [w for w in context.stack.queen().workers(model=model, hive=hive) if w["state"] == "ready"]

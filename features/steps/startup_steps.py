@@ -5,9 +5,9 @@ import time
 from behave import then, when
 from hamcrest import assert_that, contains_string, equal_to, less_than
 
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.targets.base import NodeStartError
 from rbee_bdd.waiting import scaled
+from rbee_bdd.world import start_stack
 
 
 def try_start(context, **options):
@@ -30,7 +30,7 @@ def step_bad_hive(context, flag):
     try_start(context, hive_args=(flag,))
 
 
-@then("the start fails within {seconds:d} seconds")
+@then("the start fails within {seconds:Seconds}")
 def step_fails_fast(context, seconds):
     assert_that(context.start_error is not None, equal_to(True), "the stack's start failed")
     assert_that(context.start_took, less_than(scaled(seconds)), "seconds until the start failed")

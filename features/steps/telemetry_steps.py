@@ -16,23 +16,12 @@ from hamcrest import (
     less_than_or_equal_to,
 )
 
-from rbee_bdd.hooks import start_stack
 from rbee_bdd.load import HeartbeatFlood
 from rbee_bdd.slow_consumers import open_stalled_reader
 from rbee_bdd.waiting import eventually
 
 
-@given("a stack with {count:d} hive without cgroup rights")
-def step_stack_no_cgroups(context, count):
-    start_stack(context, count, cgroups=False)
-
-
-@given("a stack with {count:d} hive and a UI buffer of {events:d} events")
-def step_stack_ui_buffer(context, count, events):
-    start_stack(context, count, queen_args=("--ui-buffer", str(events)))
-
-
-@when("another hive sends heartbeats of {workers:d} workers {rate:d} times a second for up to {seconds:d} seconds")
+@when("another hive sends heartbeats of {workers:Workers} {rate:d} times a second for up to {seconds:Seconds}")
 def step_flood(context, workers, rate, seconds):
     context.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds)
     context.flood.start(context.cleanup)
@@ -53,7 +42,7 @@ def wait_process(context, model, seconds, condition, what):
     return eventually(seen, seconds, what)
 
 
-@then('the heartbeat stream shows a "{model}" worker with a pid and memory in use within {seconds:d} seconds')
+@then('the heartbeat stream shows a "{model}" worker with a pid and memory in use within {seconds:Seconds}')
 def step_stream_shows_worker(context, model, seconds):
     def check(process):
         assert_that(process["pid"], greater_than(0), "pid on the stream")
@@ -69,7 +58,7 @@ def step_pid_is_real(context, hive):
                 f"pids of {hive}'s worker processes: {rows}")
 
 
-@then('the heartbeat stream shows the "{model}" worker using more than {pct:d}% CPU within {seconds:d} seconds')
+@then('the heartbeat stream shows the "{model}" worker using more than {pct:d}% CPU within {seconds:Seconds}')
 def step_stream_shows_cpu(context, model, pct, seconds):
     def check(process):
         assert_that(process["cpu_pct"], greater_than(pct), f"cpu_pct of the {model} worker")
@@ -77,7 +66,7 @@ def step_stream_shows_cpu(context, model, pct, seconds):
     wait_process(context, model, seconds, check, f"the {model} worker to show CPU use")
 
 
-@then("queen no longer lists the job's worker within {seconds:d} seconds")
+@then("queen no longer lists the job's worker within {seconds:Seconds}")
 def step_gone(context, seconds):
     worker_id = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
 
@@ -107,7 +96,7 @@ def step_queries(context):
         assert_that(seen, equal_to(expected), f"GET /v1/workers?{row['query']}")
 
 
-@then('queen marks hive "{hive}" unavailable within {seconds:d} seconds')
+@then('queen marks hive "{hive}" unavailable within {seconds:Seconds}')
 def step_unavailable(context, hive, seconds):
     def unavailable():
         rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
@@ -118,7 +107,7 @@ def step_unavailable(context, hive, seconds):
     eventually(unavailable, seconds, f"queen to mark {hive} unavailable")
 
 
-@then('queen forgets hive "{hive}" within {seconds:d} seconds')
+@then('queen forgets hive "{hive}" within {seconds:Seconds}')
 def step_forgets(context, hive, seconds):
     def forgotten():
         assert_that(hive, is_not(is_in([h["hive_id"] for h in context.stack.queen().hives()])), "hives queen lists")
@@ -143,7 +132,7 @@ def step_rhythm(context, count, hive, gap):
     assert_that(max(gaps), less_than_or_equal_to(gap), f"gaps between {hive}'s heartbeats: {gaps}")
 
 
-@then('hive "{hive}" reports the GPU status "{text}" within {seconds:d} seconds')
+@then('hive "{hive}" reports the GPU status "{text}" within {seconds:Seconds}')
 def step_gpu_status(context, hive, text, seconds):
     def status():
         gpu = context.stack.hive(hive).capabilities()["gpu"]
@@ -193,7 +182,7 @@ def step_stalled(context):
     eventually(lambda: context.stack.queen().ui_subscribers() >= 2, 5, "queen to count both UI subscribers")
 
 
-@then("queen drops the subscriber that never reads within {seconds:d} seconds")
+@then("queen drops the subscriber that never reads within {seconds:Seconds}")
 def step_dropped(context, seconds):
     context.drop_wait_started = time.monotonic()
     eventually(lambda: context.stack.queen().ui_subscribers() == 1, seconds, "queen to drop the stalled subscriber")

@@ -87,13 +87,6 @@ def before_step(context: Any, step: Any) -> None:
     timeline.step(f"{step.keyword} {step.name}")
 
 
-def start_stack(context: Any, hives: int, **options: Any) -> Stack:
-    """Create and start the scenario's stack; its teardown is registered first."""
-    context.stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup)
-    context.stack.start(hives, **options)
-    return context.stack
-
-
 def failed_step(scenario: Any) -> tuple[str, str]:
     """The step that failed and its message ("" and "" when none did)."""
     for step in scenario.all_steps if hasattr(scenario, "all_steps") else scenario.steps:
