@@ -20,7 +20,7 @@ Feature: Cascading shutdown from queen
   Scenario: A worker that ignores SIGTERM is killed after the grace period
     Given a stack with 1 hive whose workers ignore SIGTERM and get 3 seconds to stop
     And I ask hive "hive-1" to spawn 1 worker for "tinyllama" at once
-    And queen lists 1 ready workers for model "tinyllama" on hive "hive-1"
+    And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
     When queen gets SIGTERM
     Then every worker, then every hive, then queen exits within 30 seconds of the SIGTERM
     And queen and every hive exited with code 0
