@@ -15,7 +15,7 @@ from rbee_bdd.config import ConfigError, SuiteConfig
 from rbee_bdd.engine import EngineUnavailable, connect, require_image
 from rbee_bdd.identity import PART_ENV, RunIdentity
 from rbee_bdd.logdirs import new_run, scenario_folder
-from rbee_bdd.report import FACTS, ScenarioFact, append_fact
+from rbee_bdd.report import FACTS, ScenarioFact, append_fact, failed_step
 from rbee_bdd.selection import drop_unselected
 from rbee_bdd.stack import Stack
 from rbee_bdd.sweep import of_scenario, sweep
@@ -85,14 +85,6 @@ def before_scenario(context: Any, scenario: Any) -> None:
 
 def before_step(context: Any, step: Any) -> None:
     timeline.step(f"{step.keyword} {step.name}")
-
-
-def failed_step(scenario: Any) -> tuple[str, str]:
-    """The step that failed and its message ("" and "" when none did)."""
-    for step in scenario.all_steps if hasattr(scenario, "all_steps") else scenario.steps:
-        if getattr(step.status, "name", "") in ("failed", "error", "hook_error"):
-            return f"{step.keyword} {step.name}", str(step.error_message or "")[-2000:]
-    return "", ""
 
 
 def after_scenario(context: Any, scenario: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from behave.formatter.base import Formatter
 
 from rbee_bdd.identity import PART_ENV
+from rbee_bdd.report import failed_step
 
 
 def clock(seconds: float) -> str:
@@ -60,14 +61,9 @@ class ScenarioProgress(Formatter):
     @staticmethod
     def _failure(scenario: Any) -> str:
         """The failed step and its message (or the hook's), indented under the scenario's line."""
-        parts = []
-        for step in scenario.all_steps if hasattr(scenario, "all_steps") else scenario.steps:
-            if getattr(step.status, "name", "") in ("failed", "error") and step.error_message:
-                parts.append(f"{step.keyword} {step.name}\n{step.error_message}")
-        if not parts and getattr(scenario, "error_message", None):
-            parts.append(str(scenario.error_message))
-        text = "\n".join(parts)[-4000:] or "(no message)"
-        return "".join(f"    {line}\n" for line in text.splitlines())
+        step, message = failed_step(scenario)
+        text = (f"{step}\n{message}" if step else str(getattr(scenario, "error_message", "") or ""))[-4000:]
+        return "".join(f"    {line}\n" for line in (text or "(no message)").splitlines())
 
     def feature(self, feature: Any) -> None:
         self._finish_current()

@@ -15,6 +15,7 @@ import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 FACTS = "facts.jsonl"
 
@@ -32,6 +33,14 @@ class ScenarioFact:
     failed_step: str = ""  # the step that failed, with its keyword
     error: str = ""  # its message (or the cleanup's, or the leftovers)
     caps: list[str] = field(default_factory=list)  # the optional capabilities (@cap.*) it verifies
+
+
+def failed_step(scenario: Any) -> tuple[str, str]:
+    """A behave scenario's step that failed, with its keyword, and its message ("", "" when none did)."""
+    for step in scenario.all_steps if hasattr(scenario, "all_steps") else scenario.steps:
+        if getattr(step.status, "name", "") in ("failed", "error", "hook_error"):
+            return f"{step.keyword} {step.name}", str(step.error_message or "")[-2000:]
+    return "", ""
 
 
 def append_fact(reports_dir: Path, fact: ScenarioFact) -> None:

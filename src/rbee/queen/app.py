@@ -118,23 +118,22 @@ def create_app(config: QueenConfig) -> FastAPI:
             log.warning("shutting down alone (--no-cascade-shutdown): hives keep running")
             return
         hives = registry.hive_urls()
-        client = started["scheduler"].client
         # two phases, so that the order holds across hives: every worker of every hive ends first
-        log.warning("stopping the workers of %d hive(s): %s", len(hives), ", ".join(hives))
-        stops = await asyncio.gather(*(client.delete(f"{url}/v1/workers", timeout=config.hive_shutdown_timeout_s)
-                                       for url in hives.values()), return_exceptions=True)
-        for hive_id, answer in zip(hives, stops, strict=True):
-            if isinstance(answer, BaseException):
-                log.warning("hive %s did not confirm its workers stopped: %r", hive_id, answer)
-        log.warning("shutting down %d hive(s): %s", len(hives), ", ".join(hives))
-        answers = await asyncio.gather(*(client.post(f"{url}/v1/shutdown", timeout=config.hive_shutdown_timeout_s)
+        await ask_every_hive(hives, "DELETE", "/v1/workers", "stop its workers")
+        await ask_every_hive(hives, "POST", "/v1/shutdown", "shut down")
+        await asyncio.gather(*(wait_gone(hive_id, url) for hive_id, url in hives.items()))
+
+    async def ask_every_hive(hives: dict[str, str], method: str, path: str, what: str) -> None:
+        """Send ``method path`` to every hive at once and wait for every answer (or failure), logging each."""
+        log.warning("asking %d hive(s) to %s: %s", len(hives), what, ", ".join(hives))
+        client = started["scheduler"].client
+        answers = await asyncio.gather(*(client.request(method, url + path, timeout=config.hive_shutdown_timeout_s)
                                          for url in hives.values()), return_exceptions=True)
         for hive_id, answer in zip(hives, answers, strict=True):
             if isinstance(answer, BaseException):
-                log.warning("hive %s did not confirm its shutdown: %r", hive_id, answer)
+                log.warning("hive %s did not confirm it would %s: %r", hive_id, what, answer)
             else:
-                log.info("hive %s shut down: %s", hive_id, answer.text[:200])
-        await asyncio.gather(*(wait_gone(hive_id, url) for hive_id, url in hives.items()))
+                log.info("hive %s did %s: %s", hive_id, what, answer.text[:200])
 
     async def wait_gone(hive_id: str, url: str, timeout_s: float = 5.0) -> None:
         """Until the hive refuses connections (its process has ended), at most *timeout_s*."""
