@@ -9,7 +9,7 @@ import pytest
 
 from rbee_bdd.html_report import part_number
 from rbee_bdd.merge import merge_junit
-from rbee_bdd.parallel import Selected, balance, parse_shard, selection_args, selection_args_without_paths
+from rbee_bdd.parallel import Selected, balance, parse_shard, selection_args, without_paths
 
 
 def scenario(name: str, steps: int = 3, tags: tuple[str, ...] = ()) -> Selected:
@@ -48,9 +48,10 @@ def test_output_options_are_left_out_of_the_listing_and_paths_out_of_the_parts()
     args = ["--tags", "@faults", "-D", "target=docker", "--junit", "--junit-directory", "r/junit-{part}",
             "-f", "rerun", "-o", "r/rerun-{part}.txt", "--format=plain", "features/faults"]
     assert selection_args(args) == ["--tags", "@faults", "-D", "target=docker", "features/faults"]
-    kept = selection_args_without_paths(args)
+    kept = without_paths(args)
     assert "features/faults" not in kept
     assert kept[:4] == ["--tags", "@faults", "-D", "target=docker"]
+    assert without_paths(["-C", "features", "-n", "x", "-T", "other"]) == ["-C", "-n", "x", "-T"], "flags take no value"
 
 
 def test_part_names_give_unique_html_ids_across_shards() -> None:

@@ -161,7 +161,7 @@ def run_parts(behave: str, behave_args: list[str], parts: list[tuple[str, list[S
         listing = work / f"{name}.txt"
         listing.write_text("".join(f"{absolute(s.location)}\n" for s in scenarios))
         args = [word.replace("{part}", name) for word in behave_args]
-        command = [behave, "--no-summary", *selection_args_without_paths(args), f"@{listing}"]
+        command = [behave, "--no-summary", *without_paths(args), f"@{listing}"]
         processes.append(subprocess.Popen(command, env={**os.environ, PART_ENV: name},
                                           preexec_fn=_die_with_parent))
     codes = []
@@ -175,21 +175,20 @@ def run_parts(behave: str, behave_args: list[str], parts: list[tuple[str, list[S
     return max(codes, default=0)
 
 
-def selection_args_without_paths(args: list[str]) -> list[str]:
+# behave's options that take a value (``behave --help``): the word after them is not a path
+TAKE_VALUE = {"-D", "--define", "-e", "--exclude", "-i", "--include", "-j", "--jobs", "-n", "--name", "-r", "--runner",
+              "-t", "--tags", "--stage", "--lang", "--logging-level", "--logging-format", "--logging-datefmt",
+              "--logging-filter", *OUTPUT_OPTIONS}
+
+
+def without_paths(args: list[str]) -> list[str]:
     """BEHAVE_ARGS less the feature paths (a part names its scenarios in its @file)."""
     kept: list[str] = []
-    takes_value = {"-t", "--tags", "-D", "--define", "-n", "--name", "-e", "--exclude", "-i", "--include",
-                   *OUTPUT_OPTIONS, "-c", "--config", "--logging-level", "-k", "--lang"}
     expect_value = False
     for word in args:
-        if expect_value:
+        if expect_value or word.startswith("-"):
             kept.append(word)
-            expect_value = False
-        elif word in takes_value:
-            kept.append(word)
-            expect_value = True
-        elif word.startswith("-"):
-            kept.append(word)
+            expect_value = not expect_value and word in TAKE_VALUE
         # else: a feature path: dropped
     return kept
 
