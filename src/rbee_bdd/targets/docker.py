@@ -49,6 +49,13 @@ DOWNLOAD_DIR = f"{HARNESS_DIR}/downloads"  # the hive's --download-dir
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 
 
+def add_file(tar: tarfile.TarFile, path: str, data: bytes, mode: int = 0o644) -> None:
+    """Put *data* into *tar* as the file *path*."""
+    info = tarfile.TarInfo(path.lstrip("/"))
+    info.size, info.mode = len(data), mode
+    tar.addfile(info, io.BytesIO(data))
+
+
 @functools.cache
 def harness_files() -> bytes:
     """A tar of HARNESS_DIR: the fixture programs, the daemons' coverage settings, empty work folders."""
@@ -61,10 +68,7 @@ def harness_files() -> bytes:
         programs = [p for p in sorted((FIXTURES / "bin").iterdir()) if p.is_file()]
         for source, target, mode in [*((p, f"{FIXTURE_BIN}/{p.name}", 0o755) for p in programs),
                                      (FIXTURES / "coverage-daemons.ini", COVERAGE_CONFIG, 0o644)]:
-            data = source.read_bytes()
-            info = tarfile.TarInfo(target.lstrip("/"))
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
+            add_file(tar, target, source.read_bytes(), mode)
     return archive.getvalue()
 
 
@@ -167,10 +171,7 @@ class DockerNode:
         """Replace the file at *path* inside the container with *data*."""
         archive = io.BytesIO()
         with tarfile.open(fileobj=archive, mode="w") as tar:
-            info = tarfile.TarInfo(Path(path).name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
+            add_file(tar, Path(path).name, data)
         self.container.put_archive(str(Path(path).parent), archive.getvalue())
 
     def list_dir(self, path: str) -> list[str]:
