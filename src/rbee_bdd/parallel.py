@@ -38,7 +38,7 @@ from behave.formatter.base import Formatter
 
 from rbee_bdd.identity import PART_ENV
 from rbee_bdd.merge import DURATIONS, PARTS
-from rbee_bdd.report import FACTS
+from rbee_bdd.report import FACTS, read_facts
 
 SERIAL_TAG = "serial"
 OUTPUT_OPTIONS = {"-f", "--format", "-o", "--outfile", "--junit-directory"}  # take a value
@@ -224,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         if serial:
             print(f"parallel: the {len(serial)} @serial scenario(s), alone", flush=True)
             code = max(code, run_parts(behave, behave_args, [(f"part{shard * 100 + 99}", serial)], Path(tmp)))
+    statuses = [fact.status for fact in read_facts(args.reports)]
+    failed = sum(status in ("failed", "error", "interrupted") for status in statuses)
     print(f"parallel: done in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"parallel: {statuses.count('passed')} passed, {failed} failed, {statuses.count('skipped')} skipped",
+          flush=True)
     return code
 
 
