@@ -63,3 +63,18 @@ def test_metrics_parse_reads_samples_and_skips_comments():
     text = "# HELP rbee_queen_jobs_active jobs\n# TYPE rbee_queen_jobs_active gauge\nrbee_queen_jobs_active 2.0\n" \
            'x_total{outcome="done"} 7\n'
     assert parse(text) == {"rbee_queen_jobs_active": 2.0, 'x_total{outcome="done"}': 7.0}
+
+
+def test_holds_waits_for_a_check_that_stops_raising():
+    from rbee_bdd.waiting import holds
+
+    attempts = iter([AssertionError("not yet"), AssertionError("still not"), None])
+
+    def check():
+        outcome = next(attempts)
+        if outcome is not None:
+            raise outcome
+
+    holds(check, 2, "the check to pass")
+    with pytest.raises(EventuallyTimeout, match="last saw: assertion: never"):
+        holds(lambda: (_ for _ in ()).throw(AssertionError("never")), 0.1, "never")

@@ -6,7 +6,7 @@ from behave import then, when
 from hamcrest import assert_that, equal_to, less_than
 
 from rbee_bdd.slow_consumers import PacedReader, open_stalled_reader, read_to_end
-from rbee_bdd.waiting import eventually, scaled
+from rbee_bdd.waiting import holds, scaled
 
 
 @when('a slow client reads a {tokens:d}-token job for model "{model}" with seed {seed:d}, '
@@ -59,8 +59,7 @@ def step_stalled_closed(context, seconds):
     def cancelled():
         job = queen.job(context.stalled_job)
         assert_that(job["state"], equal_to("cancelled"), f"state of {context.stalled_job} at queen")
-        return True
 
-    eventually(cancelled, seconds, "queen to cancel the stalled client's job")  # the client still reads nothing
+    holds(cancelled, seconds, "queen to cancel the stalled client's job")  # the client still reads nothing
     data, how = read_to_end(context.stalled, scaled(5))
     print(f"stalled client: {len(data)} bytes were buffered for it; then its connection was {how}")

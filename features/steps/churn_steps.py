@@ -7,7 +7,7 @@ from behave import given, then, when
 from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, has_length
 
 from rbee_bdd.cgroupfs import cgroup_dirs_named
-from rbee_bdd.waiting import eventually
+from rbee_bdd.waiting import holds
 
 
 @given('I ask hive "{hive}" to spawn {count:Workers} for "{model}" at once')
@@ -30,9 +30,8 @@ def step_spawned_ready(context, seconds):
     def ready():
         states = {w: client.worker(w)["state"] for w in context.spawned}
         assert_that(states, equal_to(dict.fromkeys(context.spawned, "ready")), "states of the spawned workers")
-        return True
 
-    eventually(ready, seconds, f"{len(context.spawned)} spawned workers to be ready")
+    holds(ready, seconds, f"{len(context.spawned)} spawned workers to be ready")
 
 
 @when("I stop {count:d} of the spawned workers")

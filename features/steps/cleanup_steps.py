@@ -4,7 +4,7 @@ from behave import given, then, when
 from hamcrest import assert_that, equal_to, less_than
 
 from rbee_bdd.metrics import scrape
-from rbee_bdd.waiting import eventually, scaled
+from rbee_bdd.waiting import holds, scaled
 
 OPEN_STATE = {
     "queen": ("rbee_queen_jobs_active", "rbee_queen_job_streams_open", "rbee_queen_reservations"),
@@ -17,9 +17,8 @@ def wait_released(url, kind, seconds):
         samples = scrape(url)
         state = {name: samples[name] for name in OPEN_STATE[kind]}
         assert_that(state, equal_to(dict.fromkeys(OPEN_STATE[kind], 0.0)), f"{kind}'s metrics")
-        return True
 
-    eventually(released, seconds, f"{kind}'s job state and streams to be released")
+    holds(released, seconds, f"{kind}'s job state and streams to be released")
 
 
 @given('I note the "{model}" worker of hive "{hive}"')

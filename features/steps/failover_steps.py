@@ -6,7 +6,7 @@ from behave import given, then, when
 from hamcrest import assert_that, equal_to, has_length, is_not
 
 from rbee_bdd.faults import process_state
-from rbee_bdd.waiting import eventually
+from rbee_bdd.waiting import eventually, holds
 
 
 @given('the "{model}" worker of hive "{hive}" is paused with SIGSTOP')
@@ -27,9 +27,8 @@ def step_sent_to_paused(context):
     def dispatched():
         targets = [e["target"] for e in job.stream.narration() if e["action"] == "dispatch"]
         assert_that(targets, equal_to([worker_id]), "workers queen dispatched the job to")
-        return True
 
-    eventually(dispatched, 10, f"queen to dispatch {job.job_id} to {worker_id}")
+    holds(dispatched, 10, f"queen to dispatch {job.job_id} to {worker_id}")
 
 
 @when("the paused worker is killed with SIGKILL")
@@ -39,7 +38,7 @@ def step_kill_paused(context):
 
 @then("the job ran on another worker than the paused one")
 def step_other_worker(context):
-    ran_on = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    ran_on = context.stack.job_worker(context.jobs[-1])
     assert_that(ran_on, is_not(equal_to(context.paused[1])), "worker that finished the job")
 
 

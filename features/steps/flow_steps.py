@@ -56,7 +56,7 @@ def step_disconnect(context):
 
 
 def job_worker(context):
-    worker_id = context.stack.queen().job(last(context).job_id)["worker_id"]
+    worker_id = context.stack.job_worker(last(context))
     assert_that(worker_id, is_not(equal_to("")), "the job's worker")
     hive = next(w["hive_id"] for w in context.stack.queen().workers() if w["worker_id"] == worker_id)
     return hive, worker_id

@@ -14,7 +14,7 @@ from hamcrest import (
     only_contains,
 )
 
-from rbee_bdd.waiting import eventually, scaled
+from rbee_bdd.waiting import eventually, holds, scaled
 
 STREAM_TIMEOUT_S = 60
 
@@ -55,7 +55,7 @@ def step_a_job_completes(context, model):
 
 @then("it ran on a worker queen knew before the restart")
 def step_same_as_before(context):
-    worker_id = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    worker_id = context.stack.job_worker(context.jobs[-1])
     assert_that(sorted(context.workers_before), has_item(worker_id), "workers before the restart vs. the job's")
 
 
@@ -140,11 +140,10 @@ def step_narration_job_id(context):
 @then("the job's worker is idle again within {seconds:Seconds}")
 def step_idle_again(context, seconds):
     queen = context.stack.queen()
-    worker_id = queen.job(context.jobs[-1].job_id)["worker_id"]
+    worker_id = context.stack.job_worker(context.jobs[-1])
 
     def idle():
         rows = [w for w in queen.workers() if w["worker_id"] == worker_id]
         assert_that([w["idle"] for w in rows], contains_exactly(True), f"idle flag of {worker_id} at queen")
-        return True
 
-    eventually(idle, seconds, f"{worker_id} to be idle again")
+    holds(idle, seconds, f"{worker_id} to be idle again")

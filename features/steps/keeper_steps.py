@@ -18,7 +18,7 @@ from hamcrest import (
 
 from rbee_bdd.keeper import run_keeper
 from rbee_bdd.netutil import free_port
-from rbee_bdd.waiting import eventually, scaled
+from rbee_bdd.waiting import holds, scaled
 
 
 def keeper_infer(context, model, *options):
@@ -83,9 +83,8 @@ def step_keeper_printed(context):
     def printed():
         stderr = "".join(process.stderr)
         assert_that("".join(process.stdout).strip(), is_not(equal_to("")), f"rbee-keeper's stdout (stderr: {stderr!r})")
-        return True
 
-    eventually(printed, 60, "rbee-keeper's first tokens")
+    holds(printed, 60, "rbee-keeper's first tokens")
 
 
 @when("I press Ctrl+C in rbee-keeper")
@@ -105,9 +104,8 @@ def step_model_worker_idle(context, model, hive, seconds):
         assert_that([w["idle"] for w in rows], contains_exactly(True), f"idle flags of {model} workers at queen")
         worker = context.stack.worker(hive, rows[0]["worker_id"])
         assert_that(worker.ready()["state"], equal_to("ready"), "the worker's own state")
-        return True
 
-    eventually(idle, seconds, f"the {model} worker on {hive} to be idle")
+    holds(idle, seconds, f"the {model} worker on {hive} to be idle")
 
 
 @when("I run rbee-keeper with {args}")

@@ -20,9 +20,8 @@ register_type(Node=parse_node)
 
 @when("the job's worker is killed with {sig}")
 def step_kill_worker(context, sig):
-    worker = context.stack.queen().job(context.jobs[-1].job_id)
-    hive = next(w["hive_id"] for w in context.stack.queen().workers() if w["worker_id"] == worker["worker_id"])
-    context.stack.kill_worker(hive, worker["worker_id"], signal.Signals[sig])
+    hive, worker_id = context.stack.job_worker_hive(context.jobs[-1])
+    context.stack.kill_worker(hive, worker_id, signal.Signals[sig])
 
 
 @when("{node:Node} is stopped")

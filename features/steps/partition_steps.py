@@ -3,7 +3,7 @@
 from behave import then, when
 from hamcrest import assert_that, equal_to, is_not
 
-from rbee_bdd.waiting import eventually, scaled
+from rbee_bdd.waiting import eventually, holds, scaled
 
 
 @when('hive "{hive}" is cut off from queen with {mode}')
@@ -30,9 +30,8 @@ def step_available_again(context, hive, seconds):
     def available():
         rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
         assert_that([h["available"] for h in rows], equal_to([True]), f"{hive} in queen's hive list")
-        return True
 
-    eventually(available, seconds, f"queen to list {hive} as available")
+    holds(available, seconds, f"queen to list {hive} as available")
 
 
 @then("the noted worker stops generating within {seconds:Seconds}")
@@ -53,9 +52,8 @@ def step_worker_state(context, state, seconds):
     def listed():
         states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == context.cut_worker]
         assert_that(states, equal_to([state]), f"state of {context.cut_worker} at queen")
-        return True
 
-    eventually(listed, seconds, f"queen to list {context.cut_worker} as {state}")
+    holds(listed, seconds, f"queen to list {context.cut_worker} as {state}")
 
 
 @then('a job for model "{model}" runs on another worker')
@@ -63,5 +61,5 @@ def step_runs_elsewhere(context, model):
     job = context.stack.queen().submit_infer(model, max_tokens=8)
     job.stream.wait_ended(scaled(60))
     assert_that(job.stream.terminal, equal_to("[DONE]"), f"{job.job_id}: {job.stream.summary()}")
-    ran_on = context.stack.queen().job(job.job_id)["worker_id"]
+    ran_on = context.stack.job_worker(job)
     assert_that(ran_on, is_not(equal_to(context.cut_worker)), "worker that ran the job")

@@ -3,7 +3,7 @@
 from behave import given, then
 from hamcrest import assert_that, equal_to, has_length
 
-from rbee_bdd.waiting import eventually
+from rbee_bdd.waiting import holds
 from rbee_bdd.world import start_stack
 
 
@@ -83,7 +83,6 @@ def step_queen_lists(context, count, model, hive):
     def listed():
         workers = [w for w in context.stack.queen().workers(model=model, hive=hive) if w["state"] == "ready"]
         assert_that(workers, has_length(count), f"ready {model} workers queen lists on {hive}")
-        return True
 
     # a spawn's start-up and model load, which take longer when other scenarios run beside this one
-    eventually(listed, 30, f"queen to list {count} ready {model} worker(s) on {hive}")
+    holds(listed, 30, f"queen to list {count} ready {model} worker(s) on {hive}")

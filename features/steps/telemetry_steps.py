@@ -18,7 +18,7 @@ from hamcrest import (
 
 from rbee_bdd.load import HeartbeatFlood
 from rbee_bdd.slow_consumers import open_stalled_reader
-from rbee_bdd.waiting import eventually
+from rbee_bdd.waiting import eventually, holds
 
 
 @when("another hive sends heartbeats of {workers:Workers} {rate:d} times a second for up to {seconds:Seconds}")
@@ -68,19 +68,18 @@ def step_stream_shows_cpu(context, model, pct, seconds):
 
 @then("queen no longer lists the job's worker within {seconds:Seconds}")
 def step_gone(context, seconds):
-    worker_id = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    worker_id = context.stack.job_worker(context.jobs[-1])
 
     def gone():
         listed = [w["worker_id"] for w in context.stack.queen().workers()]
         assert_that(worker_id, is_not(is_in(listed)), "workers queen lists")
-        return True
 
-    eventually(gone, seconds, f"queen to drop {worker_id}")
+    holds(gone, seconds, f"queen to drop {worker_id}")
 
 
 @then('hive "{hive}" reports the job\'s worker ended "{how}"')
 def step_hive_reports_exit(context, hive, how):
-    worker_id = context.stack.queen().job(context.jobs[-1].job_id)["worker_id"]
+    worker_id = context.stack.job_worker(context.jobs[-1])
     worker = context.stack.hive(hive).worker(worker_id)
     assert_that(worker["state"], equal_to("failed"), f"state of {worker_id}: {worker}")
     assert_that(worker["error"], contains_string(how), f"error of {worker_id}")
@@ -102,18 +101,16 @@ def step_unavailable(context, hive, seconds):
         rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
         assert_that(rows, has_length(1), f"{hive} in queen's hive list")
         assert_that(rows[0]["available"], equal_to(False), f"{hive} availability")
-        return True
 
-    eventually(unavailable, seconds, f"queen to mark {hive} unavailable")
+    holds(unavailable, seconds, f"queen to mark {hive} unavailable")
 
 
 @then('queen forgets hive "{hive}" within {seconds:Seconds}')
 def step_forgets(context, hive, seconds):
     def forgotten():
         assert_that(hive, is_not(is_in([h["hive_id"] for h in context.stack.queen().hives()])), "hives queen lists")
-        return True
 
-    eventually(forgotten, seconds, f"queen to forget {hive}")
+    holds(forgotten, seconds, f"queen to forget {hive}")
 
 
 @when('nvidia-smi on hive "{hive}" hangs')
@@ -137,9 +134,8 @@ def step_gpu_status(context, hive, text, seconds):
     def status():
         gpu = context.stack.hive(hive).capabilities()["gpu"]
         assert_that(gpu["status"], contains_string(text), f"{hive}'s GPU status")
-        return True
 
-    eventually(status, seconds, f"{hive}'s GPU status to say {text!r}")
+    holds(status, seconds, f"{hive}'s GPU status to say {text!r}")
 
 
 @then('hive "{hive}" reports cgroups as degraded because they are not writable')

@@ -13,7 +13,7 @@ import psutil
 
 from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.clients import HiveClient, QueenClient, WorkerClient
+from rbee_bdd.clients import HiveClient, QueenClient, SubmittedJob, WorkerClient
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.faults import pause_process, signal_process
 from rbee_bdd.identity import ScenarioIdentity
@@ -152,6 +152,17 @@ class Stack:
     def queen(self) -> QueenClient:
         assert self.queen_node is not None, "the stack has not been started"
         return QueenClient(self.queen_node.url)
+
+    def job_worker(self, job: SubmittedJob) -> str:
+        """The id of the worker queen ran *job* on (as queen's job record says)."""
+        return str(self.queen().job(job.job_id)["worker_id"])
+
+    def job_worker_hive(self, job: SubmittedJob) -> tuple[str, str]:
+        """(hive, worker id) of the worker queen ran *job* on."""
+        worker_id = self.job_worker(job)
+        hives = [w["hive_id"] for w in self.queen().workers() if w["worker_id"] == worker_id]
+        assert hives, f"queen lists no worker {worker_id} (the worker of {job.job_id})"
+        return str(hives[0]), worker_id
 
     def hive(self, name: str = "hive-1") -> HiveClient:
         return HiveClient(self.hive_nodes[name].url)

@@ -66,3 +66,13 @@ def eventually(check: Callable[[], T], timeout: float, what: str, interval: floa
             raise EventuallyTimeout(f"waited {scaled(timeout):.1f} s for {what}; last saw: {last}")
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         interval = max(interval, min(interval * 1.5, MAX_INTERVAL_S))  # a caller's slower pace stays
+
+
+def holds(check: Callable[[], object], timeout: float, what: str, interval: float = FIRST_INTERVAL_S) -> None:
+    """``eventually()`` for a check that asserts: the condition holds once *check* returns without raising."""
+
+    def ran() -> bool:
+        check()
+        return True
+
+    eventually(ran, timeout, what, interval)
