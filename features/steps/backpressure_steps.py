@@ -30,8 +30,7 @@ def step_slow_ends(context, marker, seconds):
 def step_slow_tokens(context):
     _, model, tokens, seed = context.slow_job
     fast = context.stack.queen().submit_infer(model, max_tokens=tokens, seed=seed)
-    fast.stream.wait_ended(scaled(60))
-    assert_that(fast.stream.terminal, equal_to("[DONE]"), f"full-speed read: {fast.stream.summary()}")
+    fast.wait_ended_with("[DONE]", 60)
     slow = [json.loads(data) for name, data in context.slow.events() if name == "token"]
     assert_that([t["i"] for t in slow], equal_to(list(range(len(slow)))), "token indexes the slow client got")
     assert_that("".join(t["t"] for t in slow), equal_to(fast.stream.text()),

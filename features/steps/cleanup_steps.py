@@ -4,7 +4,7 @@ from behave import given, then, when
 from hamcrest import assert_that, equal_to, less_than
 
 from rbee_bdd.metrics import scrape
-from rbee_bdd.waiting import holds, scaled
+from rbee_bdd.waiting import holds
 
 OPEN_STATE = {
     "queen": ("rbee_queen_jobs_active", "rbee_queen_job_streams_open", "rbee_queen_reservations"),
@@ -44,8 +44,7 @@ def step_sequential(context, count, model, max_tokens):
     context.memory_before = context.stack.daemon_memory()
     for _ in range(count):
         job = queen.submit_infer(model, max_tokens=max_tokens)
-        job.stream.wait_ended(scaled(30))
-        assert_that(job.stream.terminal, equal_to("[DONE]"), f"{job.job_id}: {job.stream.summary()}")
+        job.wait_ended_with("[DONE]", 30)
     context.memory_after = context.stack.daemon_memory()
 
 

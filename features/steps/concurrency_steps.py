@@ -18,8 +18,7 @@ def step_many(context, count, model, max_tokens):
 def step_all_end(context, count, marker, seconds):
     assert_that(context.batch, has_length(count), "jobs submitted")
     for job in context.batch:
-        job.stream.wait_ended(scaled(seconds))
-        assert_that(job.stream.terminal, equal_to(marker), f"{job.job_id}: {job.stream.summary()}")
+        job.wait_ended_with(marker, seconds)
 
 
 @then("each job's tokens equal the completion its seed gives when run alone")

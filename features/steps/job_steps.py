@@ -14,9 +14,7 @@ from hamcrest import (
     only_contains,
 )
 
-from rbee_bdd.waiting import eventually, holds, scaled
-
-STREAM_TIMEOUT_S = 60
+from rbee_bdd.waiting import eventually, holds
 
 
 def submit(context, model, max_tokens=16, seed=None, hive=None):
@@ -25,20 +23,14 @@ def submit(context, model, max_tokens=16, seed=None, hive=None):
     return job
 
 
-def wait_done(job, seconds=STREAM_TIMEOUT_S):
-    job.stream.wait_ended(scaled(seconds))
-    assert_that(job.stream.terminal, equal_to("[DONE]"), f"terminal marker of {job.job_id}: {job.stream.summary()}")
-    return job
-
-
 @given('a completed job for model "{model}" on hive "{hive}"')
 def step_completed_job_on(context, model, hive):
-    wait_done(submit(context, model, hive=hive))
+    submit(context, model, hive=hive).wait_ended_with()
 
 
 @given('a completed job for model "{model}"')  # after the longer form, which it would also match
 def step_completed_job(context, model):
-    wait_done(submit(context, model))
+    submit(context, model).wait_ended_with()
 
 
 @given('a job for model "{model}" with {max_tokens:d} max tokens is streaming on hive "{hive}"')
@@ -50,7 +42,7 @@ def step_streaming_on(context, model, max_tokens, hive):
 
 @then('a job for model "{model}" completes')
 def step_a_job_completes(context, model):
-    wait_done(submit(context, model, max_tokens=8))
+    submit(context, model, max_tokens=8).wait_ended_with()
 
 
 @then("it ran on a worker queen knew before the restart")
@@ -71,20 +63,19 @@ def step_submit_seeded(context, model, max_tokens, seed):
 
 @when("it completes")
 def step_it_completes(context):
-    wait_done(context.jobs[-1])
+    context.jobs[-1].wait_ended_with()
 
 
 @when("I submit the same infer job again and it completes")
 def step_submit_same(context):
     first = context.jobs[-1].request
-    wait_done(submit(context, first["model"], first["max_tokens"], first.get("seed")))
+    submit(context, first["model"], first["max_tokens"], first.get("seed")).wait_ended_with()
 
 
 @then('the job\'s stream ends with "{marker}" within {seconds:Seconds}')
 def step_stream_ends(context, marker, seconds):
     job = context.jobs[-1]
-    job.stream.wait_ended(scaled(seconds))
-    assert_that(job.stream.terminal, equal_to(marker), f"terminal marker: {job.stream.summary()}")
+    job.wait_ended_with(marker, seconds)
 
 
 @then("every stream's token indexes increase strictly from 0")

@@ -3,7 +3,7 @@
 from behave import then, when
 from hamcrest import assert_that, equal_to, is_not
 
-from rbee_bdd.waiting import eventually, holds, scaled
+from rbee_bdd.waiting import eventually, holds
 
 
 @when('hive "{hive}" is cut off from queen with {mode}')
@@ -59,7 +59,6 @@ def step_worker_state(context, state, seconds):
 @then('a job for model "{model}" runs on another worker')
 def step_runs_elsewhere(context, model):
     job = context.stack.queen().submit_infer(model, max_tokens=8)
-    job.stream.wait_ended(scaled(60))
-    assert_that(job.stream.terminal, equal_to("[DONE]"), f"{job.job_id}: {job.stream.summary()}")
+    job.wait_ended_with("[DONE]", 60)
     ran_on = context.stack.job_worker(job)
     assert_that(ran_on, is_not(equal_to(context.cut_worker)), "worker that ran the job")

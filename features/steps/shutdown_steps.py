@@ -32,8 +32,7 @@ def step_queen_sigterm(context):
 @then('both streaming jobs end with "{marker}" within {seconds:Seconds}')
 def step_streaming_done(context, marker, seconds):
     for job in context.streaming:
-        job.stream.wait_ended(scaled(seconds))
-        assert_that(job.stream.terminal, equal_to(marker), f"{job.job_id}: {job.stream.summary()}")
+        job.wait_ended_with(marker, seconds)
 
 
 @then("every worker, then every hive, then queen exits within {seconds:Seconds} of the SIGTERM")

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from hamcrest import assert_that, equal_to
 
 from rbee_bdd.http import request
 from rbee_bdd.sse import JobStream
+from rbee_bdd.waiting import scaled
 
 
 class ContractError(AssertionError):
@@ -23,6 +25,13 @@ class SubmittedJob:
     submitted_at: float
     correlation_id: str
     request: dict[str, Any]
+
+    def wait_ended_with(self, marker: str = "[DONE]", seconds: float = 60) -> SubmittedJob:
+        """Wait up to *seconds* (scaled) for the stream's end; assert it ended with *marker*."""
+        self.stream.wait_ended(scaled(seconds))
+        summary = self.stream.summary()
+        assert_that(self.stream.terminal, equal_to(marker), f"terminal marker of {self.job_id}: {summary}")
+        return self
 
 
 def _json(answer: httpx.Response, expect: int) -> dict[str, Any]:
