@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchmarks.table import percentile
 from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.clients import infer_body
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.http import request
 from rbee_bdd.identity import RunIdentity
@@ -48,8 +49,7 @@ def read_job(stream_url: str, started: float) -> tuple[float, float]:
 
 def via_queen(queen_url: str, seed: int) -> tuple[float, float]:
     started = time.monotonic()
-    body = {"operation": "infer", "model": MODEL, "prompt": "Hello bee", "max_tokens": TOKENS, "seed": seed}
-    created = request("POST", f"{queen_url}/v1/jobs", json=body).json()
+    created = request("POST", f"{queen_url}/v1/jobs", json=infer_body(MODEL, max_tokens=TOKENS, seed=seed)).json()
     return read_job(queen_url + created["sse_url"], started)
 
 

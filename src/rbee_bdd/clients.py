@@ -41,25 +41,31 @@ def _json(answer: httpx.Response, expect: int) -> dict[str, Any]:
     return dict(answer.json())
 
 
+def infer_body(model: str, prompt: str = "Hello bee", max_tokens: int = 16, temperature: float = 0.7,
+               seed: int | None = None, hive_id: str | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+    """The body of ``POST /v1/jobs`` for an infer job (optional fields only when given)."""
+    body: dict[str, Any] = {"operation": "infer", "model": model, "prompt": prompt, "max_tokens": max_tokens,
+                            "temperature": temperature}
+    optional = {"seed": seed, "hive_id": hive_id, "timeout_s": timeout_s}
+    return body | {key: value for key, value in optional.items() if value is not None}
+
+
 class QueenClient:
     def __init__(self, url: str) -> None:
         self.url = url
+
+    def post_job(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+        """``POST /v1/jobs`` with *body*; queen's answer as it is (refusals included)."""
+        return request("POST", f"{self.url}/v1/jobs", json=body, headers=headers or {}, timeout=10.0)
 
     def submit_infer(self, model: str, prompt: str = "Hello bee", max_tokens: int = 16,
                      seed: int | None = None, temperature: float = 0.7,
                      headers: dict[str, str] | None = None, hive_id: str | None = None,
                      timeout_s: float | None = None) -> SubmittedJob:
         """POST an infer job and start reading its stream at once."""
-        body: dict[str, Any] = {"operation": "infer", "model": model, "prompt": prompt,
-                                "max_tokens": max_tokens, "temperature": temperature}
-        if seed is not None:
-            body["seed"] = seed
-        if hive_id is not None:
-            body["hive_id"] = hive_id
-        if timeout_s is not None:
-            body["timeout_s"] = timeout_s
+        body = infer_body(model, prompt, max_tokens, temperature, seed, hive_id, timeout_s)
         started = time.monotonic()
-        answer = request("POST", f"{self.url}/v1/jobs", json=body, headers=headers or {}, timeout=10.0)
+        answer = self.post_job(body, headers)
         created = _json(answer, 201)
         stream = JobStream(self.url + created["sse_url"]).start()
         return SubmittedJob(created["job_id"], stream, started,
@@ -67,14 +73,11 @@ class QueenClient:
 
     def post_infer(self, model: str, hive_id: str | None = None) -> httpx.Response:
         """POST an infer job and return queen's answer as it is (for refusals)."""
-        body = {"operation": "infer", "model": model, "prompt": "Hello bee", "max_tokens": 8, "hive_id": hive_id}
-        return request("POST", f"{self.url}/v1/jobs", json=body, timeout=10.0)
+        return self.post_job(infer_body(model, max_tokens=8, hive_id=hive_id))
 
     def create_infer(self, model: str, max_tokens: int, seed: int) -> tuple[str, str]:
         """POST an infer job without reading it: (job id, stream path)."""
-        body = {"operation": "infer", "model": model, "prompt": "Hello bee", "max_tokens": max_tokens,
-                "seed": seed}
-        created = _json(request("POST", f"{self.url}/v1/jobs", json=body, timeout=10.0), 201)
+        created = _json(self.post_job(infer_body(model, max_tokens=max_tokens, seed=seed)), 201)
         return str(created["job_id"]), str(created["sse_url"])
 
     def cancel(self, job_id: str) -> dict[str, Any]:
