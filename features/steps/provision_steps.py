@@ -5,13 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 from behave import given, then, when
 from hamcrest import assert_that, equal_to, has_item, has_length
 
-from rbee_bdd.http import request
-
 
 def provision(context, hive, name):
-    hub = context.hub
-    body = {"name": name, "url": hub.url(context.hub_path), "sha256": hub.files[context.hub_path].sha256}
-    return request("POST", f"{context.stack.hive(hive).url}/v1/models/provision", json=body, timeout=120.0)
+    hub, path = context.hub, context.hub_path
+    return context.stack.hive(hive).provision(name, hub.url(path), hub.files[path].sha256)
 
 
 @given('a model hub that serves "{name}" (the bytes of {source}) at {kib:d} KiB/s')

@@ -131,5 +131,10 @@ class HiveClient:
     def stop_worker(self, worker_id: str) -> dict[str, Any]:
         return _json(request("DELETE", f"{self.url}/v1/workers/{worker_id}", timeout=30.0), 200)
 
+    def provision(self, name: str, url: str, sha256: str) -> httpx.Response:
+        """Ask the hive to provision model *name* from *url*; its answer as it is (a download may take long)."""
+        body = {"name": name, "url": url, "sha256": sha256}
+        return request("POST", f"{self.url}/v1/models/provision", json=body, timeout=120.0)
+
     def spawn(self, model: str, **limits: str) -> httpx.Response:
         return request("POST", f"{self.url}/v1/workers", json={"model": model, **limits}, timeout=10.0)
