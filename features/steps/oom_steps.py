@@ -27,7 +27,8 @@ def step_spawned_reported(context, hive, text):
 @then("the job's spawned worker has no process, no cgroup and no registry entry left")
 def step_spawned_gone(context):
     worker_id = spawned_worker(context)
-    running = [r for r in context.stack.worker_processes("hive-1") if r.worker_id == worker_id]
+    stack = context.stack
+    running = [r for hive in stack.hive_nodes for r in stack.worker_processes(hive) if r.worker_id == worker_id]
     assert_that(running, empty(), f"processes of {worker_id}")
     assert_that(cgroup_dirs_named(worker_id), empty(), f"cgroup directories of {worker_id}")
     listed = [w["worker_id"] for w in context.stack.queen().workers()]
