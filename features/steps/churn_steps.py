@@ -20,7 +20,6 @@ def step_spawn_burst(context, hive, count, model):
         assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text[:200]}")
     context.churn_hive = hive
     context.spawned = [answer.json()["worker_id"] for answer in answers]
-    context.spawned_all = [*getattr(context, "spawned_all", []), *context.spawned]
 
 
 @then("all the spawned workers are ready within {seconds:Seconds}")

@@ -21,7 +21,6 @@ def step_spawned_reported(context, hive, text):
     assert_that(worker["state"], equal_to("failed"), f"state of {worker_id}: {worker}")
     assert_that(worker["error"], contains_string(text), f"error of {worker_id}")
     assert_that(worker["oom_killed"], equal_to(True), f"oom_killed of {worker_id}")
-    context.oom_worker = worker
 
 
 @then("the job's spawned worker has no process, no cgroup and no registry entry left")

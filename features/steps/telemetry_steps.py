@@ -116,7 +116,6 @@ def step_forgets(context, hive, seconds):
 @when('nvidia-smi on hive "{hive}" hangs')
 def step_smi_hangs(context, hive):
     context.stack.node(hive).write_gpu_state({"mode": "hang"})
-    context.smi_hung_at = time.monotonic()
 
 
 @then('the next {count:d} heartbeats of hive "{hive}" come at most {gap:g} seconds apart')
@@ -180,7 +179,6 @@ def step_stalled(context):
 
 @then("queen drops the subscriber that never reads within {seconds:Seconds}")
 def step_dropped(context, seconds):
-    context.drop_wait_started = time.monotonic()
     eventually(lambda: context.stack.queen().ui_subscribers() == 1, seconds, "queen to drop the stalled subscriber")
 
 
