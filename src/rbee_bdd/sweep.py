@@ -77,7 +77,9 @@ def sweep_docker(select: Select) -> list[str]:
     except DockerException:
         return []
     removed = []
-    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}):
+    # ignore_removed: a container that goes between the listing and its inspection (another run's part
+    # ending a scenario) is no error; without it, two parts sweeping at once aborted a run
+    for container in client.containers.list(all=True, filters={"label": RUN_LABEL}, ignore_removed=True):
         if select(_mark(container.labels)):
             with contextlib.suppress(NotFound, APIError):
                 container.remove(force=True)

@@ -307,7 +307,7 @@ class DockerTarget:
 
     def _labelled(self) -> tuple[list[Container], list[Any]]:
         label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"
-        return (self.client.containers.list(all=True, filters={"label": label}),
+        return (self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True),
                 self.client.networks.list(filters={"label": label}))
 
     def teardown(self) -> None:
