@@ -75,3 +75,17 @@ def test_counts_read_right_in_the_singular_and_the_plural() -> None:
     assert parse.parse("spawn {n:Workers}", "spawn 3 workers", workers)["n"] == 3
     with pytest.raises(ValueError, match="say 1 'worker', not '1 workers'"):
         parse.parse("spawn {n:Workers}", "spawn 1 workers", workers)
+
+
+def test_the_worlds_jobs_say_what_is_missing() -> None:
+    from rbee_bdd.world import Jobs
+
+    jobs = Jobs()
+    with pytest.raises(AssertionError, match="no job was submitted in this scenario"):
+        _ = jobs.last
+    first, second = object(), object()
+    jobs.add(first)  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match="two jobs needed, 1 submitted"):
+        jobs.last_two()
+    jobs.add_batch([second])  # type: ignore[list-item]
+    assert jobs.last_two() == (first, second) and jobs.batch == [second]

@@ -9,11 +9,9 @@ GARBAGE = b"this is not an SQLite database \x00\xff" * 512
 
 
 def catalog_path(context, hive):
-    if not hasattr(context, "catalogs"):
-        context.catalogs = {}
-    if hive not in context.catalogs:
-        context.catalogs[hive] = context.stack.hive(hive).models()["catalog"]
-    return context.catalogs[hive]
+    if hive not in context.world.catalogs:
+        context.world.catalogs[hive] = context.stack.hive(hive).models()["catalog"]
+    return context.world.catalogs[hive]
 
 
 @given('I note where hive "{hive}" keeps its model catalog')

@@ -18,27 +18,27 @@ def step_spawn_burst(context, hive, count, model):
         answers = list(pool.map(lambda _: client.spawn(model), range(count)))
     for answer in answers:
         assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text[:200]}")
-    context.churn_hive = hive
-    context.spawned = [answer.json()["worker_id"] for answer in answers]
+    context.world.churn_hive = hive
+    context.world.spawned = [answer.json()["worker_id"] for answer in answers]
 
 
 @then("all the spawned workers are ready within {seconds:Seconds}")
 def step_spawned_ready(context, seconds):
-    client = context.stack.hive(context.churn_hive)
+    client = context.stack.hive(context.world.churn_hive)
 
     def ready():
-        states = {w: client.worker(w)["state"] for w in context.spawned}
-        assert_that(states, equal_to(dict.fromkeys(context.spawned, "ready")), "states of the spawned workers")
+        states = {w: client.worker(w)["state"] for w in context.world.spawned}
+        assert_that(states, equal_to(dict.fromkeys(context.world.spawned, "ready")), "states of the spawned workers")
 
-    holds(ready, seconds, f"{len(context.spawned)} spawned workers to be ready")
+    holds(ready, seconds, f"{len(context.world.spawned)} spawned workers to be ready")
 
 
 @when("I stop {count:d} of the spawned workers")
 def step_stop_some(context, count):
-    client = context.stack.hive(context.churn_hive)
-    context.stopped = context.spawned[:count]
+    client = context.stack.hive(context.world.churn_hive)
+    context.world.stopped = context.world.spawned[:count]
     with ThreadPoolExecutor(count) as pool:
-        ended = list(pool.map(client.stop_worker, context.stopped))
+        ended = list(pool.map(client.stop_worker, context.world.stopped))
     assert_that([w["state"] for w in ended], equal_to(["exited"] * count), f"stopped workers: {ended}")
 
 
@@ -57,9 +57,9 @@ def step_unique(context, hive):
 
 @then("the stopped workers have no process and no cgroup left")
 def step_stopped_gone(context):
-    running = {r.worker_id for r in context.stack.worker_processes(context.churn_hive)}
-    assert_that(running & set(context.stopped), empty(), "stopped workers still in the process table")
-    assert_that([d for w in context.stopped for d in cgroup_dirs_named(w)], empty(),
+    running = {r.worker_id for r in context.stack.worker_processes(context.world.churn_hive)}
+    assert_that(running & set(context.world.stopped), empty(), "stopped workers still in the process table")
+    assert_that([d for w in context.world.stopped for d in cgroup_dirs_named(w)], empty(),
                 "cgroup directories of the stopped workers")
 
 
@@ -67,9 +67,9 @@ def step_stopped_gone(context):
 def step_fair_share(context, count):
     queen = context.stack.queen()
     hive_of = {w["worker_id"]: w["hive_id"] for w in queen.workers()}
-    served = Counter(hive_of.get(queen.job(job.job_id)["worker_id"], "?") for job in context.batch)
+    served = Counter(hive_of.get(queen.job(job.job_id)["worker_id"], "?") for job in context.world.jobs.batch)
     print(f"jobs served per hive: {dict(served)}")
     for hive in context.stack.hive_nodes:
         assert_that(served[hive], greater_than_or_equal_to(count), f"jobs served by {hive} (all: {dict(served)})")
-    assert_that(sum(served.values()), equal_to(len(context.batch)), "jobs served in all")
+    assert_that(sum(served.values()), equal_to(len(context.world.jobs.batch)), "jobs served in all")
     assert_that(list(served), has_length(len(context.stack.hive_nodes)), "hives that served jobs")

@@ -25,7 +25,7 @@ def wait_released(url, kind, seconds):
 def step_note_worker(context, model, hive):
     rows = context.stack.queen().workers(model=model, hive=hive)
     assert_that(len(rows), equal_to(1), f"{model} workers on {hive}")
-    context.noted_worker = context.stack.worker(hive, rows[0]["worker_id"])
+    context.world.noted_worker = context.stack.worker(hive, rows[0]["worker_id"])
 
 
 @then("queen's metrics show no active job, open stream or reservation within {seconds:Seconds}")
@@ -35,22 +35,23 @@ def step_queen_clean(context, seconds):
 
 @then("the worker's metrics show no active job, open stream or busy flag within {seconds:Seconds}")
 def step_worker_clean(context, seconds):
-    wait_released(context.noted_worker.url, "worker", seconds)
+    wait_released(context.world.noted_worker.url, "worker", seconds)
 
 
 @when('I run {count:d} sequential jobs for model "{model}" with {max_tokens:d} max tokens')
 def step_sequential(context, count, model, max_tokens):
     queen = context.stack.queen()
-    context.memory_before = context.stack.daemon_memory()
+    context.world.memory_before = context.stack.daemon_memory()
     for _ in range(count):
         job = queen.submit_infer(model, max_tokens=max_tokens)
         job.wait_ended_with("[DONE]", 30)
-    context.memory_after = context.stack.daemon_memory()
+    context.world.memory_after = context.stack.daemon_memory()
 
 
 @then("no daemon's memory grew by more than {mib:d} MiB")
 def step_memory_flat(context, mib):
-    growth = {name: (context.memory_after[name] - before) / 2**20 for name, before in context.memory_before.items()}
+    world = context.world
+    growth = {name: (world.memory_after[name] - before) / 2**20 for name, before in world.memory_before.items()}
     print(f"RSS growth in MiB: { {k: round(v, 2) for k, v in growth.items()} }")
     for name, grown in growth.items():
         assert_that(grown, less_than(mib), f"RSS growth of {name} in MiB (all: {growth})")

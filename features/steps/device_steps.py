@@ -12,7 +12,7 @@ def step_gpu_memory(context, hive, first, second):
 @then('the job\'s worker process has CUDA_VISIBLE_DEVICES "{value}"')
 def step_worker_gpu(context, value):
     stack = context.stack
-    hive, worker_id = stack.job_worker_hive(context.jobs[-1])
+    hive, worker_id = stack.job_worker_hive(context.world.jobs.last)
     pid = stack.worker_process(hive, worker_id).pid
     environ = stack.process_environ(pid)
     assert_that(environ.get("CUDA_VISIBLE_DEVICES"), equal_to(value), f"CUDA_VISIBLE_DEVICES of {worker_id}")

@@ -16,13 +16,13 @@ def step_pause(context, model, hive):
     worker_id = rows[0]["worker_id"]
     pid = context.stack.pause_worker(hive, worker_id, context.cleanup)
     eventually(lambda: process_state(pid) == "T", 5, f"{worker_id} (pid {pid}) to be stopped")
-    context.paused = (hive, worker_id)
+    context.world.paused = (hive, worker_id)
 
 
 @when("queen has sent the job to the paused worker")
 def step_sent_to_paused(context):
-    _, worker_id = context.paused
-    job = context.jobs[-1]
+    _, worker_id = context.world.paused
+    job = context.world.jobs.last
 
     def dispatched():
         targets = [e["target"] for e in job.stream.narration() if e["action"] == "dispatch"]
@@ -33,16 +33,16 @@ def step_sent_to_paused(context):
 
 @when("the paused worker is killed with SIGKILL")
 def step_kill_paused(context):
-    context.stack.kill_worker(*context.paused, signal.SIGKILL)
+    context.stack.kill_worker(*context.world.paused, signal.SIGKILL)
 
 
 @then("the job ran on another worker than the paused one")
 def step_other_worker(context):
-    ran_on = context.stack.job_worker(context.jobs[-1])
-    assert_that(ran_on, is_not(equal_to(context.paused[1])), "worker that finished the job")
+    ran_on = context.stack.job_worker(context.world.jobs.last)
+    assert_that(ran_on, is_not(equal_to(context.world.paused[1])), "worker that finished the job")
 
 
 @then('the job\'s stream has no narration "{action}"')
 def step_no_narration(context, action):
-    events = [e for e in context.jobs[-1].stream.narration() if e["action"] == action]
+    events = [e for e in context.world.jobs.last.stream.narration() if e["action"] == action]
     assert_that(events, has_length(0), f"{action} narration on the job's stream")

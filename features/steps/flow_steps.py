@@ -20,11 +20,11 @@ CORRELATION_ID = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
 def last(context):
-    return context.jobs[-1]
+    return context.world.jobs.last
 
 
 def remember(context, job):
-    context.jobs = [*getattr(context, "jobs", []), job]
+    context.world.jobs.add(job)
     return job
 
 
@@ -35,13 +35,13 @@ def step_submit_deadline(context, model, max_tokens, seconds):
 
 @when('I submit an infer job for model "{model}" with correlation id "{cid}"')
 def step_submit_cid(context, model, cid):
-    context.sent_cid = cid
+    context.world.sent_cid = cid
     remember(context, context.stack.queen().submit_infer(model, max_tokens=8, headers={"X-Correlation-ID": cid}))
 
 
 @when('I submit an infer job for model "{model}" without a correlation id')
 def step_submit_no_cid(context, model):
-    context.sent_cid = None
+    context.world.sent_cid = None
     remember(context, context.stack.queen().submit_infer(model, max_tokens=8))
 
 
@@ -109,7 +109,7 @@ def step_answered_cid(context, cid):
 def step_minted(context):
     job = last(context)
     assert_that(job.correlation_id, matches_regexp(CORRELATION_ID), "the minted correlation id")
-    assert_that(job.correlation_id, is_not(equal_to(context.sent_cid)), "the minted id vs. the one sent")
+    assert_that(job.correlation_id, is_not(equal_to(context.world.sent_cid)), "the minted id vs. the one sent")
 
 
 @then("every narration event on the job's stream carries queen's correlation id")

@@ -19,7 +19,7 @@ from rbee_bdd.waiting import eventually, holds
 
 def submit(context, model, max_tokens=16, seed=None, hive=None):
     job = context.stack.queen().submit_infer(model, max_tokens=max_tokens, seed=seed, hive_id=hive)
-    context.jobs = [*getattr(context, "jobs", []), job]
+    context.world.jobs.add(job)
     return job
 
 
@@ -47,8 +47,8 @@ def step_a_job_completes(context, model):
 
 @then("it ran on a worker queen knew before the restart")
 def step_same_as_before(context):
-    worker_id = context.stack.job_worker(context.jobs[-1])
-    assert_that(sorted(context.workers_before), has_item(worker_id), "workers before the restart vs. the job's")
+    worker_id = context.stack.job_worker(context.world.jobs.last)
+    assert_that(sorted(context.world.workers_before), has_item(worker_id), "workers before the restart vs. the job's")
 
 
 @when('I submit an infer job for model "{model}" with {max_tokens:d} max tokens')
@@ -63,24 +63,24 @@ def step_submit_seeded(context, model, max_tokens, seed):
 
 @when("it completes")
 def step_it_completes(context):
-    context.jobs[-1].wait_ended_with()
+    context.world.jobs.last.wait_ended_with()
 
 
 @when("I submit the same infer job again and it completes")
 def step_submit_same(context):
-    first = context.jobs[-1].request
+    first = context.world.jobs.last.request
     submit(context, first["model"], first["max_tokens"], first.get("seed")).wait_ended_with()
 
 
 @then('the job\'s stream ends with "{marker}" within {seconds:Seconds}')
 def step_stream_ends(context, marker, seconds):
-    job = context.jobs[-1]
+    job = context.world.jobs.last
     job.wait_ended_with(marker, seconds)
 
 
 @then("every stream's token indexes increase strictly from 0")
 def step_indexes(context):
-    for job in context.jobs:
+    for job in context.world.jobs.submitted:
         indexes = [t["i"] for t in job.stream.tokens()]
         assert_that(indexes, has_length(greater_than(0)), f"tokens of {job.job_id}")
         assert_that(indexes, equal_to(list(range(len(indexes)))), f"token indexes of {job.job_id}")
@@ -88,26 +88,26 @@ def step_indexes(context):
 
 @then("the last two completions are identical")
 def step_identical(context):
-    first, second = (j.stream.text() for j in context.jobs[-2:])
+    first, second = (j.stream.text() for j in context.world.jobs.last_two())
     assert_that(second, equal_to(first), "completion of the repeated request")
 
 
 @then("the last two completions differ")
 def step_differ(context):
-    first, second = (j.stream.text() for j in context.jobs[-2:])
+    first, second = (j.stream.text() for j in context.world.jobs.last_two())
     assert_that(second, is_not(equal_to(first)), "completions for different seeds")
 
 
 @then("the job ran on the same worker as the previous job")
 def step_same_worker(context):
     queen = context.stack.queen()
-    previous, last = (queen.job(j.job_id)["worker_id"] for j in context.jobs[-2:])
+    previous, last = (queen.job(j.job_id)["worker_id"] for j in context.world.jobs.last_two())
     assert_that(last, equal_to(previous), "worker of the warm job vs. the cold job")
 
 
 @then("the job's first token came sooner than the previous job's")
 def step_sooner(context):
-    previous, last = (j.stream.first_token_after(j.submitted_at) for j in context.jobs[-2:])
+    previous, last = (j.stream.first_token_after(j.submitted_at) for j in context.world.jobs.last_two())
     assert_that(previous, not_none(), "first-token latency of the previous job")
     assert_that(last, not_none(), "first-token latency of the last job")
     assert_that(last, less_than(previous), f"warm first token ({last:.3f} s) vs. cold ({previous:.3f} s)")
@@ -115,14 +115,14 @@ def step_sooner(context):
 
 @then('the job\'s stream has narration from "{a}", "{b}" and "{c}"')
 def step_narration_from(context, a, b, c):
-    actors = sorted({str(event["actor"]) for event in context.jobs[-1].stream.narration()})
+    actors = sorted({str(event["actor"]) for event in context.world.jobs.last.stream.narration()})
     for actor in (a, b, c):
         assert_that(actors, has_item(actor), "actors that narrated on the stream")
 
 
 @then("every narration event on the job's stream carries the job's id")
 def step_narration_job_id(context):
-    job = context.jobs[-1]
+    job = context.world.jobs.last
     ids = [event["job_id"] for event in job.stream.narration()]
     assert_that(ids, has_length(greater_than(0)), "narration events on the stream")
     assert_that(ids, only_contains(job.job_id), "job ids carried by the narration events")
@@ -131,7 +131,7 @@ def step_narration_job_id(context):
 @then("the job's worker is idle again within {seconds:Seconds}")
 def step_idle_again(context, seconds):
     queen = context.stack.queen()
-    worker_id = context.stack.job_worker(context.jobs[-1])
+    worker_id = context.stack.job_worker(context.world.jobs.last)
 
     def idle():
         rows = [w for w in queen.workers() if w["worker_id"] == worker_id]

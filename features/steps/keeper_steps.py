@@ -23,7 +23,7 @@ from rbee_bdd.waiting import holds, scaled
 
 def keeper_infer(context, model, *options):
     """Run ``rbee-keeper infer --model MODEL OPTIONS… "Hello bee"`` against the stack's queen."""
-    context.keeper = context.stack.keeper(["infer", "--model", model, *map(str, options), "Hello bee"])
+    context.world.keeper = context.stack.keeper(["infer", "--model", model, *map(str, options), "Hello bee"])
 
 
 @when('I run rbee-keeper infer with model "{model}", {max_tokens:d} max tokens and seed {seed:d}')
@@ -38,25 +38,25 @@ def step_keeper_infer_default(context, model):
 
 @then("rbee-keeper exits with code {code:d}")
 def step_exit_code(context, code):
-    assert_that(context.keeper.exit_code, equal_to(code), context.keeper.describe())
+    assert_that(context.world.keeper.exit_code, equal_to(code), context.world.keeper.describe())
 
 
 @then('rbee-keeper\'s last line on stderr is "{line}"')
 def step_last_line(context, line):
-    lines = context.keeper.stderr.strip().splitlines() or [""]
-    assert_that(lines[-1], equal_to(line), context.keeper.describe())
+    lines = context.world.keeper.stderr.strip().splitlines() or [""]
+    assert_that(lines[-1], equal_to(line), context.world.keeper.describe())
 
 
 @then('rbee-keeper\'s last line on stderr starts with "{prefix}"')
 def step_last_line_prefix(context, prefix):
-    lines = context.keeper.stderr.strip().splitlines() or [""]
-    assert_that(lines[-1], starts_with(prefix), context.keeper.describe())
+    lines = context.world.keeper.stderr.strip().splitlines() or [""]
+    assert_that(lines[-1], starts_with(prefix), context.world.keeper.describe())
 
 
 @then("rbee-keeper printed a completion on stdout")
 def step_completion(context):
-    assert_that(context.keeper.stdout.strip(), is_not(equal_to("")), context.keeper.describe())
-    assert_that(context.keeper.stdout, ends_with("\n"), "stdout ends its line after the last token")
+    assert_that(context.world.keeper.stdout.strip(), is_not(equal_to("")), context.world.keeper.describe())
+    assert_that(context.world.keeper.stdout, ends_with("\n"), "stdout ends its line after the last token")
 
 
 @when('I run rbee-keeper infer with model "{model}", {max_tokens:d} max tokens and a {seconds:d} second timeout')
@@ -66,19 +66,19 @@ def step_keeper_timeout(context, model, max_tokens, seconds):
 
 @then("rbee-keeper took less than {seconds:Seconds}")
 def step_keeper_took(context, seconds):
-    assert_that(context.keeper.seconds, less_than(scaled(seconds)), context.keeper.describe())
+    assert_that(context.world.keeper.seconds, less_than(scaled(seconds)), context.world.keeper.describe())
 
 
 @when('I start rbee-keeper infer with model "{model}" and {max_tokens:d} max tokens')
 def step_keeper_background(context, model, max_tokens):
-    context.keeper_process = context.stack.start_keeper(
+    context.world.keeper_process = context.stack.start_keeper(
         ["infer", "--model", model, "--max-tokens", str(max_tokens), "Hello bee"], context.cleanup
     )
 
 
 @when("rbee-keeper has printed tokens")
 def step_keeper_printed(context):
-    process = context.keeper_process
+    process = context.world.keeper_process
 
     def printed():
         stderr = "".join(process.stderr)
@@ -89,12 +89,12 @@ def step_keeper_printed(context):
 
 @when("I press Ctrl+C in rbee-keeper")
 def step_ctrl_c(context):
-    context.keeper_process.send_signal(signal.SIGINT)
+    context.world.keeper_process.send_signal(signal.SIGINT)
 
 
 @then("rbee-keeper exits within {seconds:Seconds}")
 def step_keeper_exits(context, seconds):
-    context.keeper = context.keeper_process.wait(seconds)
+    context.world.keeper = context.world.keeper_process.wait(seconds)
 
 
 @then('the "{model}" worker on hive "{hive}" is idle again within {seconds:Seconds}')
@@ -110,23 +110,23 @@ def step_model_worker_idle(context, model, hive, seconds):
 
 @when("I run rbee-keeper with {args}")
 def step_keeper_args(context, args):
-    queen_url = getattr(context, "queen_url", None) or f"http://127.0.0.1:{free_port()}"
+    queen_url = context.world.queen_url or f"http://127.0.0.1:{free_port()}"
     config = context.suite_config
-    context.keeper = run_keeper(config.keeper_cmd, queen_url, shlex.split(args), rename=config.profile.rename)
+    context.world.keeper = run_keeper(config.keeper_cmd, queen_url, shlex.split(args), rename=config.profile.rename)
 
 
 @given("no queen listens at the address rbee-keeper is given")
 def step_no_queen(context):
-    context.queen_url = f"http://127.0.0.1:{free_port()}"
+    context.world.queen_url = f"http://127.0.0.1:{free_port()}"
 
 
 @then('rbee-keeper printed "{text}" on stdout')
 def step_stdout_has(context, text):
-    assert_that(context.keeper.stdout, contains_string(text), context.keeper.describe())
+    assert_that(context.world.keeper.stdout, contains_string(text), context.world.keeper.describe())
 
 
 @then("rbee-keeper printed one line on stderr starting with \"{prefix}\"")
 def step_one_line(context, prefix):
-    lines = context.keeper.stderr.strip().splitlines()
-    assert_that(lines, has_length(1), context.keeper.describe())
-    assert_that(lines[0], starts_with(prefix), context.keeper.describe())
+    lines = context.world.keeper.stderr.strip().splitlines()
+    assert_that(lines, has_length(1), context.world.keeper.describe())
+    assert_that(lines[0], starts_with(prefix), context.world.keeper.describe())

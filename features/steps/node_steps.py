@@ -20,7 +20,7 @@ register_type(Node=parse_node)
 
 @when("the job's worker is killed with {sig}")
 def step_kill_worker(context, sig):
-    hive, worker_id = context.stack.job_worker_hive(context.jobs[-1])
+    hive, worker_id = context.stack.job_worker_hive(context.world.jobs.last)
     context.stack.kill_worker(hive, worker_id, signal.Signals[sig])
 
 
@@ -36,7 +36,7 @@ def step_start(context, node):
 
 @when("{node:Node} restarts")
 def step_restart(context, node):
-    context.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
+    context.world.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
     target = context.stack.node(node)
     target.stop(timeout=20)
     target.start()
@@ -44,7 +44,7 @@ def step_restart(context, node):
 
 @when('the rbee-hive process of hive "{hive}" is killed with SIGKILL and comes back')
 def step_crash_recover(context, hive):
-    context.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
+    context.world.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
     context.stack.node(hive).crash_and_recover()
 
 
@@ -70,17 +70,17 @@ def step_hive_log(context, hive, text, seconds):
 
 @when("a heartbeat missing its hive_id is posted to queen")
 def step_bad_heartbeat(context):
-    context.answer = context.stack.queen().post_heartbeat({"url": "http://nowhere:1", "workers": []})
+    context.world.answer = context.stack.queen().post_heartbeat({"url": "http://nowhere:1", "workers": []})
 
 
 @when('I ask hive "{hive}" to spawn a worker for "{model}" with CPU limit "{limit}"')
 def step_bad_limit(context, hive, model, limit):
-    context.answer = context.stack.hive(hive).spawn(model, cpu_limit=limit)
+    context.world.answer = context.stack.hive(hive).spawn(model, cpu_limit=limit)
 
 
 @then('the answer is {status:d} with code "{code}" naming "{text}"')
 def step_answer(context, status, code, text):
-    answer = context.answer
+    answer = context.world.answer
     assert_that(answer.status_code, equal_to(status), f"status of {answer.request.url}: {answer.text}")
     assert_that(answer.json()["error"], has_entries(code=code), "error body")
     assert_that(answer.json()["error"]["message"], contains_string(text), "error message")

@@ -8,7 +8,7 @@ from rbee_bdd.cgroupfs import cgroup_dirs_named
 
 def spawned_worker(context):
     """The worker the hive spawned for the last job, named by its worker_spawn narration."""
-    spawned = [e["target"] for e in context.jobs[-1].stream.narration()
+    spawned = [e["target"] for e in context.world.jobs.last.stream.narration()
                if e["actor"] == "rbee-hive" and e["action"] == "worker_spawn"]
     assert_that(spawned, has_length(1), "workers spawned for the job")
     return spawned[0]

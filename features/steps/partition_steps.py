@@ -8,12 +8,12 @@ from rbee_bdd.waiting import eventually, holds
 
 @when('hive "{hive}" is cut off from queen with {mode}')
 def step_cut_off(context, hive, mode):
-    context.partition = context.stack.partition_from_queen(hive, mode.lower(), context.cleanup)
+    context.world.partition = context.stack.partition_from_queen(hive, mode.lower(), context.cleanup)
 
 
 @when("the partition heals")
 def step_heal(context):
-    context.partition.heal()
+    context.world.partition.heal()
 
 
 @then('a new job for model "{model}" is refused with {status:d} and code "{code}"')
@@ -36,24 +36,24 @@ def step_available_again(context, hive, seconds):
 
 @then("the noted worker stops generating within {seconds:Seconds}")
 def step_noted_idle(context, seconds):
-    worker = context.noted_worker
+    worker = context.world.noted_worker
     eventually(lambda: worker.ready()["state"] == "ready", seconds, "the noted worker to stop generating")
 
 
 @when('hive "{hive}" is cut off from that worker')
 def step_cut_worker(context, hive):
     (row,) = context.stack.queen().workers(hive=hive)
-    context.cut_worker = row["worker_id"]
-    context.partition = context.stack.partition_from_worker(hive, row["worker_id"], context.cleanup)
+    context.world.cut_worker = row["worker_id"]
+    context.world.partition = context.stack.partition_from_worker(hive, row["worker_id"], context.cleanup)
 
 
 @then('queen lists that worker as "{state}" within {seconds:Seconds}')
 def step_worker_state(context, state, seconds):
     def listed():
-        states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == context.cut_worker]
-        assert_that(states, equal_to([state]), f"state of {context.cut_worker} at queen")
+        states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == context.world.cut_worker]
+        assert_that(states, equal_to([state]), f"state of {context.world.cut_worker} at queen")
 
-    holds(listed, seconds, f"queen to list {context.cut_worker} as {state}")
+    holds(listed, seconds, f"queen to list {context.world.cut_worker} as {state}")
 
 
 @then('a job for model "{model}" runs on another worker')
@@ -61,4 +61,4 @@ def step_runs_elsewhere(context, model):
     job = context.stack.queen().submit_infer(model, max_tokens=8)
     job.wait_ended_with("[DONE]", 60)
     ran_on = context.stack.job_worker(job)
-    assert_that(ran_on, is_not(equal_to(context.cut_worker)), "worker that ran the job")
+    assert_that(ran_on, is_not(equal_to(context.world.cut_worker)), "worker that ran the job")

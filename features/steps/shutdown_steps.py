@@ -9,12 +9,16 @@ from rbee_bdd.exits import ExitWatch
 from rbee_bdd.waiting import eventually, scaled
 
 
+def first_token_or_end(job):
+    return lambda: job.stream.tokens() or job.stream.ended
+
+
 @given('{count:d} jobs for model "{model}" with {max_tokens:d} max tokens are streaming')
 def step_jobs_streaming(context, count, model, max_tokens):
     queen = context.stack.queen()
-    context.streaming = [queen.submit_infer(model, max_tokens=max_tokens) for _ in range(count)]
-    for job in context.streaming:
-        eventually(lambda job=job: job.stream.tokens() or job.stream.ended, 30, f"the first token of {job.job_id}")
+    jobs = context.world.jobs.add_batch([queen.submit_infer(model, max_tokens=max_tokens) for _ in range(count)])
+    for job in jobs:
+        eventually(first_token_or_end(job), 30, f"the first token of {job.job_id}")
         assert_that(job.stream.terminal, equal_to(None), f"{job.job_id} still streaming: {job.stream.summary()}")
 
 
@@ -23,26 +27,26 @@ def step_queen_sigterm(context):
     stack = context.stack
     workers = {row.worker_id: row.pid for hive in stack.hive_nodes for row in stack.worker_processes(hive)}
     nodes = {"queen": stack.node("queen"), **stack.hive_nodes}
-    context.exit_watch = ExitWatch(workers, nodes).start()
-    context.cleanup.push("stop watching exits", context.exit_watch.close)
-    context.sigterm_at = time.monotonic()
+    context.world.exit_watch = ExitWatch(workers, nodes).start()
+    context.cleanup.push("stop watching exits", context.world.exit_watch.close)
+    context.world.sigterm_at = time.monotonic()
     stack.terminate_queen()
 
 
 @then('both streaming jobs end with "{marker}" within {seconds:Seconds}')
 def step_streaming_done(context, marker, seconds):
-    for job in context.streaming:
+    for job in context.world.jobs.batch:
         job.wait_ended_with(marker, seconds)
 
 
 @then("every worker, then every hive, then queen exits within {seconds:Seconds} of the SIGTERM")
 def step_exit_order(context, seconds):
-    watch = context.exit_watch
-    finished = watch.wait(scaled(seconds) - (time.monotonic() - context.sigterm_at))
+    watch = context.world.exit_watch
+    finished = watch.wait(scaled(seconds) - (time.monotonic() - context.world.sigterm_at))
     assert_that(watch.missing(), empty(), "processes still running")
     assert_that(finished, equal_to(True), "every watched process gone")
     order = [e.kind for e in watch.exits]
-    took = {e.name: round(e.at - context.sigterm_at, 2) for e in watch.exits}
+    took = {e.name: round(e.at - context.world.sigterm_at, 2) for e in watch.exits}
     print(f"exits, in order, seconds after the SIGTERM: {took}")
     expected = sorted(order, key=["worker", "hive", "queen"].index)
     assert_that(order, equal_to(expected), f"kinds of process in the order they ended ({took})")
@@ -51,7 +55,7 @@ def step_exit_order(context, seconds):
 
 @then("queen and every hive exited with code 0")
 def step_codes(context):
-    codes = {e.name: e.code for e in context.exit_watch.exits if e.kind != "worker"}
+    codes = {e.name: e.code for e in context.world.exit_watch.exits if e.kind != "worker"}
     assert_that(codes, equal_to(dict.fromkeys(codes, 0)), "exit codes of queen and the hives")
     assert_that(codes, has_length(1 + len(context.stack.hive_nodes)), "daemons seen exiting")
 
@@ -60,7 +64,7 @@ def step_codes(context):
 def step_codes_and_workers(context):
     step_codes(context)
     logs = {hive: node.log_tail(1000) for hive, node in context.stack.hive_nodes.items()}
-    for worker in (e.name for e in context.exit_watch.exits if e.kind == "worker"):
+    for worker in (e.name for e in context.world.exit_watch.exits if e.kind == "worker"):
         reports = [line for log in logs.values() for line in log.splitlines() if f"{worker} exited (" in line]
         assert_that(reports, has_length(1), f"hive log lines reporting how {worker} exited")
         assert_that(reports[0], contains_string(f"{worker} exited (exit code 0)"), f"how {worker} exited")

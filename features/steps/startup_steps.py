@@ -14,10 +14,10 @@ def try_start(context, **options):
     started = time.monotonic()
     try:
         start_stack(context, 1, **options)
-        context.start_error = None
+        context.world.start_error = None
     except NodeStartError as exc:
-        context.start_error = exc
-    context.start_took = time.monotonic() - started
+        context.world.start_error = exc
+    context.world.start_took = time.monotonic() - started
 
 
 @when('I start a stack whose queen gets the unknown flag "{flag}"')
@@ -32,12 +32,12 @@ def step_bad_hive(context, flag):
 
 @then("the start fails within {seconds:Seconds}")
 def step_fails_fast(context, seconds):
-    assert_that(context.start_error is not None, equal_to(True), "the stack's start failed")
-    assert_that(context.start_took, less_than(scaled(seconds)), "seconds until the start failed")
+    assert_that(context.world.start_error is not None, equal_to(True), "the stack's start failed")
+    assert_that(context.world.start_took, less_than(scaled(seconds)), "seconds until the start failed")
 
 
 @then('the failure names {node}, exit code {code:d} and its log line "{line}" once')
 def step_failure_says(context, node, code, line):
-    message = str(context.start_error)
+    message = str(context.world.start_error)
     assert_that(message, contains_string(f"{node} exited during start-up with exit code {code}"), "the failure")
     assert_that(message.count(line), equal_to(1), f"times the failure quotes {line!r}: {message}")

@@ -23,19 +23,19 @@ from rbee_bdd.waiting import eventually, holds
 
 @when("another hive sends heartbeats of {workers:Workers} {rate:d} times a second for up to {seconds:Seconds}")
 def step_flood(context, workers, rate, seconds):
-    context.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds)
-    context.flood.start(context.cleanup)
+    context.world.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds)
+    context.world.flood.start(context.cleanup)
 
 
 @given("I watch queen's heartbeat stream")
 def step_watch(context):
-    context.ui = context.stack.watch_heartbeats(context.cleanup)
+    context.world.ui = context.stack.watch_heartbeats(context.cleanup)
 
 
 def wait_process(context, model, seconds, condition, what):
     def seen():
-        process = context.ui.latest_process(model)
-        assert process is not None, f"no {model} worker on the stream yet ({context.ui.summary()})"
+        process = context.world.ui.latest_process(model)
+        assert process is not None, f"no {model} worker on the stream yet ({context.world.ui.summary()})"
         condition(process)
         return process
 
@@ -48,13 +48,13 @@ def step_stream_shows_worker(context, model, seconds):
         assert_that(process["pid"], greater_than(0), "pid on the stream")
         assert_that(process["rss_mb"], greater_than(0), "rss_mb on the stream")
 
-    context.process = wait_process(context, model, seconds, check, f"a {model} worker on the UI stream")
+    context.world.process = wait_process(context, model, seconds, check, f"a {model} worker on the UI stream")
 
 
 @then('that pid is the worker\'s in hive "{hive}"\'s process table')
 def step_pid_is_real(context, hive):
     rows = context.stack.worker_processes(hive)
-    assert_that(context.process["pid"], is_in([row.node_pid for row in rows]),
+    assert_that(context.world.process["pid"], is_in([row.node_pid for row in rows]),
                 f"pids of {hive}'s worker processes: {rows}")
 
 
@@ -68,7 +68,7 @@ def step_stream_shows_cpu(context, model, pct, seconds):
 
 @then("queen no longer lists the job's worker within {seconds:Seconds}")
 def step_gone(context, seconds):
-    worker_id = context.stack.job_worker(context.jobs[-1])
+    worker_id = context.stack.job_worker(context.world.jobs.last)
 
     def gone():
         listed = [w["worker_id"] for w in context.stack.queen().workers()]
@@ -79,7 +79,7 @@ def step_gone(context, seconds):
 
 @then('hive "{hive}" reports the job\'s worker ended "{how}"')
 def step_hive_reports_exit(context, hive, how):
-    worker_id = context.stack.job_worker(context.jobs[-1])
+    worker_id = context.stack.job_worker(context.world.jobs.last)
     worker = context.stack.hive(hive).worker(worker_id)
     assert_that(worker["state"], equal_to("failed"), f"state of {worker_id}: {worker}")
     assert_that(worker["error"], contains_string(how), f"error of {worker_id}")
@@ -121,9 +121,9 @@ def step_smi_hangs(context, hive):
 @then('the next {count:d} heartbeats of hive "{hive}" come at most {gap:g} seconds apart')
 def step_rhythm(context, count, hive, gap):
     since = time.monotonic()
-    eventually(lambda: len(context.ui.heartbeat_times(hive, since)) >= count, count * gap + 2,
+    eventually(lambda: len(context.world.ui.heartbeat_times(hive, since)) >= count, count * gap + 2,
                f"{count} heartbeats of {hive}")
-    times = [since, *context.ui.heartbeat_times(hive, since)[:count]]
+    times = [since, *context.world.ui.heartbeat_times(hive, since)[:count]]
     gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
     assert_that(max(gaps), less_than_or_equal_to(gap), f"gaps between {hive}'s heartbeats: {gaps}")
 
@@ -154,12 +154,12 @@ def step_enabled(context, hive):
 def step_spawn_limited(context, model, hive, cpu, memory):
     answer = context.stack.hive(hive).spawn(model, cpu_limit=cpu, memory_limit=memory)
     assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text}")
-    context.spawned = (hive, answer.json()["worker_id"])
+    context.world.spawned_worker = (hive, answer.json()["worker_id"])
 
 
 @then("the worker's process runs in a cgroup with a CPU quota of {quota:d} per {period:d} µs and {mib:d} MiB of memory")
 def step_cgroup_limits(context, quota, period, mib):
-    hive, worker_id = context.spawned
+    hive, worker_id = context.world.spawned_worker
     limits = context.stack.worker_cgroup_limits(hive, worker_id)
     assert_that(limits, equal_to({"cpu_quota_us": quota, "cpu_period_us": period, "memory_bytes": mib * 1024 * 1024}),
                 f"limits of {worker_id}'s cgroup, read from the host")
@@ -173,7 +173,8 @@ def step_hive_available(context, hive):
 
 @given("a UI subscriber that never reads")
 def step_stalled(context):
-    context.stalled = open_stalled_reader(context.stack.queen().url + "/v1/heartbeats/stream", context.cleanup)
+    url = context.stack.queen().url + "/v1/heartbeats/stream"
+    context.world.stalled_subscriber = open_stalled_reader(url, context.cleanup)
     eventually(lambda: context.stack.queen().ui_subscribers() >= 2, 5, "queen to count both UI subscribers")
 
 
@@ -185,10 +186,10 @@ def step_dropped(context, seconds):
 @then('meanwhile the watching stream got hive "{hive}"\'s heartbeats at least every {gap:g} seconds')
 def step_watcher_rhythm(context, hive, gap):
     # the drop can come within a second of the flood's start: give the watcher 3 beats to compare
-    eventually(lambda: len(context.ui.heartbeat_times(hive)) > 2, 5, f"3 heartbeats of {hive} on the watcher")
-    times = context.ui.heartbeat_times(hive)
-    assert_that(len(times), greater_than(2), f"heartbeats the watcher got: {context.ui.summary()}")
+    eventually(lambda: len(context.world.ui.heartbeat_times(hive)) > 2, 5, f"3 heartbeats of {hive} on the watcher")
+    times = context.world.ui.heartbeat_times(hive)
+    assert_that(len(times), greater_than(2), f"heartbeats the watcher got: {context.world.ui.summary()}")
     gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
     assert_that(max(gaps), less_than_or_equal_to(gap), f"gaps between {hive}'s heartbeats on the watching stream: "
                                                       f"{gaps}")
-    assert_that(context.ui.failure, equal_to(None), "the watching stream's own end")
+    assert_that(context.world.ui.failure, equal_to(None), "the watching stream's own end")

@@ -20,6 +20,7 @@ from rbee_bdd.selection import drop_unselected
 from rbee_bdd.stack import Stack
 from rbee_bdd.sweep import of_scenario, sweep
 from rbee_bdd.waiting import set_timeout_multiplier
+from rbee_bdd.world import World
 
 
 class LeftoverError(AssertionError):
@@ -62,6 +63,7 @@ def before_all(context: Any) -> None:
 
 def before_scenario(context: Any, scenario: Any) -> None:
     context.stack = None
+    context.world = World()  # what this scenario's steps share
     context.cleanup = CleanupStack(scenario.name)
     context.scenario_started = time.monotonic()
     context.skip_reason = ""

@@ -1,10 +1,111 @@
-"""What one scenario's steps share, beyond behave's hooks: starting the scenario's stack."""
+"""What one scenario's steps share: a typed World, made fresh for each scenario.
+
+The hooks own the run's plumbing (``context.stack``, ``context.cleanup``, ``context.suite_config``);
+everything steps hand to later steps lives in ``context.world``, one field each, with its type.
+"""
 
 from __future__ import annotations
 
+import socket
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
+from rbee_bdd.clients import SubmittedJob, WorkerClient
+from rbee_bdd.exits import ExitWatch
+from rbee_bdd.keeper import KeeperProcess, KeeperResult
+from rbee_bdd.load import HeartbeatFlood
+from rbee_bdd.model_hub import ModelHub
+from rbee_bdd.network import Partition
+from rbee_bdd.slow_consumers import PacedReader
+from rbee_bdd.sse import HeartbeatStream
 from rbee_bdd.stack import Stack
+from rbee_bdd.targets.base import NodeStartError
+
+
+@dataclass
+class Jobs:
+    """The jobs the scenario submitted through queen, in order, and the last batch sent at once."""
+
+    submitted: list[SubmittedJob] = field(default_factory=list)
+    batch: list[SubmittedJob] = field(default_factory=list)
+
+    def add(self, job: SubmittedJob) -> SubmittedJob:
+        self.submitted.append(job)
+        return job
+
+    def add_batch(self, jobs: list[SubmittedJob]) -> list[SubmittedJob]:
+        """Jobs sent together: they are the batch, and also submitted jobs in their order."""
+        self.batch = list(jobs)
+        self.submitted.extend(jobs)
+        return self.batch
+
+    @property
+    def last(self) -> SubmittedJob:
+        assert self.submitted, "no job was submitted in this scenario"
+        return self.submitted[-1]
+
+    def last_two(self) -> tuple[SubmittedJob, SubmittedJob]:
+        assert len(self.submitted) >= 2, f"two jobs needed, {len(self.submitted)} submitted"
+        return self.submitted[-2], self.submitted[-1]
+
+
+@dataclass
+class SlowRead:
+    """A job read slowly by a paced client, and what it asked for."""
+
+    job_id: str
+    model: str
+    tokens: int
+    seed: int
+    reader: PacedReader
+
+
+@dataclass
+class World:
+    """What the steps of one scenario share (``context.world``)."""
+
+    jobs: Jobs = field(default_factory=Jobs)
+    # workers and processes noted by earlier steps
+    spawned: list[str] = field(default_factory=list)  # ids of workers spawned in a burst
+    stopped: list[str] = field(default_factory=list)  # those of them stopped again
+    churn_hive: str = ""  # the hive of the burst
+    spawned_worker: tuple[str, str] | None = None  # (hive, worker id) of one worker spawned directly
+    paused: tuple[str, str] | None = None  # (hive, worker id) of the worker under SIGSTOP
+    cut_worker: str = ""  # the worker a partition cut off from its hive
+    noted_worker: WorkerClient | None = None
+    workers_before: set[str] = field(default_factory=set)  # worker ids queen listed before a restart
+    process: dict[str, Any] = field(default_factory=dict)  # a worker's stats as the UI stream showed them
+    # faults and observers
+    partition: Partition | None = None
+    exit_watch: ExitWatch | None = None
+    sigterm_at: float = 0.0
+    ui: HeartbeatStream | None = None  # queen's UI stream, read by the harness
+    stalled_subscriber: socket.socket | None = None  # a UI subscriber that never reads
+    flood: HeartbeatFlood | None = None
+    memory_before: dict[str, int] = field(default_factory=dict)
+    memory_after: dict[str, int] = field(default_factory=dict)
+    # readers of job streams
+    slow: SlowRead | None = None
+    stalled_job: str = ""
+    stalled_reader: socket.socket | None = None  # a job stream reader that stopped reading
+    # the keeper
+    keeper: KeeperResult | None = None
+    keeper_process: KeeperProcess | None = None
+    queen_url: str = ""  # where the keeper is sent when no stack runs
+    # answers and files
+    answer: httpx.Response | None = None
+    sent_cid: str | None = None
+    catalogs: dict[str, str] = field(default_factory=dict)  # the model catalog's path, by hive
+    hub: ModelHub | None = None
+    hub_path: str = ""
+    cut_at: int = 0  # where the hub cuts a download (bytes)
+    provisioned: list[httpx.Response] = field(default_factory=list)
+    provision_answer: dict[str, Any] = field(default_factory=dict)
+    # a stack that would not start
+    start_error: NodeStartError | None = None
+    start_took: float = 0.0
 
 
 def start_stack(context: Any, hives: int, **options: Any) -> Stack:
