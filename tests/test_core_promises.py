@@ -84,8 +84,8 @@ def test_the_worlds_jobs_say_what_is_missing() -> None:
     with pytest.raises(AssertionError, match="no job was submitted in this scenario"):
         _ = jobs.last
     first, second = object(), object()
-    jobs.add(first)  # type: ignore[arg-type]
+    jobs.add(first)
     with pytest.raises(AssertionError, match="two jobs needed, 1 submitted"):
         jobs.last_two()
-    jobs.add_batch([second])  # type: ignore[list-item]
+    jobs.add_batch([second])
     assert jobs.last_two() == (first, second) and jobs.batch == [second]
