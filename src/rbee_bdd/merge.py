@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rbee_bdd.html_report import page
-from rbee_bdd.report import ScenarioFact, conformance, read_facts, relocate_rerun
+from rbee_bdd.report import ScenarioFact, conformance, read_facts, relocate_rerun, tally
 
 PARTS = "parts"
 DURATIONS = "durations.json"
@@ -50,19 +50,18 @@ def merge_rerun(sources: list[Path], out: Path) -> int:
 
 
 def summary_html(facts: list[ScenarioFact]) -> str:
-    counts: dict[str, int] = defaultdict(int)
-    for fact in facts:
-        counts[fact.status] += 1
-    failed = counts["failed"] + counts["error"] + counts["interrupted"]
-    cells = "".join(f"<td style='padding:0 1em'>{label}: <b>{value}</b></td>" for label, value in
-                    [("scenarios", len(facts)), ("passed", counts["passed"]), ("failed", failed),
-                     ("skipped", counts["skipped"])])
+    cells = "".join(f"<td style='padding:0 1em'>{label}: <b>{value}</b></td>" for label, value in tally(facts).items())
     matrix = "".join(f"<tr><td>{html.escape(name)}</td><td>{passed}</td><td>{failed}</td><td>{unclaimed}</td>"
                      f"<td>{skipped}</td></tr>" for name, passed, failed, unclaimed, skipped in conformance(facts))
     head = "".join(f"<th style='padding:0 1em'>{h}</th>" for h in
                    ("capability", "passed", "failed", "not claimed", "skipped (machine)"))
     return (f"<div class='feature-container'><table><tr>{cells}</tr></table>"
             f"<h3>Conformance</h3><table><tr>{head}</tr>{matrix}</table></div>")
+
+
+def duration_key(location: str, scenario: str) -> str:
+    """How durations.json names a scenario: its feature file and its name (stable when lines move)."""
+    return f"{os.path.relpath(location.rsplit(':', 1)[0])}::{scenario}"
 
 
 def update_durations(reports: Path, facts: list[ScenarioFact]) -> None:
@@ -74,7 +73,7 @@ def update_durations(reports: Path, facts: list[ScenarioFact]) -> None:
         known = {}
     for fact in facts:
         if fact.status in ("passed", "failed"):
-            known[f"{os.path.relpath(fact.location.rsplit(':', 1)[0])}::{fact.scenario}"] = fact.seconds
+            known[duration_key(fact.location, fact.scenario)] = fact.seconds
     path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
 
 

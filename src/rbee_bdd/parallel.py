@@ -37,8 +37,8 @@ from typing import Any
 from behave.formatter.base import Formatter
 
 from rbee_bdd.identity import PART_ENV
-from rbee_bdd.merge import DURATIONS, PARTS
-from rbee_bdd.report import FACTS, read_facts
+from rbee_bdd.merge import DURATIONS, PARTS, duration_key
+from rbee_bdd.report import FACTS, read_facts, tally
 
 SERIAL_TAG = "serial"
 OUTPUT_OPTIONS = {"-f", "--format", "-o", "--outfile", "--junit-directory"}  # take a value
@@ -57,7 +57,7 @@ class Selected:
     @property
     def key(self) -> str:
         """Stable across edits that move lines: the feature file and the scenario's name."""
-        return f"{os.path.relpath(self.location.rsplit(':', 1)[0])}::{self.name}"
+        return duration_key(self.location, self.name)
 
 
 class SelectedLocations(Formatter):
@@ -96,10 +96,10 @@ def list_selected(behave: str, behave_args: list[str]) -> list[Selected]:
         command = [behave, "--dry-run", "--no-summary", "--no-snippets", *selection_args(behave_args),
                    "-f", "rbee_bdd.parallel:SelectedLocations", "-o", out.name]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0 and not out.read().strip():
-            raise SystemExit(f"parallel: listing the scenarios failed:\n{done.stdout}{done.stderr}")
-        out.seek(0)
-        records = [json.loads(line) for line in out.read().splitlines() if line.strip()]
+        listing = out.read()
+    if done.returncode != 0 and not listing.strip():
+        raise SystemExit(f"parallel: listing the scenarios failed:\n{done.stdout}{done.stderr}")
+    records = [json.loads(line) for line in listing.splitlines() if line.strip()]
     return [Selected(r["location"], r["name"], tuple(r["tags"]), r["steps"]) for r in records]
 
 
@@ -224,11 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         if serial:
             print(f"parallel: the {len(serial)} @serial scenario(s), alone", flush=True)
             code = max(code, run_parts(behave, behave_args, [(f"part{shard * 100 + 99}", serial)], Path(tmp)))
-    statuses = [fact.status for fact in read_facts(args.reports)]
-    failed = sum(status in ("failed", "error", "interrupted") for status in statuses)
+    counts = tally(read_facts(args.reports))
     print(f"parallel: done in {time.monotonic() - started:.0f} s", flush=True)
-    print(f"parallel: {statuses.count('passed')} passed, {failed} failed, {statuses.count('skipped')} skipped",
-          flush=True)
+    print(f"parallel: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped", flush=True)
     return code
 
 

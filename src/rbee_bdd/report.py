@@ -56,6 +56,16 @@ def read_facts(reports_dir: Path) -> list[ScenarioFact]:
     return [ScenarioFact(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
+FAILED = ("failed", "error", "interrupted")  # the statuses that count as a failure
+
+
+def tally(facts: list[ScenarioFact]) -> dict[str, int]:
+    """Scenarios, passed, failed (FAILED) and skipped: the run in four numbers."""
+    statuses = [fact.status for fact in facts]
+    return {"scenarios": len(statuses), "passed": statuses.count("passed"),
+            "failed": sum(status in FAILED for status in statuses), "skipped": statuses.count("skipped")}
+
+
 CORE = "core (no @cap)"
 NOT_CLAIMED = "does not claim"
 
@@ -68,7 +78,7 @@ def conformance(facts: list[ScenarioFact]) -> list[tuple[str, int, int, int, int
             row = rows[cap]
             if fact.status == "passed":
                 row[0] += 1
-            elif fact.status in ("failed", "error", "interrupted"):
+            elif fact.status in FAILED:
                 row[1] += 1
             elif NOT_CLAIMED in fact.skip_reason:
                 row[2] += 1
@@ -90,14 +100,11 @@ def conformance_markdown(facts: list[ScenarioFact]) -> list[str]:
 
 def summary(facts: list[ScenarioFact]) -> str:
     """The run in markdown: counts, skips with reasons, time per feature, slowest scenarios."""
-    counts: dict[str, int] = defaultdict(int)
-    for fact in facts:
-        counts[fact.status] += 1
+    counts = tally(facts)
     lines = ["# rbee acceptance: run summary", "",
              "| scenarios | passed | failed | skipped |", "|---:|---:|---:|---:|",
-             f"| {len(facts)} | {counts['passed']} | {counts['failed'] + counts['error'] + counts['interrupted']} "
-             f"| {counts['skipped']} |", ""]
-    failed = [f for f in facts if f.status in ("failed", "error", "interrupted")]
+             f"| {counts['scenarios']} | {counts['passed']} | {counts['failed']} | {counts['skipped']} |", ""]
+    failed = [f for f in facts if f.status in FAILED]
     if failed:
         lines += ["## Failed", ""]
         for fact in failed:
