@@ -44,7 +44,6 @@ class Stack:
         self.target: Target | None = None
         self.queen_node: Node | None = None
         self.hive_nodes: dict[str, Node] = {}
-        self.start_seconds: float | None = None
         self.phases: dict[str, float] = {}
         cleanup.push("tear down the stack", self.teardown)
         self.target = make_target(config, identity, log_dir)
@@ -71,7 +70,7 @@ class Stack:
         with ThreadPoolExecutor(max_workers=1 + hives) as pool:
             queen = pool.submit(target.start_queen, queen_args)
             if not target.queen_address_known_before_start:
-                self.queen_node = queen.result()
+                queen.result()  # the hives need its address
             started_hives = [pool.submit(start_hive, index) for index in range(1, hives + 1)]
             self.queen_node = queen.result()
             self.phases["queen healthy"] = time.monotonic() - started
@@ -79,7 +78,12 @@ class Stack:
         self.phases["hives healthy"] = time.monotonic() - started
         self.wait_hives_listed(set(self.hive_nodes))
         self.phases["hives listed"] = time.monotonic() - started
-        self.start_seconds = round(self.phases["hives listed"], 3)
+
+    @property
+    def start_seconds(self) -> float | None:
+        """Seconds from the start until queen listed every hive (None before that)."""
+        listed = self.phases.get("hives listed")
+        return None if listed is None else round(listed, 3)
 
     def wait_hives_listed(self, expected: set[str], timeout: float = 10) -> None:
         eventually(lambda: expected <= {h["hive_id"] for h in self.queen().hives() if h["available"]},
