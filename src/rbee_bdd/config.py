@@ -33,7 +33,8 @@ SETTINGS = {
 }
 
 
-COVERAGE_CONFIG = Path(__file__).resolve().parents[2] / "fixtures" / "coverage-daemons.ini"
+PROJECT = Path(__file__).resolve().parents[2]  # the suite's checkout: fixtures/, profiles/
+COVERAGE_CONFIG = PROJECT / "fixtures" / "coverage-daemons.ini"
 
 
 class ConfigError(Exception):
@@ -100,7 +101,7 @@ class SuiteConfig:
             raise ConfigError(f"-D target must be one of {', '.join(TARGETS)}, got {target!r}")
 
         try:
-            profile = load_profile(get("profile", "reference"), Path(__file__).resolve().parents[2])
+            profile = load_profile(get("profile", "reference"), PROJECT)
         except ProfileError as exc:
             raise ConfigError(f"-D profile: {exc}") from None
 

@@ -20,7 +20,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from rbee_bdd import timeline
-from rbee_bdd.config import SuiteConfig
+from rbee_bdd.config import PROJECT, SuiteConfig
 from rbee_bdd.engine import connect
 from rbee_bdd.identity import SCENARIO_LABEL, ScenarioIdentity
 from rbee_bdd.targets.base import (
@@ -46,7 +46,7 @@ GPU_STATE = f"{HARNESS_DIR}/nvidia-smi.json"
 COVERAGE_CONFIG = f"{HARNESS_DIR}/coverage-daemons.ini"
 STATE_DIR = f"{HARNESS_DIR}/state"  # the hive's --state-dir
 DOWNLOAD_DIR = f"{HARNESS_DIR}/downloads"  # the hive's --download-dir
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
+FIXTURES = PROJECT / "fixtures"
 
 
 def add_file(tar: tarfile.TarFile, path: str, data: bytes, mode: int = 0o644) -> None:
