@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
+from docker.errors import APIError, NotFound
 
 from rbee_bdd.cgroupfs import own_slices, remove_tree
+from rbee_bdd.engine import EngineUnavailable, connect
 from rbee_bdd.identity import OWNER_ENV, OWNER_LABEL, RUN_ENV, RUN_LABEL, SCENARIO_ENV, SCENARIO_LABEL, owner_alive
 from rbee_bdd.processes import kill_all
 
@@ -68,13 +70,10 @@ def _mark(labels: dict[str, str]) -> Mark:
 
 
 def sweep_docker(select: Select) -> list[str]:
-    import docker
-    from docker.errors import APIError, DockerException, NotFound
-
+    """Remove the containers and networks *select* picks; nothing to do where no engine answers."""
     try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except DockerException:
+        client = connect(timeout=30)
+    except EngineUnavailable:
         return []
     removed = []
     # ignore_removed: a container that goes between the listing and its inspection (another run's part
