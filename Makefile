@@ -20,11 +20,15 @@ TAGS        ?= @integration
 REPORTS     ?= reports
 N           ?= 5
 # Scenarios run in JOBS behave processes at once (each scenario has its own stack); SHARD=I/N
-# runs only the I-th of N slices balanced by recorded durations (CI matrix jobs).
-JOBS        ?= 2  # measured on 2 cores: 501 s serial, 348 s with 2, 306 s with 3 (see README)
+# runs only the I-th of N slices balanced by recorded durations (CI matrix jobs). Default 2:
+# measured on 2 cores, 501 s serial, 348 s with 2, 306 s with 3 (see README).
+JOBS        ?= 2
 SHARD       ?= 1/1
 PROGRESS    := -f rbee_bdd.progress:ScenarioProgress
 SUITE        = $(BIN)/python -m rbee_bdd.parallel --jobs $(JOBS) --shard $(SHARD) --reports $(REPORTS) --
+# The suite with behave arguments $(1), then its parts merged (rerun.txt, recorded durations).
+run_suite    = @status=0; $(SUITE) $(1) -f rerun -o $(REPORTS)/parts/rerun-{part}.txt $(PROGRESS) $(BEHAVE_ARGS) \
+	|| status=$$?; $(BIN)/python -m rbee_bdd.report merge $(REPORTS) >/dev/null; exit $$status
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
@@ -92,7 +96,7 @@ bdd-standalone: preflight-docker setup fixtures image-standalone
 
 # The image the suite runs: the reference image is built when missing or stale; a user's own is checked only.
 stack-image: setup
-ifneq ($(filter $(IMAGE),rbee-stack rbee-stack:latest),)
+ifneq ($(filter $(IMAGE),$(REFERENCE_IMAGE) $(basename $(subst :,.,$(REFERENCE_IMAGE)))),)
 	@$(MAKE) --no-print-directory image
 else
 	@echo "image: using your image $(IMAGE) as it is (the suite never builds or replaces it)"
@@ -104,9 +108,7 @@ preflight-docker: setup
 
 # --- the acceptance suite -------------------------------------------------------------
 bdd: preflight-docker setup fixtures stack-image
-	@status=0; $(SUITE) --tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS) \
-	  -f rerun -o $(REPORTS)/parts/rerun-{part}.txt $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
-	$(BIN)/python -m rbee_bdd.report merge $(REPORTS) >/dev/null; exit $$status
+	$(call run_suite,--tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS))
 
 # --- reports: what nightly CI publishes ------------------------------------------------
 bdd-report: preflight-docker setup fixtures stack-image
@@ -140,9 +142,7 @@ bdd-soak: preflight-docker setup fixtures stack-image
 	@$(BIN)/python -m rbee_bdd.report soak $(REPORTS)/soak/soak.md $(REPORTS)/soak/run-*
 
 bdd-local: setup fixtures
-	@status=0; $(SUITE) --tags '$(TAGS)' -D target=local -D reports_dir=$(REPORTS) \
-	  -f rerun -o $(REPORTS)/parts/rerun-{part}.txt $(PROGRESS) $(BEHAVE_ARGS) || status=$$?; \
-	$(BIN)/python -m rbee_bdd.report merge $(REPORTS) >/dev/null; exit $$status
+	$(call run_suite,--tags '$(TAGS)' -D target=local -D reports_dir=$(REPORTS))
 
 # --- the project's own tests ---------------------------------------------------------
 lint: setup

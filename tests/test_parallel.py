@@ -75,3 +75,14 @@ def test_a_feature_split_over_parts_is_one_junit_suite_again(tmp_path: Path) -> 
     root = ElementTree.parse(tmp_path / "junit" / "TESTS-faults.crash.xml").getroot()
     assert [case.get("name") for case in root] == ["a", "b", "c"]
     assert (root.get("tests"), root.get("failures"), root.get("time")) == ("3", "1", "5.000000")
+
+
+def test_a_selection_that_matches_nothing_fails_and_says_so(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "rbee_bdd.parallel", "--reports", str(tmp_path), "--",
+                           "--tags", "@no-such-tag", "-D", "target=local"], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 1
+    assert "no scenario matches the selection" in done.stderr

@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     shard, shards = parse_shard(args.shard)
     durations = read_durations(args.reports)
     selected = list_selected(behave, behave_args)
+    if not selected:  # a mistyped tag must not read as a green run
+        print("parallel: no scenario matches the selection (tags, names, paths); nothing ran", file=sys.stderr)
+        return 1
     mine = balance(selected, shards, durations)[shard - 1]
     serial = [s for s in mine if SERIAL_TAG in s.tags]
     together = [s for s in mine if SERIAL_TAG not in s.tags]
