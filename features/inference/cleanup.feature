@@ -32,7 +32,9 @@ Feature: A job that ends releases its state and streams in every daemon
     Then queen's metrics show no active job, open stream or reservation within 2 seconds
     And the worker's metrics show no active job, open stream or busy flag within 2 seconds
 
-  @slow
+  # @serial: with another scenario competing for the 2 cores (and coverage on) the hive's RSS grew
+  # 23.5 MiB over the 16 MiB bound once in 4 parallel runs; alone it stays well under it.
+  @slow @serial
   Scenario: 200 sequential jobs leave the daemons' memory flat
     Given a completed job for model "tinyllama"
     When I run 200 sequential jobs for model "tinyllama" with 8 max tokens

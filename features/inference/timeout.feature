@@ -14,6 +14,8 @@ Feature: A job's deadline travels from the client to the worker
     And the job's worker stops generating within 1 second
     And the job's state is "failed" within 2 seconds
 
+  # @serial: its 2-second "idle again" bound was missed once in 4 parallel runs (CPU contention)
+  @serial
   Scenario: rbee-keeper --timeout ends a long job with a clear failure
     When I run rbee-keeper infer with model "slowllama", 3000 max tokens and a 3 second timeout
     Then rbee-keeper exits with code 1
