@@ -23,7 +23,8 @@ from rbee_bdd.waiting import eventually, holds
 
 @when("another hive sends heartbeats of {workers:Workers} {rate:d} times a second for up to {seconds:Seconds}")
 def step_flood(context, workers, rate, seconds):
-    context.world.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds)
+    context.world.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds,
+                                         context.stack.cluster_token)
     context.world.flood.start(context.cleanup)
 
 

@@ -51,8 +51,9 @@ def infer_body(model: str, prompt: str = "Hello bee", max_tokens: int = 16, temp
 
 
 class QueenClient:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cluster_token: str = "") -> None:
         self.url = url
+        self.cluster_token = cluster_token  # for calls only hives make (heartbeats); empty: no auth
 
     def post_job(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
         """``POST /v1/jobs`` with *body*; queen's answer as it is (refusals included)."""
@@ -97,8 +98,12 @@ class QueenClient:
     def hives(self) -> list[dict[str, Any]]:
         return list(_json(request("GET", f"{self.url}/v1/hives", timeout=5.0), 200)["hives"])
 
-    def post_heartbeat(self, body: dict[str, Any]) -> httpx.Response:
-        return request("POST", f"{self.url}/v1/hive-heartbeat", json=body, timeout=5.0)
+    def post_heartbeat(self, body: dict[str, Any], authorization: str | None = None) -> httpx.Response:
+        """Post a heartbeat as a hive would (with the cluster credential), or with *authorization* as given."""
+        if authorization is None:
+            authorization = f"Bearer {self.cluster_token}" if self.cluster_token else ""
+        return request("POST", f"{self.url}/v1/hive-heartbeat", json=body, timeout=5.0,
+                       headers={"Authorization": authorization})
 
     def ui_subscribers(self) -> int:
         return int(_json(request("GET", f"{self.url}/v1/heartbeats/subscribers", timeout=5.0), 200)["subscribers"])

@@ -2,6 +2,10 @@
 
 A new httpx client loads the CA bundle into a fresh TLS context (~50 ms of CPU); one shared
 context makes a client cost ~0.3 ms, so timings the suite takes measure the stack, not us.
+
+Requests carry the bearer token registered for their origin (the scenario's queen, hives and
+workers, see ``authorize``), unless the caller gives an ``Authorization`` header itself; an
+empty one sends none.
 """
 
 from __future__ import annotations
@@ -9,8 +13,37 @@ from __future__ import annotations
 import functools
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+
+_bearer: dict[str, str] = {}  # origin ("host:port") -> token
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}"
+
+
+def authorize(url: str, token: str) -> None:
+    """Send ``Authorization: Bearer token`` with every request to *url*'s origin from now on."""
+    if token:
+        _bearer[origin(url)] = token
+
+
+def forget_credentials() -> None:
+    """The scenario ended: its tokens are sent nowhere any more."""
+    _bearer.clear()
+
+
+def with_credentials(url: str, headers: dict[str, str] | None) -> dict[str, str]:
+    """*headers* plus the origin's bearer token, unless they say otherwise (an empty value: none)."""
+    given = dict(headers or {})
+    named = [key for key in given if key.lower() == "authorization"]
+    if named:
+        return {k: v for k, v in given.items() if k not in named or v}
+    token = _bearer.get(origin(url))
+    return {**given, "Authorization": f"Bearer {token}"} if token else given
 
 
 @functools.cache
@@ -22,6 +55,7 @@ def client(timeout: httpx.Timeout | float = 10.0) -> httpx.Client:
     return httpx.Client(verify=tls(), timeout=timeout, trust_env=False)
 
 
-def request(method: str, url: str, timeout: float = 10.0, **kwargs: Any) -> httpx.Response:
+def request(method: str, url: str, timeout: float = 10.0, headers: dict[str, str] | None = None,
+            **kwargs: Any) -> httpx.Response:
     with client(timeout) as session:
-        return session.request(method, url, **kwargs)
+        return session.request(method, url, headers=with_credentials(url, headers), **kwargs)

@@ -34,6 +34,7 @@ class HeartbeatFlood:
     workers: int
     rate: float
     duration: float
+    cluster_token: str = ""  # what a real hive authenticates with (empty: the stack runs without auth)
     sent: int = 0
     failures: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -45,14 +46,18 @@ class HeartbeatFlood:
         self._thread.start()
         return self
 
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.cluster_token}"} if self.cluster_token else {}
+
     def _run(self) -> None:
         end = time.monotonic() + self.duration
         with client(5.0) as session:
             while not self._stop.is_set() and time.monotonic() < end:
                 started = time.monotonic()
                 try:
-                    session.post(f"{self.queen_url}/v1/hive-heartbeat",
-                                json=synthetic_heartbeat(self.hive_id, self.workers, self.sent)).raise_for_status()
+                    session.post(f"{self.queen_url}/v1/hive-heartbeat", headers=self._headers,
+                                 json=synthetic_heartbeat(self.hive_id, self.workers, self.sent)).raise_for_status()
                     self.sent += 1
                 except httpx.HTTPError:
                     self.failures += 1

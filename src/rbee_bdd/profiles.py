@@ -37,6 +37,8 @@ CAPABILITIES = {
     "cgroup-telemetry": "per-worker cgroups with limits, and telemetry read from them",
     "ui-stream": "the heartbeat SSE stream for a UI, with slow subscribers dropped",
     "gpu-placement": "nvidia-smi read before a spawn: GPU chosen, or DEVICE_MEMORY_EXHAUSTED",
+    "auth": "bearer tokens with scopes, JWTs and a cluster credential; the stack runs with them",
+    "audit": "security events in a hash-chained audit log, checked by rbee-keeper audit verify",
 }
 PROGRAMS = ("queen", "hive", "worker", "keeper")
 KEYS = {"description", "claims", "programs", "flags"}

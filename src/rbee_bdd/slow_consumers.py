@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.http import with_credentials
 
 TERMINAL_PREFIXES = ("[DONE]", "[ERROR]", "[CANCELLED]")
 
@@ -22,7 +23,8 @@ def _connect(url: str, receive_buffer: int, cleanup: CleanupStack, what: str) ->
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     cleanup.push(f"close the {what}", sock.close)
     sock.connect((parts.hostname or "127.0.0.1", parts.port or 80))
-    request = f"GET {parts.path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n\r\n"
+    headers = "".join(f"{key}: {value}\r\n" for key, value in with_credentials(url, {}).items())
+    request = f"GET {parts.path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n{headers}\r\n"
     sock.sendall(request.encode())
     return sock
 

@@ -12,7 +12,7 @@ from typing import Any, Self
 import httpx
 from httpx_sse import SSEError, connect_sse
 
-from rbee_bdd.http import client
+from rbee_bdd.http import client, with_credentials
 
 TERMINAL_PREFIXES = ("[DONE]", "[ERROR]", "[CANCELLED]")
 
@@ -49,7 +49,7 @@ class SseReader:
     def _read(self) -> None:
         try:
             with client(httpx.Timeout(10.0, read=60.0)) as session, \
-                    connect_sse(session, "GET", self.url, headers=self.headers) as source:
+                    connect_sse(session, "GET", self.url, headers=with_credentials(self.url, self.headers)) as source:
                 self._response = source.response
                 if source.response.status_code != 200:
                     self.failure = f"HTTP {source.response.status_code}: {source.response.read()[:300]!r}"

@@ -15,7 +15,9 @@ from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, SubmittedJob, WorkerClient
 from rbee_bdd.config import SuiteConfig
+from rbee_bdd.credentials import ScenarioCredentials
 from rbee_bdd.faults import pause_process, signal_process
+from rbee_bdd.http import authorize, forget_credentials
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
 from rbee_bdd.model_hub import ModelHub
@@ -25,14 +27,15 @@ from rbee_bdd.targets.base import HiveSpec, Node, ProcessRow, Target
 from rbee_bdd.waiting import eventually
 
 
-def make_target(config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> Target:
+def make_target(config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
+                credentials: ScenarioCredentials | None, audit: bool) -> Target:
     if config.target == "docker":
         from rbee_bdd.targets.docker import DockerTarget
 
-        return DockerTarget(config, identity, log_dir)
+        return DockerTarget(config, identity, log_dir, credentials, audit)
     from rbee_bdd.targets.local import LocalTarget
 
-    return LocalTarget(config, identity, log_dir)
+    return LocalTarget(config, identity, log_dir, credentials, audit)
 
 
 class Stack:
@@ -45,8 +48,11 @@ class Stack:
         self.queen_node: Node | None = None
         self.hive_nodes: dict[str, Node] = {}
         self.phases: dict[str, float] = {}
+        # made fresh for each scenario when the build claims authentication; never written anywhere else
+        self.credentials = ScenarioCredentials.generate() if "auth" in config.profile.claims else None
         cleanup.push("tear down the stack", self.teardown)
-        self.target = make_target(config, identity, log_dir)
+        cleanup.push("forget the scenario's credentials", forget_credentials)
+        self.target = make_target(config, identity, log_dir, self.credentials, "audit" in config.profile.claims)
 
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
               queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
@@ -76,6 +82,8 @@ class Stack:
             self.phases["queen healthy"] = time.monotonic() - started
             self.hive_nodes.update(hive.result() for hive in started_hives)
         self.phases["hives healthy"] = time.monotonic() - started
+        for name in self.hive_nodes:
+            self.hive(name)  # the harness's calls to it carry the cluster credential
         self.wait_hives_listed(set(self.hive_nodes))
         self.phases["hives listed"] = time.monotonic() - started
 
@@ -153,9 +161,19 @@ class Stack:
         cleanup.push("close the heartbeat stream", stream.close)
         return stream.start()
 
+    @property
+    def cluster_token(self) -> str:
+        return self.credentials.cluster_token if self.credentials is not None else ""
+
+    def client_token(self, scope: str = "admin") -> str:
+        return self.credentials.token(scope) if self.credentials is not None else ""
+
     def queen(self) -> QueenClient:
+        """Queen's API as an admin client (with the scenario's admin token, when the stack has credentials)."""
         assert self.queen_node is not None, "the stack has not been started"
-        return QueenClient(self.queen_node.url)
+        authorize(self.queen_node.url, self.client_token())
+        authorize(self.queen_node.direct_url, self.client_token())
+        return QueenClient(self.queen_node.url, self.cluster_token)
 
     def job_worker(self, job: SubmittedJob) -> str:
         """The id of the worker queen ran *job* on (as queen's job record says)."""
@@ -169,15 +187,24 @@ class Stack:
         return str(hives[0]), worker_id
 
     def hive(self, name: str = "hive-1") -> HiveClient:
-        return HiveClient(self.hive_nodes[name].url)
+        """A hive's API with the cluster credential (as queen calls it)."""
+        node = self.hive_nodes[name]
+        authorize(node.url, self.cluster_token)
+        authorize(node.direct_url, self.cluster_token)
+        return HiveClient(node.url)
 
     def worker_processes(self, hive: str = "hive-1") -> list[ProcessRow]:
         """The hive node's worker processes, from its real process table."""
         return [row for row in self.hive_nodes[hive].processes() if row.worker_id]
 
     def keeper(self, args: list[str], timeout: float = 60.0) -> KeeperResult:
-        return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.config.coverage_env(),
+        return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.keeper_env(),
                           self.config.profile.rename)
+
+    def keeper_env(self) -> dict[str, str]:
+        """rbee-keeper's environment: a user's submit token (in the environment, never on its command line)."""
+        token = {"RBEE_TOKEN": self.client_token("submit")} if self.credentials is not None else {}
+        return {**self.config.coverage_env(), **token}
 
     def teardown(self) -> None:
         if self.target is not None:
@@ -209,10 +236,12 @@ class Stack:
     def worker(self, hive: str, worker_id: str) -> WorkerClient:
         """The worker's own API, reached directly (not through queen)."""
         port = self.hive(hive).worker(worker_id)["port"]
-        return WorkerClient(f"http://{self.hive_nodes[hive].address}:{port}")
+        url = f"http://{self.hive_nodes[hive].address}:{port}"
+        authorize(url, self.cluster_token)
+        return WorkerClient(url)
 
     def start_keeper(self, args: list[str], cleanup: CleanupStack) -> KeeperProcess:
-        keeper = KeeperProcess(self.config.keeper_cmd, self.queen().url, args, self.config.coverage_env(),
+        keeper = KeeperProcess(self.config.keeper_cmd, self.queen().url, args, self.keeper_env(),
                                self.config.profile.rename)
         cleanup.push("stop rbee-keeper", keeper.stop)
         return keeper

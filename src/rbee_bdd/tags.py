@@ -31,6 +31,7 @@ AREAS = {
     "faults": "features/faults: real faults",
     "telemetry": "features/telemetry: heartbeats, registry, worker stats",
     "harness": "features/harness: how the suite itself reports",
+    "security": "features/security: credentials, secrets, input validation, audit",
 }
 TOPICS = {
     "backpressure": "slow and stalled stream readers",
@@ -51,6 +52,10 @@ TOPICS = {
     "provisioning": "models downloaded from a hub",
     "restart": "daemons stopped or crashed and back",
     "worker-churn": "bursts of spawns and stops",
+    "auth": "who may call the daemons: tokens, JWTs, scopes, the cluster credential",
+    "secrets": "credentials never leak, are read safely, and rotate",
+    "validation": "bad input refused, nothing changed, safe error bodies",
+    "audit": "the hash-chained audit trail",
 }
 NEEDS = {f"needs.{name}": "skipped, with the reason printed, where the machine lacks it"
          for name in [*CHECKS, *TARGET_CHECKS]}

@@ -1,8 +1,14 @@
-"""Structured errors: every failure answers ``{"error": {"code", "message"}}``."""
+"""Structured errors: every failure answers ``{"error": {"code", "message", "correlation_id"}}``.
+
+An error body never carries a traceback, a filesystem path or an internal address: messages are
+scrubbed of both before they go out (the daemon's log keeps the full story).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,8 +28,23 @@ class RbeeError(Exception):
         self.status = status
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+# absolute paths of two or more parts, URLs, and IPv4 addresses (with a port or not)
+PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)+[\w.@+-]*")
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")
+
+
+def scrub(message: str) -> str:
+    """*message* without filesystem paths, URLs or IP addresses."""
+    return ADDRESS.sub("<address>", PATH.sub("<path>", URL.sub("<url>", message)))
+
+
+def error_body(code: str, message: str, correlation_id: str = "", **extra: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": scrub(message), "correlation_id": correlation_id, **extra}}
+
+
+def _cid(request: Request) -> str:
+    return request.headers.get("x-correlation-id", "")
 
 
 def _field_name(loc: list[object]) -> str:
@@ -35,22 +56,28 @@ def install_error_handlers(app: FastAPI) -> None:
     """Make *app* answer every error with the structured JSON body, never a traceback."""
 
     @app.exception_handler(RbeeError)
-    async def _rbee(_: Request, exc: RbeeError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+    async def _rbee(request: Request, exc: RbeeError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, _cid(request)), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors: list[Any] = list(exc.errors())
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(error_body("MALFORMED_JSON", "the body is not valid JSON", _cid(request)),
+                                status_code=400)
         field = _field_name(list(first.get("loc", ())))
         message = f"{field}: {first.get('msg', 'invalid')}"
-        return JSONResponse(error_body("INVALID_REQUEST", message), status_code=422)
+        return JSONResponse(error_body("INVALID_REQUEST", message, _cid(request), field=field), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = "NOT_FOUND" if exc.status_code == 404 else f"HTTP_{exc.status_code}"
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        return JSONResponse(error_body(code, str(exc.detail), _cid(request)), status_code=exc.status_code,
+                            headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("internal error: %s: %s", type(exc).__name__, exc)
-        return JSONResponse(error_body("INTERNAL", type(exc).__name__), status_code=500)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("internal error: %s: %s correlation_id=%s", type(exc).__name__, exc, _cid(request))
+        return JSONResponse(error_body("INTERNAL", "internal error; the daemon's log has the details",
+                                       _cid(request)), status_code=500)

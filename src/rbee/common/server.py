@@ -9,6 +9,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -64,14 +65,17 @@ class DrainingServer(uvicorn.Server):
     A second SIGTERM, or SIGINT, stops at once. Either way the process then exits with code 0.
     """
 
-    def __init__(self, config: uvicorn.Config, drain: Drain | None) -> None:
+    def __init__(self, config: uvicorn.Config, drain: Drain | None, reload: Callable[[], None] | None) -> None:
         super().__init__(config)
         self._drain = drain
+        self._reload = reload
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._reload is not None:
+            self._loop.add_signal_handler(signal.SIGHUP, self._reload)
         await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -100,13 +104,15 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
-def serve(app: FastAPI, sock: socket.socket, drain: Drain | None = None) -> None:
-    """Run *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends.
+def serve(app: FastAPI | Any, sock: socket.socket, drain: Drain | None = None,
+          reload: Callable[[], None] | None = None) -> None:
+    """Run the ASGI *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends.
 
-    With *drain*, SIGTERM first awaits it (the server still answering), then stops.
+    With *drain*, SIGTERM first awaits it (the server still answering), then stops. With
+    *reload*, SIGHUP calls it (configuration and credentials read again).
     """
     config = uvicorn.Config(
         app, http=BoundedBufferProtocol, log_level="warning", access_log=False, timeout_graceful_shutdown=30,
         lifespan="on",
     )
-    DrainingServer(config, drain).run(sockets=[sock])
+    DrainingServer(config, drain, reload).run(sockets=[sock])

@@ -16,8 +16,11 @@ from fastapi import FastAPI, Header
 from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
+from rbee.common.guard import Route
 from rbee.common.metrics import install_metrics
+from rbee.common.security import Security
 from rbee.common.server import write_port_file
+from rbee.common.validation import IDENTIFIER, MODEL_NAME, STRICT
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
@@ -47,6 +50,15 @@ class HiveConfig:
 
 log = logging.getLogger("rbee.hive")
 
+# what each call needs (unlisted GETs: read; anything else unlisted: admin) and its audit action
+ROUTES = [
+    Route("POST", "/v1/workers", "admin", "worker.spawn"),
+    Route("DELETE", "/v1/workers", "admin", "worker.stop_all"),
+    Route("DELETE", r"/v1/workers/[^/]+", "admin", "worker.kill"),
+    Route("POST", "/v1/models/provision", "admin", "model.provision"),
+    Route("POST", "/v1/shutdown", "admin", "hive.shutdown"),
+]
+
 
 def save_coverage() -> None:
     """Save coverage.py's data if this process is measured (make bdd-report), before an os._exit."""
@@ -61,14 +73,18 @@ def save_coverage() -> None:
 
 
 class ProvisionRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    model_config = STRICT
+
+    name: str = Field(pattern=MODEL_NAME)
     url: str = Field(min_length=1, max_length=2000)
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
 class SpawnRequest(BaseModel):
-    model: str = Field(min_length=1, max_length=200)
-    job_id: str = Field(default="", max_length=128)
+    model_config = STRICT
+
+    model: str = Field(pattern=MODEL_NAME)
+    job_id: str = Field(default="", pattern=f"{IDENTIFIER}|^$")
     cpu_limit: str | None = Field(default=None, max_length=64, description="cpu.max form: 'QUOTA PERIOD' or 'max'")
     memory_limit: str | None = Field(default=None, max_length=64, description="bytes, or 256M / 1G")
 
@@ -84,7 +100,7 @@ def limits_of(req: SpawnRequest, default: Limits) -> Limits:
     return Limits(cpu_quota_us=quota, cpu_period_us=period, memory_bytes=memory)
 
 
-def create_app(config: HiveConfig) -> FastAPI:
+def create_app(config: HiveConfig, security: Security) -> FastAPI:
     """Build the hive app; heartbeats start once it listens and stop with it."""
     workers: WorkerManager
     telemetry = Telemetry(config.monitor, config.gpu_interval_s)
@@ -93,8 +109,9 @@ def create_app(config: HiveConfig) -> FastAPI:
         return heartbeat_body(config.hive_id, config.url, config.catalog.names(), telemetry.capabilities(),
                               list(workers.live.values()), telemetry.collect())
 
-    link = QueenLink(config.queen_url, config.heartbeat_interval_s, heartbeat)
-    workers = WorkerManager(config.spawn, config.monitor, link.narrate, link.push_heartbeat)
+    link = QueenLink(config.queen_url, config.heartbeat_interval_s, heartbeat, auth=security.cluster_auth())
+    workers = WorkerManager(config.spawn, config.monitor, link.narrate, link.push_heartbeat,
+                            auth=security.cluster_auth())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

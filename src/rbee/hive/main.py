@@ -11,8 +11,9 @@ import tempfile
 from pathlib import Path
 
 from rbee.common.cli import ArgumentParser, die, positive, setup_logging
+from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
-from rbee.hive.app import HiveConfig, create_app
+from rbee.hive.app import ROUTES, HiveConfig, create_app
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
@@ -60,8 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nvidia-smi-timeout", type=positive, default=1.0, metavar="SECONDS")
     parser.add_argument("--gpu-interval", type=positive, default=2.0, metavar="SECONDS",
                         help="how often nvidia-smi is read")
+    add_security_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(PROG)
+    security = security_from_args(PROG, args)
     if not args.models.is_dir():
         die(PROG, f"model directory {args.models} does not exist")
     state_dir = args.state_dir or Path.home() / ".local" / "share" / "rbee" / args.hive_id
@@ -76,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     if not command or shutil.which(command[0]) is None:
         die(PROG, f"worker program {args.worker_cmd!r} not found")
     command += shlex.split(args.worker_args)
+    if args.cluster_token_file is not None:  # the workers check queen's and the hive's calls with it
+        command += ["--cluster-token-file", str(args.cluster_token_file.resolve())]
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -101,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
                         spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
                         default_limits=Limits(quota, period, args.worker_memory_limit),
                         gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir)
-    serve(create_app(config), sock)
+    app = create_app(config, security)
+    serve(security.guard(app, ROUTES), sock, reload=security.reload)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ class QueenLink:
     """Sends to queen in the order things happened; a heartbeat is built when sent."""
 
     def __init__(self, queen_url: str, interval_s: float, heartbeat: Callable[[], dict[str, Any]],
-                 max_backoff_s: float = 5.0) -> None:
+                 max_backoff_s: float = 5.0, auth: httpx.Auth | None = None) -> None:
         self.queen_url = queen_url.rstrip("/")
+        self._auth = auth  # the cluster credential, on every heartbeat and narration relay
         self.interval_s = interval_s
         self.max_backoff_s = max(max_backoff_s, interval_s)
         self.failures = 0
@@ -82,7 +83,7 @@ class QueenLink:
             await asyncio.sleep(self.next_delay())
 
     async def _send_loop(self) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx.AsyncClient(timeout=2.0, auth=self._auth, trust_env=False) as client:
             while True:
                 item = await self._queue.get()
                 if item == HEARTBEAT:

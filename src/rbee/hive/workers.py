@@ -125,8 +125,9 @@ class WorkerManager:
     """Spawns and stops workers and keeps their state; reports every change."""
 
     def __init__(self, settings: SpawnSettings, monitor: ProcessMonitor, narrate: Narrate,
-                 changed: Changed) -> None:
+                 changed: Changed, auth: httpx.Auth | None = None) -> None:
         self.settings = settings
+        self._auth = auth  # the cluster credential, on every request to a worker
         self.monitor = monitor
         self._narrate = narrate
         self._changed = changed
@@ -142,7 +143,7 @@ class WorkerManager:
     def _client(self) -> httpx.AsyncClient:
         """One client for all readiness polls: making one costs ~50 ms of CPU (its TLS context)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
+            self._http = httpx.AsyncClient(timeout=2.0, trust_env=False, auth=self._auth)
         return self._http
 
     def get(self, worker_id: str) -> Worker | None:

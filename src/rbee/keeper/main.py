@@ -3,6 +3,10 @@
 ``rbee-keeper infer --model M "prompt"`` submits a job, writes the completion's tokens
 to stdout as they arrive and narration to stderr, and ends with ``✅ Complete``
 (exit 0) or ``❌ Failed: <reason>`` (exit 1) on stderr. Ctrl+C cancels the job (exit 130).
+The client token comes from ``--token-file`` or ``$RBEE_TOKEN`` (never from the command line).
+
+``rbee-keeper audit verify FILE`` checks a daemon's audit trail: exit 0 when the hash chain holds,
+1 naming the first broken record, 2 when the file cannot be read.
 """
 
 from __future__ import annotations
@@ -12,15 +16,19 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 from httpx_sse import SSEError, connect_sse
 
+from rbee.common.audit import verify
 from rbee.common.cli import ArgumentParser, positive
+from rbee.common.secrets import SecretError, secret_from
 
 PROG = "rbee-keeper"
 DEFAULT_QUEEN = "http://127.0.0.1:7833"
+TOKEN_ENV = "RBEE_TOKEN"
 LOCAL_GRACE_S = 3.0  # past the job's deadline, give up on a queen that does not end the stream
 
 
@@ -100,7 +108,13 @@ def infer(args: Any) -> int:
         body["seed"] = args.seed
     deadline = time.monotonic() + args.timeout + LOCAL_GRACE_S
     job_id = ""
-    with httpx.Client(timeout=httpx.Timeout(5.0)) as client:
+    try:
+        token = secret_from(args.token_file, TOKEN_ENV, "token file")
+    except SecretError as exc:
+        _err(f"{PROG}: error: {exc}")
+        return 2
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(timeout=httpx.Timeout(5.0), headers=headers) as client:
         try:
             job = _submit(client, base, body)
             job_id = job["job_id"]
@@ -121,6 +135,19 @@ def infer(args: Any) -> int:
     return 0
 
 
+def audit_verify(args: Any) -> int:
+    try:
+        verdict = verify(args.file)
+    except OSError as exc:
+        _err(f"{PROG}: error: cannot read {args.file}: {exc.strerror}")
+        return 2
+    if verdict.intact:
+        print(f"{args.file}: {verdict.records} record(s), chain intact")
+        return 0
+    print(f"{args.file}: broken at record {verdict.broken_at}: {verdict.why}")
+    return 1
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog=PROG, description="Command line for queen-rbee.")
     parser.add_argument("--queen-url", default=os.environ.get("RBEE_QUEEN_URL", DEFAULT_QUEEN),
@@ -134,12 +161,20 @@ def build_parser() -> ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--timeout", type=positive, default=30.0, metavar="SECONDS")
     run.add_argument("--quiet", action="store_true", help="no narration on stderr")
+    run.add_argument("--token-file", type=Path, metavar="FILE",
+                     help=f"the client token, in a file only you can read (or ${TOKEN_ENV})")
+    run.set_defaults(run=infer)
+    audit = commands.add_parser("audit", help="check a daemon's audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    check = audit_commands.add_parser("verify", help="verify the hash chain; name the first broken record")
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=audit_verify)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    raise SystemExit(infer(args))
+    raise SystemExit(args.run(args))
 
 
 if __name__ == "__main__":

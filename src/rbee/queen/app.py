@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,10 +15,13 @@ from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from rbee.common.auth import CLUSTER
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED, error_marker
+from rbee.common.guard import Route
 from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration
+from rbee.common.security import Security
 from rbee.common.server import write_port_file
 from rbee.common.streaming import GuardedStreamingResponse
 from rbee.queen.broadcast import Broadcaster
@@ -30,7 +31,14 @@ from rbee.queen.scheduler import Scheduler
 from rbee.queen.waitqueue import WaitQueue
 
 log = logging.getLogger("rbee.queen")
-CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# what each call needs (unlisted GETs: read; anything else unlisted: admin) and its audit action
+ROUTES = [
+    Route("POST", "/v1/jobs", "submit", "job.submit"),
+    Route("DELETE", r"/v1/jobs/[^/]+", "submit", "job.cancel"),
+    Route("POST", "/v1/hive-heartbeat", CLUSTER),  # every few seconds per hive: failures only are audited
+    Route("POST", "/v1/narration", CLUSTER),
+]
 
 
 @dataclass
@@ -50,12 +58,7 @@ class NarrationBatch(BaseModel):
     events: list[dict[str, Any]]
 
 
-def correlation_id_of(header: str) -> str:
-    """Trust a well-formed client id; mint one otherwise."""
-    return header if CORRELATION_ID.match(header) else f"corr-{uuid.uuid4().hex}"
-
-
-def create_app(config: QueenConfig) -> FastAPI:
+def create_app(config: QueenConfig, security: Security) -> FastAPI:
     registry = Registry(config.stale_after_s, config.remove_after_s or 2 * config.stale_after_s)
     jobs = JobStore()
     waiting = WaitQueue()
@@ -90,7 +93,8 @@ def create_app(config: QueenConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), auth=security.cluster_auth(),
+                                     trust_env=False) as client:
             started["scheduler"] = Scheduler(registry, client, waiting)
             expiry = asyncio.get_running_loop().create_task(expire_hives())
             write_port_file(config.port_file, config.port)
@@ -106,6 +110,7 @@ def create_app(config: QueenConfig) -> FastAPI:
         With --no-cascade-shutdown the hives are left running.
         """
         shutting_down.set()
+        security.audit.record("shutdown", "started", principal="signal:SIGTERM", target="queen-rbee")
         running = jobs.active()
         log.warning("shutting down: no new jobs; waiting up to %.0f s for %d running job(s)",
                     config.shutdown_grace_s, len(running))
@@ -183,7 +188,7 @@ def create_app(config: QueenConfig) -> FastAPI:
                 (silent := registry.unavailable_with_model(op.model, op.hive_id)):
             raise RbeeError("HIVE_UNAVAILABLE", f"the hives with model {op.model} are unavailable (silent for "
                             f"over {config.stale_after_s:g} s): {', '.join(silent)}", 503)
-        job = jobs.create(op, correlation_id_of(x_correlation_id))
+        job = jobs.create(op, x_correlation_id)  # well-formed: the guard mints one otherwise
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
         job.task = asyncio.get_running_loop().create_task(started["scheduler"].run(job))

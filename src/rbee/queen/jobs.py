@@ -12,18 +12,22 @@ from pydantic import BaseModel, Field
 
 from rbee.common.events import CANCELLED, DONE, EventLog
 from rbee.common.narration import Narration, now_ms
+from rbee.common.validation import IDENTIFIER, MODEL_NAME, STRICT
 
 KEPT_JOBS = 1000
 
 
 class InferOperation(BaseModel):
+    model_config = STRICT
+
     operation: Literal["infer"]
-    model: str = Field(min_length=1, max_length=200)
+    model: str = Field(pattern=MODEL_NAME)
     prompt: str = Field(min_length=1, max_length=16_000)
     max_tokens: int = Field(default=32, ge=1, le=4096)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="nucleus sampling (worker's default)")
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    hive_id: str | None = Field(default=None, max_length=200)
+    hive_id: str | None = Field(default=None, pattern=IDENTIFIER)
     timeout_s: float | None = Field(default=None, gt=0, le=3600, description="the job's deadline, from now")
 
 

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from rbee.common.cli import ArgumentParser, die, positive, setup_logging
+from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
-from rbee.queen.app import QueenConfig, create_app
+from rbee.queen.app import ROUTES, QueenConfig, create_app
 
 PROG = "queen-rbee"
 
@@ -31,8 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stall-timeout", type=positive, default=30.0, metavar="SECONDS",
                         help="a job stream reader that takes no data for this long is disconnected and, "
                              "if it was the last, its job cancelled")
+    add_security_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(PROG)
+    security = security_from_args(PROG, args)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -41,8 +44,8 @@ def main(argv: list[str] | None = None) -> None:
                          port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
                          ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout,
                          shutdown_grace_s=args.shutdown_grace, cascade_shutdown=args.cascade_shutdown)
-    app = create_app(config)
-    serve(app, sock, drain=app.state.drain)
+    app = create_app(config, security)
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
 
 
 if __name__ == "__main__":

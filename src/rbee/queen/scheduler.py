@@ -243,6 +243,8 @@ class Scheduler:
         await job.narrate(ACTOR, "dispatch", f"sending job to {job.worker_id}", target=job.worker_id)
         body = {"job_id": job.job_id, "prompt": req.prompt, "max_tokens": req.max_tokens,
                 "temperature": req.temperature, "seed": seed}
+        if req.top_p is not None:
+            body["top_p"] = req.top_p
         try:
             answer = await self.client.post(f"{url}/v1/jobs", json=body, headers=headers)
         except httpx.HTTPError as exc:

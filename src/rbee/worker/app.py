@@ -19,21 +19,32 @@ from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED, DONE, EventLog, error_marker
+from rbee.common.guard import Route
 from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration, now_ms
 from rbee.common.server import write_port_file
+from rbee.common.validation import IDENTIFIER, STRICT
 from rbee.worker.engine import Engine, ModelLoadError, Sampling
 
 ACTOR = "llm-worker-rbee"
 KEPT_JOBS = 64
 log = logging.getLogger("rbee.worker")
 
+# what each call needs (unlisted GETs: read; anything else unlisted: admin) and its audit action
+ROUTES = [
+    Route("POST", "/v1/jobs", "admin", "job.run"),
+    Route("DELETE", r"/v1/jobs/[^/]+", "admin", "job.cancel"),
+]
+
 
 class InferRequest(BaseModel):
-    job_id: str = Field(default="", max_length=128)
+    model_config = STRICT
+
+    job_id: str = Field(default="", pattern=f"{IDENTIFIER}|^$")
     prompt: str = Field(min_length=1, max_length=16_000)
     max_tokens: int = Field(default=32, ge=1, le=4096)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
@@ -83,7 +94,7 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
                           correlation_id=job.correlation_id)
         await job.events.append("narration", event.to_dict())
 
-    sampling = Sampling(req.prompt, req.max_tokens, req.temperature, req.seed)
+    sampling = Sampling(req.prompt, req.max_tokens, req.temperature, req.seed, req.top_p)
     if larger := engine.context_for(sampling):
         await narrate("context_grow", f"growing the context from {engine.n_ctx} to {larger} tokens")
         try:

@@ -34,6 +34,7 @@ class Sampling:
     max_tokens: int
     temperature: float
     seed: int
+    top_p: float = 0.95  # llama.cpp's own default
 
 
 INITIAL_CTX = 512  # a context grows from this, as jobs need, up to the model's own length
@@ -105,6 +106,7 @@ class Engine:
                 sampling.prompt,
                 max_tokens=sampling.max_tokens,
                 temperature=sampling.temperature,
+                top_p=sampling.top_p,
                 seed=sampling.seed,
                 stream=True,
             )

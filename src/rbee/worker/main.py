@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from rbee.common.cli import ArgumentParser, die, setup_logging
+from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
-from rbee.worker.app import create_app
+from rbee.worker.app import ROUTES, create_app
 from rbee.worker.engine import Engine, ModelLoadError, check_model_file
 
 PROG = "llm-worker-rbee"
@@ -23,8 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ctx", type=int, default=0, help="context length in tokens (0: the model's own)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-mmap", action="store_true", help="read the weights into memory")
+    add_security_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(PROG)
+    security = security_from_args(PROG, args)
     try:
         check_model_file(args.model)
     except ModelLoadError as exc:
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
     engine = Engine(args.model, args.ctx, args.threads, use_mmap=not args.no_mmap)
     app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1])
-    serve(app, sock)
+    serve(security.guard(app, ROUTES), sock, reload=security.reload)
 
 
 if __name__ == "__main__":

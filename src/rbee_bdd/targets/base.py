@@ -94,8 +94,16 @@ class Node(Protocol):
         """SIGKILL the daemon's process alone (not its machine) and wait until it serves again."""
         ...
 
-    def write_file(self, path: str, data: bytes) -> None:
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Replace a file on the node's own filesystem (as the daemon sees it)."""
+        ...
+
+    def read_file(self, path: str) -> bytes:
+        """A file of the node's own filesystem; AssertionError naming it when it cannot be read."""
+        ...
+
+    def log_text(self) -> str:
+        """Everything the daemon has written to its log so far."""
         ...
 
     def list_dir(self, path: str) -> list[str]:
@@ -124,6 +132,14 @@ class Target(Protocol):
     queen_address_known_before_start: bool
 
     def start_queen(self, extra_args: tuple[str, ...] = ()) -> Node: ...
+
+    def audit_path(self, node: str) -> str:
+        """Where the node *node* keeps its audit log, on its own filesystem."""
+        ...
+
+    def write_credentials(self, files: dict[str, bytes]) -> None:
+        """(Re)write the credential files, private, where every node reads them."""
+        ...
 
     def queen_url_for_hives(self) -> str:
         """Where hives reach the queen this target started."""

@@ -21,6 +21,7 @@ from docker.models.containers import Container
 
 from rbee_bdd import timeline
 from rbee_bdd.config import PROJECT, SuiteConfig
+from rbee_bdd.credentials import ScenarioCredentials, hive_flags, queen_flags
 from rbee_bdd.engine import connect
 from rbee_bdd.identity import SCENARIO_LABEL, ScenarioIdentity
 from rbee_bdd.targets.base import (
@@ -46,6 +47,8 @@ GPU_STATE = f"{HARNESS_DIR}/nvidia-smi.json"
 COVERAGE_CONFIG = f"{HARNESS_DIR}/coverage-daemons.ini"
 STATE_DIR = f"{HARNESS_DIR}/state"  # the hive's --state-dir
 DOWNLOAD_DIR = f"{HARNESS_DIR}/downloads"  # the hive's --download-dir
+SECRETS_DIR = f"{HARNESS_DIR}/secrets"  # the scenario's credential files, private to root
+AUDIT_LOG = f"{HARNESS_DIR}/audit.jsonl"  # each daemon's --audit-log, in its own container
 FIXTURES = PROJECT / "fixtures"
 
 
@@ -54,6 +57,19 @@ def add_file(tar: tarfile.TarFile, path: str, data: bytes, mode: int = 0o644) ->
     info = tarfile.TarInfo(path.lstrip("/"))
     info.size, info.mode = len(data), mode
     tar.addfile(info, io.BytesIO(data))
+
+
+def tar_of(files: dict[str, bytes], mode: int, folder: str = "", folder_mode: int = 0o755) -> bytes:
+    """A tar of *files* (path: data) with *mode*, under *folder* (made with *folder_mode*) if given."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        if folder:
+            info = tarfile.TarInfo(folder.lstrip("/"))
+            info.type, info.mode = tarfile.DIRTYPE, folder_mode
+            tar.addfile(info)
+        for path, data in files.items():
+            add_file(tar, f"{folder}/{path}" if folder else path, data, mode)
+    return archive.getvalue()
 
 
 @functools.cache
@@ -167,12 +183,26 @@ class DockerNode:
     def write_gpu_state(self, state: dict[str, object]) -> None:
         self.write_file(GPU_STATE, json.dumps(state).encode())
 
-    def write_file(self, path: str, data: bytes) -> None:
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Replace the file at *path* inside the container with *data*."""
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            add_file(tar, Path(path).name, data)
-        self.container.put_archive(str(Path(path).parent), archive.getvalue())
+        self.container.put_archive(str(Path(path).parent), tar_of({Path(path).name: data}, mode))
+
+    def read_file(self, path: str) -> bytes:
+        """The file at *path* inside the container, read through the engine."""
+        try:
+            stream, _ = self.container.get_archive(path)
+        except (NotFound, APIError) as exc:
+            raise AssertionError(f"{path} in {self.name}: {exc}") from None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member is not None else None
+            return extracted.read() if extracted is not None else b""
+
+    def log_text(self) -> str:
+        try:
+            return self.container.logs(stdout=True, stderr=True).decode(errors="replace")
+        except (NotFound, APIError):
+            return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def list_dir(self, path: str) -> list[str]:
         """Names in the directory *path* inside the container, read through the engine (no program of the image)."""
@@ -235,10 +265,13 @@ class DockerTarget:
 
     queen_address_known_before_start = True  # hives reach it by its container's name
 
-    def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> None:
+    def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
+                 credentials: ScenarioCredentials | None = None, audit: bool = False) -> None:
         self.config = config
         self.identity = identity
         self.log_dir = log_dir
+        self.credentials = credentials
+        self.audit = audit
         self.client = connect()
         self.nodes: list[DockerNode] = []
         self.network = self.client.networks.create(
@@ -263,6 +296,8 @@ class DockerTarget:
                 environment={**self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}, **extra,
             )
             container.put_archive("/", harness_files())
+            if self.credentials is not None:
+                container.put_archive("/", tar_of(self.credentials.files(), 0o600, SECRETS_DIR, 0o700))
             container.start()
         except APIError as exc:
             raise NodeStartError(f"cannot start container {name}: {exc.explanation}") from None
@@ -273,11 +308,23 @@ class DockerTarget:
 
     def start_queen(self, extra_args: tuple[str, ...] = ()) -> DockerNode:
         command = [*self.config.queen_cmd, "--host", "0.0.0.0", "--port", str(QUEEN_PORT),
-                   "--hive-stale-after", str(self.config.hive_stale_after), *extra_args]
+                   "--hive-stale-after", str(self.config.hive_stale_after),
+                   *self._security_flags(queen_flags(SECRETS_DIR)), *extra_args]
         return self._run("queen", command, QUEEN_PORT)
 
     def queen_url_for_hives(self) -> str:
         return f"http://{self.identity.name('queen')}:{QUEEN_PORT}"
+
+    def _security_flags(self, credential_flags: list[str]) -> list[str]:
+        flags = credential_flags if self.credentials is not None else []
+        return flags + (["--audit-log", AUDIT_LOG] if self.audit else [])
+
+    def audit_path(self, node: str) -> str:
+        return AUDIT_LOG
+
+    def write_credentials(self, files: dict[str, bytes]) -> None:
+        for node in self.nodes:
+            node.container.put_archive("/", tar_of(files, 0o600, SECRETS_DIR, 0o700))
 
     def harness_address(self) -> str:
         """Where containers reach a server the harness runs: the host's end of the scenario network."""
@@ -295,7 +342,7 @@ class DockerTarget:
                    "--state-dir", STATE_DIR, "--download-dir", DOWNLOAD_DIR,
                    "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--worker-cmd", f"{FIXTURE_BIN}/{spec.worker_wrapper}" if spec.worker_wrapper else worker,
-                   "--nvidia-smi", nvidia_smi, *spec.extra_args]
+                   "--nvidia-smi", nvidia_smi, *self._security_flags(hive_flags(SECRETS_DIR)), *spec.extra_args]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         if spec.cgroups:
             # the engine mounts the cgroup filesystem read-only in containers (and privileged

@@ -18,6 +18,7 @@ import psutil
 from rbee_bdd import timeline
 from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
+from rbee_bdd.credentials import ScenarioCredentials, hive_flags, queen_flags
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
 from rbee_bdd.processes import kill_all, processes_with_env
 from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, died_at_start, tail_file, wait_healthy
@@ -33,6 +34,16 @@ READ_ONLY_CGROUPS = [
     "for m in $(awk '$3 == \"cgroup\" || $3 == \"cgroup2\" {print $2}' /proc/self/mounts); do "
     'mount -o remount,bind,ro "$m" || exit 125; done; exec "$@"', "sh",
 ]
+
+
+def write_file(target: Path, data: bytes, mode: int) -> None:
+    """Replace *target* at once (a reader sees the old file or the new one), created with *mode*."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.touch(mode=mode)
+    tmp.chmod(mode)  # whatever the umask
+    tmp.write_bytes(data)
+    tmp.replace(target)
 
 
 class LocalNode:
@@ -152,8 +163,17 @@ class LocalNode:
         self.kill(signal.SIGKILL)
         self.start()
 
-    def write_file(self, path: str, data: bytes) -> None:
-        Path(path).write_bytes(data)
+    def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        write_file(Path(path), data, mode)
+
+    def read_file(self, path: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise AssertionError(f"{path} of {self.name}: {exc.strerror}") from None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def list_dir(self, path: str) -> list[str]:
         return sorted(p.name for p in Path(path).iterdir())
@@ -173,13 +193,31 @@ class LocalTarget:
 
     queen_address_known_before_start = False  # its port is chosen by the OS when it starts
 
-    def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path) -> None:
+    def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
+                 credentials: ScenarioCredentials | None = None, audit: bool = False) -> None:
         self.config = config
         self.identity = identity
         self.log_dir = log_dir
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"rbee-bdd-{identity.scenario_id}-"))
+        self.secrets_dir = self.work_dir / "secrets"
         self.nodes: list[LocalNode] = []
         self.hive_names: list[str] = []
+        self.credentials = credentials
+        self.audit = audit
+        if credentials is not None:
+            self.secrets_dir.mkdir(mode=0o700)
+            self.write_credentials(credentials.files())
+
+    def write_credentials(self, files: dict[str, bytes]) -> None:
+        for name, data in files.items():
+            write_file(self.secrets_dir / name, data, 0o600)
+
+    def audit_path(self, node: str) -> str:
+        return str(self.log_dir / f"{node}-audit.jsonl")
+
+    def _security_flags(self, node: str, credential_flags: list[str]) -> list[str]:
+        flags = credential_flags if self.credentials is not None else []
+        return flags + (["--audit-log", self.audit_path(node)] if self.audit else [])
 
     def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
                slice_name: str = "") -> LocalNode:
@@ -193,7 +231,8 @@ class LocalTarget:
 
     def start_queen(self, extra_args: tuple[str, ...] = ()) -> LocalNode:
         args = [*self.config.queen_cmd, "--host", "127.0.0.1",
-                "--hive-stale-after", str(self.config.hive_stale_after), *extra_args]
+                "--hive-stale-after", str(self.config.hive_stale_after),
+                *self._security_flags("queen", queen_flags(str(self.secrets_dir))), *extra_args]
         return self._start("queen", args)
 
     def queen_url_for_hives(self) -> str:
@@ -215,7 +254,7 @@ class LocalTarget:
                 "--nvidia-smi", self._nvidia_smi(), "--cgroup-slice", self._slice(spec.name),
                 "--state-dir", str(self.work_dir / f"{spec.name}-state"),
                 "--download-dir", str(self.work_dir / f"{spec.name}-downloads"),
-                *spec.extra_args]
+                *self._security_flags(spec.name, hive_flags(str(self.secrets_dir))), *spec.extra_args]
         self.hive_names.append(spec.name)
         node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state),
                                              "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd)},

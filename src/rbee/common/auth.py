@@ -1,0 +1,223 @@
+"""Who may call a daemon: client tokens (static or JWT) with a scope, and the cluster credential.
+
+Client scopes are ordered: ``read`` (GETs and streams) < ``submit`` (jobs) < ``admin`` (spawn,
+kill, shutdown, provision). The cluster credential is what daemons use with each other (hive
+heartbeats and narration, queen driving hives and workers); client tokens never carry it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from rbee.common.secrets import SecretError, read_secret_file, secret_from
+
+log = logging.getLogger("rbee.auth")
+
+SCOPES = ("read", "submit", "admin")
+CLUSTER = "cluster"  # the access daemons need from each other
+OPEN = "open"  # no credential needed (GET /health)
+CLUSTER_TOKEN_ENV = "RBEE_CLUSTER_TOKEN"
+MIN_TOKEN_LENGTH = 16
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request comes from: a client token's name and scope, or the cluster."""
+
+    name: str
+    scope: str  # one of SCOPES, or CLUSTER
+
+    def may(self, need: str) -> bool:
+        if need == OPEN or self.scope == CLUSTER:  # daemons may do anything to each other
+            return True
+        if need == CLUSTER:
+            return False
+        return SCOPES.index(self.scope) >= SCOPES.index(need)
+
+
+@dataclass(frozen=True)
+class Denial:
+    """Why a request is refused: 401 (``reason``: missing, malformed, invalid, expired, bad_signature,
+    wrong_audience, wrong_issuer, not_yet_valid) or 403 (``reason``: scope)."""
+
+    status: int
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Where a daemon's credentials come from (files, or RBEE_CLUSTER_TOKEN for the cluster's)."""
+
+    token_file: Path | None = None
+    cluster_token_file: Path | None = None
+    jwt_hs256_key_file: Path | None = None
+    jwt_rs256_public_key_file: Path | None = None
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_leeway_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One loaded set of credentials; a reload builds a new one and swaps it in whole."""
+
+    tokens: tuple[tuple[bytes, Principal], ...] = ()
+    cluster_token: str = ""
+    jwt_keys: tuple[tuple[str, Any], ...] = ()  # (algorithm, key)
+    settings: AuthSettings = field(default_factory=AuthSettings)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tokens or self.cluster_token or self.jwt_keys)
+
+
+def parse_token_file(text: str, path: Path) -> tuple[tuple[bytes, Principal], ...]:
+    """Lines ``NAME SCOPE TOKEN`` (``#`` comments); errors name the line, never the token."""
+    tokens: list[tuple[bytes, Principal]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) != 3:
+            raise SecretError(f"token file {path} line {number}: expected NAME SCOPE TOKEN")
+        name, scope, token = words
+        if not NAME.match(name):
+            raise SecretError(f"token file {path} line {number}: bad name (letters, digits, ._@-)")
+        if scope not in SCOPES:
+            raise SecretError(f"token file {path} line {number}: scope must be one of {', '.join(SCOPES)}")
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise SecretError(f"token file {path} line {number}: token shorter than {MIN_TOKEN_LENGTH} characters")
+        tokens.append((token.encode(), Principal(name, scope)))
+    return tuple(tokens)
+
+
+def load_credentials(settings: AuthSettings) -> Credentials:
+    """Read every configured credential; SecretError names the file and what is wrong."""
+    tokens: tuple[tuple[bytes, Principal], ...] = ()
+    if settings.token_file is not None:
+        tokens = parse_token_file(read_secret_file(settings.token_file, "token file"), settings.token_file)
+    cluster = secret_from(settings.cluster_token_file, CLUSTER_TOKEN_ENV, "cluster token file")
+    if cluster and len(cluster) < MIN_TOKEN_LENGTH:
+        raise SecretError(f"the cluster token is shorter than {MIN_TOKEN_LENGTH} characters")
+    keys: list[tuple[str, Any]] = []
+    if settings.jwt_hs256_key_file is not None:
+        keys.append(("HS256", read_secret_file(settings.jwt_hs256_key_file, "JWT key file").encode()))
+    if (public := settings.jwt_rs256_public_key_file) is not None:
+        try:
+            keys.append(("RS256", _rsa_public_key(public.read_bytes())))
+        except OSError as exc:
+            raise SecretError(f"cannot read JWT public key {public}: {exc.strerror}") from None
+        except (ValueError, TypeError):
+            raise SecretError(f"{public} is not an RSA public key in PEM form") from None
+    if keys and not (settings.jwt_issuer and settings.jwt_audience):
+        raise SecretError("JWT keys need --jwt-issuer and --jwt-audience (both are checked in every token)")
+    return Credentials(tokens, cluster, tuple(keys), settings)
+
+
+def _rsa_public_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    return load_pem_public_key(pem)
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
+class Authenticator:
+    """Checks a request's ``Authorization`` header against the current credentials."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+        self.credentials = load_credentials(settings)
+
+    @property
+    def enabled(self) -> bool:
+        return self.credentials.configured
+
+    def reload(self) -> bool:
+        """Read the files again (SIGHUP); on an error keep the credentials in use and log one line."""
+        try:
+            fresh = load_credentials(self.settings)
+        except SecretError as exc:
+            log.error("credentials not reloaded, the previous ones stay in use: %s", exc)
+            return False
+        self.credentials = fresh
+        log.warning("credentials reloaded: %d client token(s), cluster token %s, %d JWT key(s)",
+                    len(fresh.tokens), "set" if fresh.cluster_token else "unset", len(fresh.jwt_keys))
+        return True
+
+    def check(self, authorization: str, need: str) -> Principal | Denial:
+        """The principal allowed to do what needs *need*, or why not."""
+        if need == OPEN or not self.enabled:
+            return Principal("anonymous", "admin" if not self.enabled else "read")
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if not authorization.strip():
+            return Denial(401, "missing", "a bearer token is required (Authorization: Bearer TOKEN)")
+        if scheme.lower() != "bearer" or not token or " " in token:
+            return Denial(401, "malformed", "the Authorization header must be 'Bearer TOKEN'")
+        found = self._identify(token)
+        if isinstance(found, Denial):
+            return found
+        if not found.may(need):
+            what = "the cluster credential" if need == CLUSTER else f"scope {need}"
+            return Denial(403, "scope", f"{found.name} (scope {found.scope}) may not do this: it needs {what}")
+        return found
+
+    def _identify(self, token: str) -> Principal | Denial:
+        credentials = self.credentials
+        given = token.encode()
+        match: Principal | None = None
+        # compare with every token, in constant time each, so timing tells nothing about which matched
+        for known, principal in credentials.tokens:
+            if hmac.compare_digest(given, known):
+                match = principal
+        if credentials.cluster_token and hmac.compare_digest(given, credentials.cluster_token.encode()):
+            match = Principal("cluster", CLUSTER)
+        if match is not None:
+            return match
+        if credentials.jwt_keys and looks_like_jwt(token):
+            return self._verify_jwt(token)
+        return Denial(401, "invalid", "the bearer token is not valid here")
+
+    def _verify_jwt(self, token: str) -> Principal | Denial:
+        settings = self.credentials.settings
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            return Denial(401, "malformed", "the bearer token is not a well-formed JWT")
+        keys = [key for algorithm, key in self.credentials.jwt_keys if algorithm == header.get("alg")]
+        if not keys:
+            return Denial(401, "bad_signature", "the JWT's algorithm is not accepted here")
+        try:
+            claims = jwt.decode(token, keys[0], algorithms=[header["alg"]], audience=settings.jwt_audience,
+                                issuer=settings.jwt_issuer, leeway=settings.jwt_leeway_s,
+                                options={"require": ["exp", "iss", "aud", "sub"]})
+        except jwt.ExpiredSignatureError:
+            return Denial(401, "expired", "the JWT has expired")
+        except jwt.ImmatureSignatureError:
+            return Denial(401, "not_yet_valid", "the JWT is not valid yet (nbf/iat in the future)")
+        except jwt.InvalidAudienceError:
+            return Denial(401, "wrong_audience", "the JWT is meant for another audience")
+        except jwt.InvalidIssuerError:
+            return Denial(401, "wrong_issuer", "the JWT comes from an issuer not trusted here")
+        except jwt.InvalidSignatureError:
+            return Denial(401, "bad_signature", "the JWT's signature does not verify")
+        except jwt.MissingRequiredClaimError as exc:
+            return Denial(401, "malformed", f"the JWT lacks the claim {exc.claim!r}")
+        except jwt.InvalidTokenError:
+            return Denial(401, "malformed", "the bearer token is not a valid JWT")
+        granted = [s for s in str(claims.get("scope", "")).split() if s in SCOPES]
+        if not granted:
+            return Denial(403, "scope", f"the JWT of {str(claims['sub'])[:64]!r} grants no rbee scope")
+        return Principal(str(claims["sub"])[:64], max(granted, key=SCOPES.index))

@@ -1,0 +1,103 @@
+"""A daemon's security set-up from its command line: credentials, audit trail, safe binding, reload."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from rbee.common.audit import AuditLog
+from rbee.common.auth import CLUSTER_TOKEN_ENV, Authenticator, AuthSettings
+from rbee.common.cli import die, positive
+from rbee.common.guard import DEFAULT_MAX_BODY, Guard, Route
+from rbee.common.secrets import SecretError
+
+
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every daemon takes. Credentials come from files (or the environment), never argv."""
+    group = parser.add_argument_group("security (credentials are read from files; SIGHUP reloads them)")
+    group.add_argument("--token-file", type=Path, metavar="FILE",
+                       help="client tokens, one 'NAME SCOPE TOKEN' per line (scope: read, submit or admin)")
+    group.add_argument("--cluster-token-file", type=Path, metavar="FILE",
+                       help=f"the credential daemons use with each other (or ${CLUSTER_TOKEN_ENV})")
+    group.add_argument("--jwt-hs256-key-file", type=Path, metavar="FILE", help="shared key of HS256 JWTs")
+    group.add_argument("--jwt-rs256-public-key-file", type=Path, metavar="FILE",
+                       help="PEM public key of RS256 JWTs")
+    group.add_argument("--jwt-issuer", default="", help="the 'iss' every JWT must carry")
+    group.add_argument("--jwt-audience", default="", help="the 'aud' every JWT must carry")
+    group.add_argument("--jwt-leeway", type=positive, default=30.0, metavar="SECONDS",
+                       help="clock skew allowed on exp and nbf")
+    group.add_argument("--audit-log", type=Path, metavar="FILE",
+                       help="append security events here as hash-chained JSON lines")
+    group.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
+                       help="larger request bodies are refused with 413")
+
+
+@dataclass
+class Security:
+    """What a daemon checks its callers with, and what it records."""
+
+    auth: Authenticator
+    audit: AuditLog
+    max_body: int
+
+    def guard(self, app: FastAPI, routes: list[Route]) -> Guard:
+        return Guard(app, routes, self.auth, self.audit, self.max_body)
+
+    def reload(self) -> None:
+        """SIGHUP: read the credential files again; an error keeps the old ones (and is logged)."""
+        done = self.auth.reload()
+        self.audit.record("reload", "ok" if done else "failed", principal="signal:SIGHUP")
+
+    def cluster_auth(self) -> ClusterAuth:
+        return ClusterAuth(self.auth)
+
+
+class ClusterAuth(httpx.Auth):
+    """Adds the cluster credential in force at the time to each outgoing request to another daemon."""
+
+    def __init__(self, auth: Authenticator) -> None:
+        self._auth = auth
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self._auth.credentials.cluster_token
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def security_from_args(prog: str, args: argparse.Namespace) -> Security:
+    """Load the credentials the flags name; exit 2 with one line on a bad file or an unsafe bind."""
+    settings = AuthSettings(token_file=args.token_file, cluster_token_file=args.cluster_token_file,
+                            jwt_hs256_key_file=args.jwt_hs256_key_file,
+                            jwt_rs256_public_key_file=args.jwt_rs256_public_key_file,
+                            jwt_issuer=args.jwt_issuer, jwt_audience=args.jwt_audience, jwt_leeway_s=args.jwt_leeway)
+    try:
+        auth = Authenticator(settings)
+    except SecretError as exc:
+        die(prog, str(exc), code=2)
+    if not auth.enabled and not is_loopback(args.host):
+        die(prog, f"refusing to listen on {args.host} without credentials: anyone who can reach it could "
+                  f"drive it. Give --cluster-token-file (and --token-file for clients), or listen on 127.0.0.1",
+            code=2)
+    if args.max_body_bytes < 1024:
+        die(prog, "--max-body-bytes must be at least 1024", code=2)
+    try:
+        audit = AuditLog(args.audit_log, prog)
+    except OSError as exc:
+        die(prog, f"cannot open the audit log {args.audit_log}: {exc.strerror}", code=2)
+    return Security(auth, audit, args.max_body_bytes)

@@ -1,0 +1,65 @@
+"""Probing a stack's security from outside: bad credentials, leaked secrets, safe error bodies."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+
+from rbee_bdd.credentials import ScenarioCredentials, new_token
+
+# What a client may present instead of a valid credential, by the words the features use.
+BAD_CREDENTIALS: dict[str, Callable[[ScenarioCredentials], str]] = {
+    "no token": lambda c: "",
+    "a Basic header": lambda c: "Basic " + base64.b64encode(b"bdd-user:" + new_token().encode()).decode(),
+    "an unknown token": lambda c: f"Bearer {new_token()}",
+    "an expired JWT": lambda c: f"Bearer {c.jwt('submit', expires_in=-3600)}",
+    "a JWT not valid yet": lambda c: f"Bearer {c.jwt('submit', not_before_in=3600)}",
+    "a JWT for another audience": lambda c: f"Bearer {c.jwt('submit', audience='another-service')}",
+    "a JWT from another issuer": lambda c: f"Bearer {c.jwt('submit', issuer='another-issuer')}",
+    "a JWT signed with another key": lambda c: f"Bearer {c.jwt('submit', wrong_key=True)}",
+    "an RS256 JWT signed with another key": lambda c: f"Bearer {c.jwt('submit', 'RS256', wrong_key=True)}",
+}
+
+# Valid credentials, by the words the features use.
+GOOD_CREDENTIALS: dict[str, Callable[[ScenarioCredentials], str]] = {
+    "the read token": lambda c: f"Bearer {c.token('read')}",
+    "the submit token": lambda c: f"Bearer {c.token('submit')}",
+    "the admin token": lambda c: f"Bearer {c.token('admin')}",
+    "an HS256 JWT with scope submit": lambda c: f"Bearer {c.jwt('submit')}",
+    "an RS256 JWT with scope submit": lambda c: f"Bearer {c.jwt('submit', 'RS256')}",
+    "an HS256 JWT with scope read": lambda c: f"Bearer {c.jwt('read')}",
+}
+
+
+def authorization(words: str, credentials: ScenarioCredentials) -> str:
+    """The ``Authorization`` value the words stand for ("" for none)."""
+    made = BAD_CREDENTIALS.get(words) or GOOD_CREDENTIALS.get(words)
+    if made is None:
+        raise KeyError(f"no credential is called {words!r}; known: {', '.join([*BAD_CREDENTIALS, *GOOD_CREDENTIALS])}")
+    return made(credentials)
+
+
+def secret_part(authorization_value: str) -> str:
+    """The secret in an Authorization value (what follows the scheme)."""
+    return authorization_value.partition(" ")[2]
+
+
+def places_holding(secrets: list[str], places: dict[str, str]) -> list[str]:
+    """Where any of *secrets* appears: "secret #i in <place>" (never the secret itself)."""
+    return [f"secret #{index} in {place}" for place, text in places.items()
+            for index, secret in enumerate(secrets, 1) if secret and secret in text]
+
+
+# What an error body must never carry.
+UNSAFE = {
+    "a traceback": re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"),
+    "a filesystem path": re.compile(r"(?<![\w.])/(?:opt|tmp|home|root|usr|var|etc|proc|sys|models|work)/"),
+    "an IP address": re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
+    "a URL": re.compile(r"\bhttps?://", re.IGNORECASE),
+}
+
+
+def unsafe_content(body: str) -> list[str]:
+    """What *body* carries that an error body must not."""
+    return [what for what, pattern in UNSAFE.items() if pattern.search(body)]
