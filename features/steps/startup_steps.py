@@ -41,3 +41,13 @@ def step_failure_says(context, node, code, line):
     message = str(context.world.start_error)
     assert_that(message, contains_string(f"{node} exited during start-up with exit code {code}"), "the failure")
     assert_that(message.count(line), equal_to(1), f"times the failure quotes {line!r}: {message}")
+
+
+@when('I start a stack without credentials whose queen listens on "{host}"')
+def step_public_without_credentials(context, host):
+    try_start(context, credentials=False, queen_args=("--host", host))
+
+
+@when("I start a stack whose credential files others may read")
+def step_readable_credentials(context):
+    try_start(context, credential_mode=0o644)

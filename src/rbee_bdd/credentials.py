@@ -43,10 +43,11 @@ class ScenarioCredentials:
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
     cluster_token: str = field(default_factory=new_token)
     hs256_key: str = field(default_factory=new_token)
+    file_mode: int = 0o600  # what the files are written with (a scenario may make them readable by others)
 
     @classmethod
-    def generate(cls) -> ScenarioCredentials:
-        return cls(tokens={f"bdd-{scope}": (scope, new_token()) for scope in SCOPES})
+    def generate(cls, file_mode: int = 0o600) -> ScenarioCredentials:
+        return cls(tokens={f"bdd-{scope}": (scope, new_token()) for scope in SCOPES}, file_mode=file_mode)
 
     def token(self, scope: str) -> str:
         return self.tokens[f"bdd-{scope}"][1]

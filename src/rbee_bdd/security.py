@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from rbee_bdd.credentials import ScenarioCredentials, new_token
 
@@ -63,3 +65,51 @@ UNSAFE = {
 def unsafe_content(body: str) -> list[str]:
     """What *body* carries that an error body must not."""
     return [what for what, pattern in UNSAFE.items() if pattern.search(body)]
+
+
+def value_of(words: str) -> object:
+    """A field value as the features write it: a JSON literal, or ``N letters``."""
+    count, _, unit = words.partition(" ")
+    if unit == "letters" and count.isdigit():
+        return "a" * int(count)
+    return json.loads(words)
+
+
+def request_body(kind: str) -> tuple[bytes | Iterator[bytes], dict[str, str]]:
+    """A body of the kind the features name, and its headers."""
+    big = json.dumps({"operation": "infer", "model": "tinyllama", "prompt": "a" * (2 * 1024 * 1024)}).encode()
+    bodies: dict[str, tuple[bytes | Iterator[bytes], dict[str, str]]] = {
+        "not JSON": (b"model=tinyllama&prompt=hello", {"Content-Type": "application/x-www-form-urlencoded"}),
+        "malformed JSON": (b'{"operation": "infer", "model": ', {"Content-Type": "application/json"}),
+        "2 MiB of JSON": (big, {"Content-Type": "application/json"}),
+        # without a declared length: only counting the bytes as they come can stop it
+        "2 MiB of JSON, chunked": (iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
+                                   {"Content-Type": "application/json"}),
+    }
+    return bodies[kind]
+
+
+def record_hash(record: dict[str, object]) -> str:
+    """An audit record's hash as the contract defines it: SHA-256 of its canonical JSON without ``hash``."""
+    body = {key: value for key, value in record.items() if key != "hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def tamper(trail: bytes, change: str, number: int) -> bytes:
+    """*trail* (JSON lines) with record *number* (1-based) changed as an intruder would."""
+    lines = trail.decode().splitlines()
+    index = number - 1
+    assert len(lines) > number, f"the audit trail has {len(lines)} records; tampering needs more than {number}"
+    record = json.loads(lines[index])
+    if change == "change the principal of":
+        record["principal"] = "someone-else"  # its stored hash kept: the content no longer matches it
+        lines[index] = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    elif change == "remove":
+        del lines[index]
+    elif change == "insert a well-formed forged record before":
+        forged = dict(record, action="job.cancel", principal="forger", prev=json.loads(lines[index - 1])["hash"])
+        forged["hash"] = record_hash(forged)  # consistent itself: only the next record's link gives it away
+        lines.insert(index, json.dumps(forged, sort_keys=True, separators=(",", ":")))
+    else:
+        raise KeyError(f"no tampering called {change!r}")
+    return ("\n".join(lines) + "\n").encode()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -15,9 +17,9 @@ from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, SubmittedJob, WorkerClient
 from rbee_bdd.config import SuiteConfig
-from rbee_bdd.credentials import ScenarioCredentials
+from rbee_bdd.credentials import ScenarioCredentials, new_token
 from rbee_bdd.faults import pause_process, signal_process
-from rbee_bdd.http import authorize, forget_credentials
+from rbee_bdd.http import authorize, forget_credentials, request
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
 from rbee_bdd.model_hub import ModelHub
@@ -42,14 +44,15 @@ class Stack:
     """Queen plus N hives; torn down by the scenario's cleanup, whatever happens."""
 
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
-                 cleanup: CleanupStack) -> None:
+                 cleanup: CleanupStack, credentials: bool = True, credential_mode: int = 0o600) -> None:
         self.config = config
         self.target: Target | None = None
         self.queen_node: Node | None = None
         self.hive_nodes: dict[str, Node] = {}
         self.phases: dict[str, float] = {}
         # made fresh for each scenario when the build claims authentication; never written anywhere else
-        self.credentials = ScenarioCredentials.generate() if "auth" in config.profile.claims else None
+        self.credentials = ScenarioCredentials.generate(credential_mode) \
+            if credentials and "auth" in config.profile.claims else None
         cleanup.push("tear down the stack", self.teardown)
         cleanup.push("forget the scenario's credentials", forget_credentials)
         self.target = make_target(config, identity, log_dir, self.credentials, "audit" in config.profile.claims)
@@ -200,6 +203,46 @@ class Stack:
     def keeper(self, args: list[str], timeout: float = 60.0) -> KeeperResult:
         return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.keeper_env(),
                           self.config.profile.rename)
+
+    def replace_client_token(self, scope: str) -> tuple[str, str]:
+        """Put a new token in place of the client token of *scope* in queen's token file, send queen
+        SIGHUP, and wait until queen takes the new one: (old token, new token)."""
+        assert self.credentials is not None and self.target is not None, "the stack runs without credentials"
+        name = f"bdd-{scope}"
+        old, new = self.credentials.tokens[name][1], new_token()
+        self.credentials.tokens[name] = (scope, new)
+        self.target.write_credentials(self.credentials.files())
+        self.node("queen").kill(signal.SIGHUP)
+        url = f"{self.node('queen').url}/v1/hives"
+        eventually(lambda: request("GET", url, headers={"Authorization": f"Bearer {new}"}).status_code == 200, 5,
+                   "queen to take the new token after SIGHUP")
+        return old, new
+
+    def audit_records(self, node: str) -> list[dict[str, Any]]:
+        """The node's audit trail, one dict per line, read from the node's own filesystem."""
+        assert self.target is not None
+        raw = self.node(node).read_file(self.target.audit_path(node))
+        return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+
+    def audit_bytes(self, node: str) -> bytes:
+        assert self.target is not None
+        return self.node(node).read_file(self.target.audit_path(node))
+
+    def places_secrets_could_leak(self, audit: bool) -> dict[str, str]:
+        """Every daemon's log, command lines, the workers' environments and (with *audit*) audit trails."""
+        places: dict[str, str] = {}
+        nodes: list[tuple[str, Node]] = [("queen", self.node("queen")), *self.hive_nodes.items()]
+        for name, node in nodes:
+            places[f"{name}'s log"] = node.log_text()
+            for row in node.processes():
+                places[f"the command line of pid {row.pid} of {name}"] = row.command
+                if row.worker_id:
+                    with contextlib.suppress(OSError):
+                        places[f"the environment of {row.worker_id}"] = "\n".join(
+                            f"{k}={v}" for k, v in self.process_environ(row.pid).items())
+            if audit:
+                places[f"{name}'s audit trail"] = self.audit_bytes(name).decode(errors="replace")
+        return places
 
     def keeper_env(self) -> dict[str, str]:
         """rbee-keeper's environment: a user's submit token (in the environment, never on its command line)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -103,13 +104,25 @@ class World:
     cut_at: int = 0  # where the hub cuts a download (bytes)
     provisioned: list[httpx.Response] = field(default_factory=list)
     provision_answer: dict[str, Any] = field(default_factory=dict)
+    # security probes
+    sent_authorization: str = ""  # the Authorization value of the last probe ("" for none)
+    refused_secrets: list[str] = field(default_factory=list)  # secrets of refused probes, to look for later
+    error_bodies: list[str] = field(default_factory=list)  # every error body the probes got
+    before: dict[str, Any] = field(default_factory=dict)  # what a refused request must leave unchanged
+    audit_copy: Path | None = None  # a copy of an audit trail, to tamper with
     # a stack that would not start
     start_error: NodeStartError | None = None
     start_took: float = 0.0
 
 
-def start_stack(context: Any, hives: int, **options: Any) -> Stack:
-    """Create and start the scenario's stack (its teardown is registered first) as ``context.stack``."""
-    context.stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup)
+def start_stack(context: Any, hives: int, credentials: bool = True, credential_mode: int = 0o600,
+                **options: Any) -> Stack:
+    """Create and start the scenario's stack (its teardown is registered first) as ``context.stack``.
+
+    With *credentials* False the stack runs without any, even where the build claims ``auth``;
+    *credential_mode* is the mode its credential files are written with.
+    """
+    context.stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup,
+                          credentials, credential_mode)
     context.stack.start(hives, **options)
     return context.stack

@@ -19,6 +19,20 @@ from starlette.types import Message, Send
 log = logging.getLogger("rbee.streaming")
 
 
+# How a stream route's OpenAPI entry describes its events (with response_class=EventStreamResponse).
+SSE_RESPONSES: dict[int | str, dict[str, object]] = {200: {
+    "description": "server-sent events; the last one's data is [DONE], [CANCELLED] or [ERROR] CODE: message",
+    "content": {"text/event-stream": {"schema": {
+        "type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}}}}},
+}}
+
+
+class EventStreamResponse(StreamingResponse):
+    """Server-sent events; as response_class, the OpenAPI document says text/event-stream."""
+
+    media_type = "text/event-stream"
+
+
 class ReaderStalled(Exception):
     """A write to the reader waited longer than the stall bound."""
 

@@ -23,7 +23,7 @@ from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration
 from rbee.common.security import Security
 from rbee.common.server import write_port_file
-from rbee.common.streaming import GuardedStreamingResponse
+from rbee.common.streaming import SSE_RESPONSES, EventStreamResponse, GuardedStreamingResponse
 from rbee.queen.broadcast import Broadcaster
 from rbee.queen.jobs import InferOperation, Job, JobStore
 from rbee.queen.registry import HiveHeartbeat, Registry
@@ -214,7 +214,7 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
         background.add(task)
         task.add_done_callback(background.discard)
 
-    @app.get("/v1/jobs/{job_id}/stream")
+    @app.get("/v1/jobs/{job_id}/stream", response_class=EventStreamResponse, responses=SSE_RESPONSES)
     async def job_stream(job_id: str, request: Request) -> StreamingResponse:
         """The job's events; a job whose last reader disconnects or stalls before its end is cancelled."""
         job = find(job_id)
@@ -235,13 +235,13 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
         ui.publish("heartbeat", beat.model_dump(exclude={"capabilities", "models"}))
         return {"status": "ok"}
 
-    @app.get("/v1/heartbeats/stream")
+    @app.get("/v1/heartbeats/stream", response_class=EventStreamResponse, responses=SSE_RESPONSES)
     async def heartbeat_stream(request: Request) -> StreamingResponse:
         """The UI's live view: one ``hive`` event per known hive, then every heartbeat as it arrives."""
         client = request.client
         name = f"{client.host}:{client.port}" if client else "unknown"
         snapshot = [("hive", hive) for hive in registry.hives()]
-        return StreamingResponse(ui.stream(name, snapshot), media_type="text/event-stream")
+        return EventStreamResponse(ui.stream(name, snapshot))
 
     @app.get("/v1/heartbeats/subscribers")
     async def heartbeat_subscribers() -> dict[str, int]:

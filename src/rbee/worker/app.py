@@ -23,6 +23,7 @@ from rbee.common.guard import Route
 from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration, now_ms
 from rbee.common.server import write_port_file
+from rbee.common.streaming import SSE_RESPONSES, EventStreamResponse
 from rbee.common.validation import IDENTIFIER, STRICT
 from rbee.worker.engine import Engine, ModelLoadError, Sampling
 
@@ -172,7 +173,8 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
                      x_request_deadline: int = Header(default=0, ge=0)) -> dict[str, str]:
         if state.state != "ready":
             code = "WORKER_BUSY" if state.state == "busy" else "WORKER_NOT_READY"
-            raise RbeeError(code, f"worker {worker_id} is {state.state}", 503)
+            # 409: the request conflicts with the worker's state (one job at a time); the worker is fine
+            raise RbeeError(code, f"worker {worker_id} is {state.state}", 409)
         job_id = req.job_id or f"wjob-{len(state.jobs)}-{os.getpid()}"
         if job_id in state.jobs:
             raise RbeeError("DUPLICATE_JOB", f"job {job_id} already exists", 409)
@@ -190,11 +192,11 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
             raise RbeeError("JOB_NOT_FOUND", f"no job {job_id} on this worker", 404)
         return state.jobs[job_id]
 
-    @app.get("/v1/jobs/{job_id}/stream")
+    @app.get("/v1/jobs/{job_id}/stream", response_class=EventStreamResponse, responses=SSE_RESPONSES)
     async def stream(job_id: str) -> StreamingResponse:
         """The job's events; if its last reader goes away before the end, generation stops."""
         job = find(job_id)
-        return StreamingResponse(job.events.follow(job.cancelled.set), media_type="text/event-stream")
+        return EventStreamResponse(job.events.follow(job.cancelled.set))
 
     @app.delete("/v1/jobs/{job_id}")
     async def cancel(job_id: str) -> dict[str, str]:

@@ -297,7 +297,8 @@ class DockerTarget:
             )
             container.put_archive("/", harness_files())
             if self.credentials is not None:
-                container.put_archive("/", tar_of(self.credentials.files(), 0o600, SECRETS_DIR, 0o700))
+                container.put_archive("/", tar_of(self.credentials.files(), self.credentials.file_mode,
+                                                  SECRETS_DIR, 0o700))
             container.start()
         except APIError as exc:
             raise NodeStartError(f"cannot start container {name}: {exc.explanation}") from None
@@ -323,8 +324,9 @@ class DockerTarget:
         return AUDIT_LOG
 
     def write_credentials(self, files: dict[str, bytes]) -> None:
+        mode = self.credentials.file_mode if self.credentials is not None else 0o600
         for node in self.nodes:
-            node.container.put_archive("/", tar_of(files, 0o600, SECRETS_DIR, 0o700))
+            node.container.put_archive("/", tar_of(files, mode, SECRETS_DIR, 0o700))
 
     def harness_address(self) -> str:
         """Where containers reach a server the harness runs: the host's end of the scenario network."""

@@ -209,8 +209,9 @@ class LocalTarget:
             self.write_credentials(credentials.files())
 
     def write_credentials(self, files: dict[str, bytes]) -> None:
+        mode = self.credentials.file_mode if self.credentials is not None else 0o600
         for name, data in files.items():
-            write_file(self.secrets_dir / name, data, 0o600)
+            write_file(self.secrets_dir / name, data, mode)
 
     def audit_path(self, node: str) -> str:
         return str(self.log_dir / f"{node}-audit.jsonl")

@@ -1,0 +1,32 @@
+@integration @security @audit @cap.audit
+Feature: Security events are recorded in a hash-chained audit trail
+  Each daemon appends a JSON line for every authentication refusal and every action that
+  changes something (job submit and cancel, spawn, kill, provision, shutdown, credential
+  reload), with time, actor, principal, client address, target, outcome and correlation id.
+  Each record carries the SHA-256 of the one before: `rbee-keeper audit verify FILE` reports the
+  first record that was changed, removed or inserted.
+
+  Background:
+    Given a stack with 1 hive
+    And a completed job for model "tinyllama" on hive "hive-1"
+    When a client asks queen for a job with an unknown token
+    And I cancel the job with DELETE
+
+  @p0
+  Scenario: The audit trails record who did what, and their chains verify
+    Then queen's audit trail records "job.submit" by "bdd-admin" with the job's correlation id
+    And queen's audit trail records "auth" refused as "denied:invalid" from the client's address
+    And queen's audit trail records "job.cancel" by "bdd-admin"
+    And hive "hive-1"'s audit trail records "worker.spawn" by "cluster" with the job's correlation id
+    And rbee-keeper audit verify passes on the audit trails of queen and hive "hive-1"
+
+  @p0
+  Scenario Outline: An audit trail tampered with is caught: <change> record 2
+    When I copy queen's audit trail and <change> record 2
+    Then rbee-keeper audit verify exits with 1 naming record <caught> of the copy
+
+    Examples:
+      | change                                    | caught |
+      | change the principal of                   | 2      |
+      | remove                                    | 2      |
+      | insert a well-formed forged record before | 3      |

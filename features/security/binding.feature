@@ -1,0 +1,17 @@
+@integration @security @secrets @cap.auth
+Feature: A daemon refuses to start where it would be unsafe, and says how to fix it
+  A daemon asked to listen beyond loopback with no credential would let anyone who reaches it
+  drive it; a credential file others can read is no secret. Either way the daemon exits with
+  code 2 and one line saying why and what to do, before it listens.
+
+  @p0
+  Scenario: queen asked to listen on every interface without credentials
+    When I start a stack without credentials whose queen listens on "0.0.0.0"
+    Then the start fails within 10 seconds
+    And the failure names queen, exit code 2 and its log line "refusing to listen on 0.0.0.0 without credentials" once
+
+  @p0
+  Scenario: credential files that others may read
+    When I start a stack whose credential files others may read
+    Then the start fails within 10 seconds
+    And the failure names queen, exit code 2 and its log line "is accessible by group or others" once
