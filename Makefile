@@ -19,6 +19,8 @@ BEHAVE_ARGS ?=
 TAGS        ?= @integration
 REPORTS     ?= reports
 N           ?= 5
+SEED        ?= 1
+FUZZ_EXAMPLES ?= 100
 # Scenarios run in JOBS behave processes at once (each scenario has its own stack); SHARD=I/N
 # runs only the I-th of N slices balanced by recorded durations (CI matrix jobs). Default 2:
 # measured on 2 cores, 501 s serial, 348 s with 2, 306 s with 3 (see README).
@@ -32,7 +34,7 @@ run_suite    = @status=0; $(SUITE) $(1) -f rerun -o $(REPORTS)/parts/rerun-{part
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
-	clean distclean bench bench-startup bench-flow
+	clean distclean bench bench-startup bench-flow bench-auth fuzz fuzz-short
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
@@ -42,6 +44,8 @@ help:
 	@echo "make bdd-soak N=5  the suite N times: each scenario's pass rate, flaky ones named"
 	@echo "make bdd-standalone  the suite against the stack installed another way (docs/own-build.md)"
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
+	@echo "make bench-auth what authentication adds to POST /v1/jobs"
+	@echo "make fuzz       schemathesis against queen, hive and worker (FUZZ_EXAMPLES=100 SEED=1); fuzz-short: 10"
 	@echo "make setup | fixtures | image | image-standalone | lint | unit | clean | distclean"
 	@echo ""
 	@echo "variables:"
@@ -159,12 +163,23 @@ unit: setup fixtures
 test: lint unit
 	$(MAKE) --no-print-directory bdd-report
 	$(MAKE) --no-print-directory bdd-local
+	$(MAKE) --no-print-directory fuzz-short
 
 bench-startup: setup fixtures image
 	$(BIN)/python -m benchmarks.startup --runs 5
 
 bench-flow: setup fixtures
 	$(BIN)/python -m benchmarks.flow
+
+bench-auth: setup fixtures
+	$(BIN)/python -m benchmarks.auth
+
+# --- fuzz: schemathesis against the OpenAPI of a live local stack's queen, hive and worker --------
+fuzz: setup fixtures
+	$(BIN)/python -m rbee_bdd.fuzz --examples $(FUZZ_EXAMPLES) --seed $(SEED) --reports $(REPORTS)/fuzz
+
+fuzz-short: setup fixtures
+	$(BIN)/python -m rbee_bdd.fuzz --examples 10 --seed $(SEED) --reports $(REPORTS)/fuzz --timeout 120
 
 bench: setup fixtures
 	$(BIN)/python -m benchmarks.telemetry --runs 5

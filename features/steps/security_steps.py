@@ -16,7 +16,7 @@ from hamcrest import (
 )
 
 from rbee_bdd.clients import infer_body
-from rbee_bdd.http import request
+from rbee_bdd.http import request, with_credentials
 from rbee_bdd.load import synthetic_heartbeat
 from rbee_bdd.metrics import scrape
 from rbee_bdd.security import (
@@ -38,9 +38,8 @@ def probe(context, method, url, credential_words=None, **kwargs):
     headers = dict(kwargs.pop("headers", {}))
     if credential_words is not None:
         world.sent_authorization = authorization(credential_words, context.stack.credentials)
-    else:  # as the harness's admin client
-        token = context.stack.client_token("admin")
-        world.sent_authorization = f"Bearer {token}" if token else ""
+    else:  # what the harness sends that daemon (queen: the admin token; hives, workers: the cluster's)
+        world.sent_authorization = with_credentials(url, {}).get("Authorization", "")
     headers["Authorization"] = world.sent_authorization
     world.sent_cid = f"bdd-probe-{uuid.uuid4().hex[:12]}"
     headers["X-Correlation-ID"] = world.sent_cid
