@@ -37,6 +37,7 @@ class SlowToDrain(BaseHTTPRequestHandler):
 class QueenNode:
     def __init__(self, url: str) -> None:
         self.url = url
+        self.direct_url = url
         self.signals: list[int] = []
 
     def kill(self, sig: int) -> None:
@@ -53,6 +54,7 @@ def test_sigterm_to_queen_returns_only_once_queen_shows_it_is_draining() -> None
         stack = Stack.__new__(Stack)  # the method under test needs only the queen node
         node = QueenNode(f"http://127.0.0.1:{server.server_address[1]}")
         stack.queen_node = node  # type: ignore[assignment]
+        stack.credentials = None
         stack.terminate_queen()
         assert node.signals == [signal.SIGTERM]
         assert SlowToDrain.answers >= 4, "it returned before queen said it was draining"

@@ -9,6 +9,7 @@ from hamcrest import (
     contains_string,
     empty,
     equal_to,
+    greater_than,
     has_entries,
     has_item,
     is_in,
@@ -176,8 +177,8 @@ def step_no_leak(context):
     places = stack.places_secrets_could_leak(audit="audit" in context.suite_config.profile.claims)
     places |= {f"error body #{i}": body for i, body in enumerate(context.world.error_bodies, 1)}
     secrets = stack.credentials.secrets() + context.world.refused_secrets
-    looked_at = [place for place in places if place.startswith(("the environment of", "the command line"))]
-    assert_that(looked_at, has_item(starts_with("the environment of")), "worker environments looked at")
+    environments = [place for place in places if place.startswith("the environment of")]
+    assert_that(len(environments), greater_than(0), "worker environments looked at")
     assert_that(places_holding(secrets, places), empty(), f"places holding a secret (of {len(places)} looked at)")
 
 
@@ -240,8 +241,8 @@ def step_catalog_unchanged(context, hive):
 def audited(context, node, action, **fields):
     records = context.stack.audit_records(node)
     found = [r for r in records if r["action"] == action and all(r.get(k) == v for k, v in fields.items())]
-    assert_that(found, has_item(has_entries(action=action)),
-                f"{node}'s audit records of {action} with {fields}; all: {[r['action'] for r in records]}")
+    actions = [r["action"] for r in records]
+    assert_that(len(found), greater_than(0), f"{node}'s audit records of {action} with {fields}; all: {actions}")
     return found
 
 

@@ -44,7 +44,8 @@ def fuzz_daemon(name: str, url: str, token: str, args: argparse.Namespace, folde
     config.write_text(CONFIG)
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
                f"{url}/openapi.json", "--checks", CHECKS, "--max-examples", str(args.examples),
-               "--seed", str(args.seed), "--generation-deterministic", "--request-timeout", "30",
+               "--seed", str(args.seed), "--generation-deterministic", "--generation-database", "none",
+               "--request-timeout", "30",
                "--report", "junit", "--report-junit-path", str(args.reports / f"{name}.xml"), "--no-color"]
     for path in EXCLUDED.get(name, []):
         command += ["--exclude-path", path]
