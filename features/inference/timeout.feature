@@ -8,6 +8,9 @@ Feature: A job's deadline travels from the client to the worker
     Given a stack with 1 hive
 
   Scenario: The worker stops at the deadline and says so
+    # a warm worker: a cold start of slowllama under CPU contention once took the whole 3 s,
+    # and queen ended the job before the worker had begun (job_timeout, not infer_timeout)
+    Given a completed job for model "slowllama" on hive "hive-1"
     When I submit an infer job for model "slowllama" with 3000 max tokens and a 3 second deadline
     Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 6 seconds
     And the job's stream has narration "infer_timeout" from "llm-worker-rbee"

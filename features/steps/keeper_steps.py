@@ -1,5 +1,6 @@
 """rbee-keeper as a real process: what it exits with and prints."""
 
+import json
 import shlex
 import signal
 
@@ -10,6 +11,7 @@ from hamcrest import (
     contains_string,
     ends_with,
     equal_to,
+    has_entry,
     has_length,
     is_not,
     less_than,
@@ -110,9 +112,50 @@ def step_model_worker_idle(context, model, hive, seconds):
 
 @when("I run rbee-keeper with {args}")
 def step_keeper_args(context, args):
+    stack = getattr(context, "stack", None)
+    if stack is not None and stack.queen_node is not None:  # the scenario's queen, with the keeper's token
+        context.world.keeper = stack.keeper(shlex.split(args))
+        return
     queen_url = context.world.queen_url or f"http://127.0.0.1:{free_port()}"
     config = context.suite_config
     context.world.keeper = run_keeper(config.keeper_cmd, queen_url, shlex.split(args), rename=config.profile.rename)
+
+
+@when("I run rbee-keeper logs with the job's id")
+def step_keeper_logs(context):
+    context.world.keeper = context.stack.keeper(["logs", context.world.jobs.last.job_id])
+
+
+def keeper_json(context):
+    result = context.world.keeper
+    assert_that(result.exit_code, equal_to(0), result.describe())
+    return json.loads(result.stdout)
+
+
+@then('rbee-keeper\'s JSON lists hive "{hive}" as available with {count:Workers}')
+def step_json_hive(context, hive, count):
+    listed = {h["hive_id"]: (h["available"], h["workers"]) for h in keeper_json(context)}
+    assert_that(listed, has_entry(hive, (True, count)), "hives rbee-keeper listed: (available, workers)")
+
+
+@then('rbee-keeper\'s JSON lists the job\'s worker for model "{model}" on hive "{hive}"')
+def step_json_worker(context, model, hive):
+    worker_id = context.stack.job_worker(context.world.jobs.last)
+    listed = {w["worker_id"]: (w["model"], w["hive_id"]) for w in keeper_json(context)}
+    assert_that(listed, has_entry(worker_id, (model, hive)), "workers rbee-keeper listed: (model, hive)")
+
+
+@then('rbee-keeper printed a table whose header starts "{word}" and whose rows name "{name}"')
+def step_table(context, word, name):
+    lines = context.world.keeper.stdout.strip().splitlines()
+    assert_that(lines[0] if lines else "", starts_with(word), context.world.keeper.describe())
+    assert_that([line.split()[0] for line in lines[1:]], contains_exactly(name), context.world.keeper.describe())
+
+
+@then('rbee-keeper\'s last line on stdout is "{line}"')
+def step_last_stdout(context, line):
+    lines = context.world.keeper.stdout.strip().splitlines() or [""]
+    assert_that(lines[-1], equal_to(line), context.world.keeper.describe())
 
 
 @given("no queen listens at the address rbee-keeper is given")

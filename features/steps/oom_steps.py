@@ -1,7 +1,7 @@
-"""Workers under a memory limit, and what is left after the kernel OOM-killed one."""
+"""Workers under a memory limit, what is left after the kernel OOM-killed one, and spawned workers that failed."""
 
 from behave import then
-from hamcrest import assert_that, contains_string, empty, equal_to, has_length, is_not
+from hamcrest import assert_that, contains_string, empty, equal_to, has_entries, has_length, is_not
 
 from rbee_bdd.cgroupfs import cgroup_dirs_named
 
@@ -34,3 +34,10 @@ def step_spawned_gone(context):
     assert_that(worker_id in listed, is_not(True), f"{worker_id} among the workers queen lists: {listed}")
     live = [w["worker_id"] for w in context.stack.hive("hive-1").workers()]
     assert_that(worker_id in live, is_not(True), f"{worker_id} among the hive's live workers: {live}")
+
+
+@then('hive "{hive}" reports the job\'s spawned worker failed with code "{code}"')
+def step_spawned_failed_with(context, hive, code):
+    worker_id = spawned_worker(context)
+    worker = context.stack.hive(hive).worker(worker_id)
+    assert_that(worker, has_entries(state="failed", error_code=code), f"hive {hive}'s record of {worker_id}")

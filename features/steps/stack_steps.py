@@ -53,6 +53,12 @@ def step_health_stack(context, seconds):
 def step_stubborn_stack(context, seconds):
     start_stack(context, 1, worker_wrapper="stubborn-worker", hive_args=("--worker-stop-grace", str(seconds)))
 
+
+@given("a stack with 1 hive whose workers hang before they are ready, with {seconds:Seconds} to start")
+def step_hanging_stack(context, seconds):
+    start_stack(context, 1, worker_wrapper="hanging-worker", hive_args=("--worker-start-timeout", str(seconds)))
+
+
 @given("a stack with {count:Hives} without cgroup rights")
 def step_stack_no_cgroups(context, count):
     start_stack(context, count, cgroups=False)

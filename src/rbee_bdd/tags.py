@@ -32,6 +32,7 @@ AREAS = {
     "telemetry": "features/telemetry: heartbeats, registry, worker stats",
     "harness": "features/harness: how the suite itself reports",
     "security": "features/security: credentials, secrets, input validation, audit",
+    "operations": "features/operations: what an operator meets: the keeper's views, lifecycle, configuration",
 }
 TOPICS = {
     "backpressure": "slow and stalled stream readers",
@@ -56,6 +57,7 @@ TOPICS = {
     "secrets": "credentials never leak, are read safely, and rotate",
     "validation": "bad input refused, nothing changed, safe error bodies",
     "audit": "the hash-chained audit trail",
+    "lifecycle": "workers that do not start, idle, or end: what the hive does about them",
 }
 NEEDS = {f"needs.{name}": "skipped, with the reason printed, where the machine lacks it"
          for name in [*CHECKS, *TARGET_CHECKS]}

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-health-interval", type=positive, default=5.0, metavar="SECONDS",
                         help="how often each worker's /v1/ready is checked (2 failures in a row: unhealthy)")
     parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
+    parser.add_argument("--worker-start-timeout", type=positive, default=120.0, metavar="SECONDS",
+                        help="a worker not ready this long after its spawn is stopped (WORKER_START_TIMEOUT)")
     parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
                         metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
     parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     advertise = args.advertise_host or ("127.0.0.1" if args.host == "0.0.0.0" else args.host)
     spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
                           run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
-                          stop_grace_s=args.worker_stop_grace,
+                          stop_grace_s=args.worker_stop_grace, load_timeout_s=args.worker_start_timeout,
                           health_interval_s=args.worker_health_interval, state_dir=state_dir,
                           max_workers=max(0, args.max_workers))
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}

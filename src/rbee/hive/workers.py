@@ -59,6 +59,7 @@ class Worker:
     url: str = ""
     state: str = "starting"  # starting → ready ⇄ unhealthy → stopping → exited | failed
     error: str = ""
+    error_code: str = ""  # WORKER_START_TIMEOUT when it was stopped for not becoming ready in time
     exit_code: int | None = None
     oom_killed: bool = False  # SIGKILLed by the kernel's OOM killer, by the cgroup's own counter
     started_at: float = field(default_factory=time.time)
@@ -80,7 +81,8 @@ class Worker:
     def to_dict(self) -> dict[str, Any]:
         return {
             "worker_id": self.worker_id, "model": self.model, "pid": self.pid, "port": self.port,
-            "url": self.url, "state": self.state, "error": self.error, "exit_code": self.exit_code,
+            "url": self.url, "state": self.state, "error": self.error, "error_code": self.error_code,
+            "exit_code": self.exit_code,
             "oom_killed": self.oom_killed,
             "uptime_s": round(time.time() - self.started_at, 3),
         }
@@ -222,7 +224,12 @@ class WorkerManager:
                         return
             await asyncio.sleep(0.05)
         if worker.state == "starting":
-            worker.error = f"not ready within {self.settings.load_timeout_s:.0f} s"
+            worker.error = f"not ready within {self.settings.load_timeout_s:g} s: stopped"
+            worker.error_code = "WORKER_START_TIMEOUT"
+            log.warning("%s not ready within %g s: stopping it", worker.worker_id, self.settings.load_timeout_s)
+            await self._narrate(Narration(ACTOR, "worker_start_timeout", f"{worker.worker_id} {worker.error}",
+                                          target=worker.worker_id, job_id=worker.job_id,
+                                          correlation_id=worker.correlation_id))
             await self.stop(worker.worker_id)
 
     def _local_host(self) -> str:

@@ -5,6 +5,9 @@ to stdout as they arrive and narration to stderr, and ends with ``✅ Complete``
 (exit 0) or ``❌ Failed: <reason>`` (exit 1) on stderr. Ctrl+C cancels the job (exit 130).
 The client token comes from ``--token-file`` or ``$RBEE_TOKEN`` (never from the command line).
 
+``rbee-keeper hives|workers|status`` show what queen knows (``--json`` for scripts) and
+``rbee-keeper logs JOB_ID`` a job's narration and its end: exit 0, or 1 with ``❌ Failed: …``.
+
 ``rbee-keeper audit verify FILE`` checks a daemon's audit trail: exit 0 when the hash chain holds,
 1 naming the first broken record, 2 when the file cannot be read.
 """
@@ -25,6 +28,7 @@ from httpx_sse import SSEError, connect_sse
 from rbee.common.audit import verify
 from rbee.common.cli import ArgumentParser, positive
 from rbee.common.secrets import SecretError, secret_from
+from rbee.keeper import operator
 
 PROG = "rbee-keeper"
 DEFAULT_QUEEN = "http://127.0.0.1:7833"
@@ -32,8 +36,7 @@ TOKEN_ENV = "RBEE_TOKEN"
 LOCAL_GRACE_S = 3.0  # past the job's deadline, give up on a queen that does not end the stream
 
 
-class Failed(Exception):
-    """Ends the command with ``❌ Failed: <reason>``."""
+Failed = operator.QueenError  # ends the command with ``❌ Failed: <reason>``
 
 
 def _err(text: str) -> None:
@@ -42,17 +45,7 @@ def _err(text: str) -> None:
 
 
 def _submit(client: httpx.Client, base: str, body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        answer = client.post(f"{base}/v1/jobs", json=body)
-    except httpx.HTTPError as exc:
-        raise Failed(f"cannot reach queen at {base}: {exc}") from None
-    if answer.status_code != 201:
-        try:
-            error = answer.json()["error"]
-            raise Failed(f"{error['code']}: {error['message']}")
-        except (ValueError, KeyError, TypeError):
-            raise Failed(f"queen answered HTTP {answer.status_code}") from None
-    return dict(answer.json())
+    return operator.call(client, "POST", f"{base}/v1/jobs", 201, json=body)
 
 
 def _follow(client: httpx.Client, url: str, deadline: float, verbose: bool) -> None:
@@ -100,6 +93,24 @@ def _cancel(client: httpx.Client, base: str, job_id: str) -> None:
         client.delete(f"{base}/v1/jobs/{job_id}", timeout=2.0)
 
 
+def client_headers(args: Any) -> dict[str, str] | None:
+    """The Authorization header from --token-file or $RBEE_TOKEN ({} without one); None after an error."""
+    try:
+        token = secret_from(args.token_file, TOKEN_ENV, "token file")
+    except SecretError as exc:
+        _err(f"{PROG}: error: {exc}")
+        return None
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def operate(args: Any) -> int:
+    headers = client_headers(args)
+    if headers is None:
+        return 2
+    with httpx.Client(timeout=httpx.Timeout(5.0), headers=headers) as client:
+        return operator.run(operator.COMMANDS[args.command], client, args.queen_url.rstrip("/"), args)
+
+
 def infer(args: Any) -> int:
     base = args.queen_url.rstrip("/")
     body = {"operation": "infer", "model": args.model, "prompt": args.prompt,
@@ -108,12 +119,9 @@ def infer(args: Any) -> int:
         body["seed"] = args.seed
     deadline = time.monotonic() + args.timeout + LOCAL_GRACE_S
     job_id = ""
-    try:
-        token = secret_from(args.token_file, TOKEN_ENV, "token file")
-    except SecretError as exc:
-        _err(f"{PROG}: error: {exc}")
+    headers = client_headers(args)
+    if headers is None:
         return 2
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(timeout=httpx.Timeout(5.0), headers=headers) as client:
         try:
             job = _submit(client, base, body)
@@ -161,9 +169,22 @@ def build_parser() -> ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--timeout", type=positive, default=30.0, metavar="SECONDS")
     run.add_argument("--quiet", action="store_true", help="no narration on stderr")
-    run.add_argument("--token-file", type=Path, metavar="FILE",
-                     help=f"the client token, in a file only you can read (or ${TOKEN_ENV})")
     run.set_defaults(run=infer)
+    for name, text in [("hives", "the hives queen knows"), ("workers", "the workers of available hives"),
+                       ("status", "queen's state and counts of hives and workers"),
+                       ("logs", "a job's narration and its end (follows a running job to its end)")]:
+        command = commands.add_parser(name, help=text)
+        if name == "logs":
+            command.add_argument("job_id")
+            command.add_argument("--wait", type=positive, default=300.0, metavar="SECONDS",
+                                 help="give up on a job silent this long")
+        if name == "workers":
+            command.add_argument("--model", help="only workers of this model")
+        command.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
+        command.set_defaults(run=operate)
+    for command in (run, *(commands.choices[name] for name in operator.COMMANDS)):
+        command.add_argument("--token-file", type=Path, metavar="FILE",
+                             help=f"the client token, in a file only you can read (or ${TOKEN_ENV})")
     audit = commands.add_parser("audit", help="check a daemon's audit trail")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     check = audit_commands.add_parser("verify", help="verify the hash chain; name the first broken record")

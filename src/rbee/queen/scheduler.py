@@ -223,6 +223,9 @@ class Scheduler:
                 return {**state, "hive_id": hive_id}
             if state.get("state") in ("failed", "exited"):
                 self.registry.release(worker_id)
+                if state.get("error_code") == "WORKER_START_TIMEOUT":
+                    raise JobFailed("WORKER_START_TIMEOUT", f"worker {worker_id} of hive {hive_id}: "
+                                    f"{state.get('error', '')}")
                 if state.get("oom_killed"):
                     raise JobFailed("WORKER_OOM", f"worker {worker_id} ran out of memory while loading "
                                     f"{job.request.model}: {state.get('error', '')}")
