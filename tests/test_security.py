@@ -162,3 +162,30 @@ def test_error_messages_are_scrubbed_and_the_probe_sees_what_is_left() -> None:
     message = "cannot open /opt/rbee/state/catalog.sqlite from http://10.0.0.7:7835/v1 (10.0.0.7:7835)"
     assert unsafe_content(message) == ["a filesystem path", "an IP address", "a URL"]
     assert unsafe_content(scrub(message)) == []
+
+
+def test_an_action_is_recorded_before_its_answer_ends(tmp_path: Path, auth: Authenticator,
+                                                       creds: ScenarioCredentials) -> None:
+    path = tmp_path / "audit.jsonl"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b'{"job_id": "j2"}'})
+
+    guard = Guard(app, [Route("DELETE", "/v1/jobs/j2", "submit", "job.cancel")], auth, AuditLog(path, "test"))
+    seen_at_end: list[str] = []
+
+    async def run() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                seen_at_end.extend(json.loads(line)["action"] for line in path.read_text().splitlines())
+
+        scope = {"type": "http", "method": "DELETE", "path": "/v1/jobs/j2", "client": ("127.0.0.1", 1),
+                 "headers": [(b"authorization", f"Bearer {creds.token('submit')}".encode())]}
+        await guard(scope, receive, send)
+
+    asyncio.run(run())
+    assert seen_at_end == ["job.cancel"]

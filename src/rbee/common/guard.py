@@ -107,23 +107,32 @@ class Guard:
 
     async def _audited(self, scope: Scope, receive: Receive, send: Send, action: str, principal: Principal,
                        client: str, cid: str) -> None:
-        """Pass the request on; then record it with its status and the id it acted on."""
-        seen: dict[str, Any] = {"status": 0, "body": b""}
+        """Pass the request on, and record it with its status and the id it acted on before the answer's
+        last bytes go out: whoever got the answer finds the record there."""
+        seen: dict[str, Any] = {"status": 0, "body": b"", "recorded": False}
+
+        def record() -> None:
+            seen["recorded"] = True
+            status = seen["status"]
+            self.audit.record(action, "ok" if 200 <= status < 300 else f"refused:{status}" if status else "aborted",
+                              principal=principal.name, client=client, correlation_id=cid,
+                              target=target_of(scope["path"], seen["body"]), status=status)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
-            elif message["type"] == "http.response.body" and len(seen["body"]) < 65536:
-                seen["body"] += message.get("body", b"")
+            elif message["type"] == "http.response.body":
+                if len(seen["body"]) < 65536:
+                    seen["body"] += message.get("body", b"")
+                if not message.get("more_body", False) and not seen["recorded"]:
+                    record()
             await send(message)
 
         try:
             await self.app(scope, receive, watch)
         finally:
-            status = seen["status"]
-            self.audit.record(action, "ok" if 200 <= status < 300 else f"refused:{status}" if status else "aborted",
-                              principal=principal.name, client=client, correlation_id=cid,
-                              target=target_of(scope["path"], seen["body"]), status=status)
+            if not seen["recorded"]:
+                record()
 
 
 def target_of(path: str, body: bytes) -> str:
