@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.table import percentile
-from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.cleanup import cleaned_up
 from rbee_bdd.clients import infer_body
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.http import client
@@ -43,11 +43,10 @@ def main() -> int:
     args = parser.parse_args()
     sweep()
     config = SuiteConfig.from_userdata({"target": "local"}, Path.cwd())
-    cleanup = CleanupStack("bench-auth")
     run = RunIdentity.new()
     figures: dict[str, list[float]] = {"with credentials": [], "without": []}
     try:
-        with tempfile.TemporaryDirectory(prefix="rbee-bench-") as logs:
+        with cleaned_up("bench-auth") as cleanup, tempfile.TemporaryDirectory(prefix="rbee-bench-") as logs:
             secured = Stack(config, run.scenario(1), Path(logs) / "secured", cleanup)
             secured.start(hives=1)
             open_stack = Stack(config, run.scenario(2), Path(logs) / "open", cleanup, credentials=False)
@@ -64,10 +63,6 @@ def main() -> int:
     except KeyboardInterrupt:
         print("bench-auth: interrupted", file=sys.stderr)
         return 130
-    finally:
-        errors = cleanup.run()
-        if errors:
-            print("bench-auth: clean-up failed: " + "; ".join(errors), file=sys.stderr)
     print(f"\nPOST /v1/jobs, ms ({args.requests} each, local)    p50      p95      p99")
     for name, values in figures.items():
         print(f"{name:38} " + " ".join(f"{percentile(values, p):8.2f}" for p in (50, 95, 99)))

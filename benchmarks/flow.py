@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.table import percentile
-from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.cleanup import cleaned_up
 from rbee_bdd.clients import infer_body
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.http import request
@@ -135,9 +135,8 @@ def main() -> int:
     args = parser.parse_args()
     sweep()
     config = SuiteConfig.from_userdata({"target": args.target}, Path.cwd())
-    cleanup = CleanupStack("bench-flow")
     try:
-        with tempfile.TemporaryDirectory(prefix="rbee-bench-") as logs:
+        with cleaned_up("bench-flow") as cleanup, tempfile.TemporaryDirectory(prefix="rbee-bench-") as logs:
             stack = Stack(config, RunIdentity.new().scenario(1), Path(logs), cleanup)
             stack.start(hives=1, hive_args=("--max-workers", "2"))
             print(f"bench-flow: {args.target} stack up; measuring routing overhead", flush=True)
@@ -148,10 +147,6 @@ def main() -> int:
     except KeyboardInterrupt:
         print("bench-flow: interrupted", file=sys.stderr)
         return 130
-    finally:
-        errors = cleanup.run()
-        if errors:
-            print("bench-flow: clean-up failed: " + "; ".join(errors), file=sys.stderr)
     queen_ms, direct_ms = figures["queen"], figures["direct"]
     print(f"\nfirst token, ms ({args.overhead_runs} each, {args.target})   p50      p95      p99")
     print(f"{'straight to the worker':38} {pcts(direct_ms)}")

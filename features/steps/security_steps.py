@@ -70,11 +70,16 @@ def step_refused_challenge(context, who, status, reason):
     assert_that(challenge, starts_with("Bearer"), "the WWW-Authenticate header")
 
 
-@then('{who} answers {status:d} with reason "{reason}"')
-def step_refused(context, who, status, reason):
+def answered(context, who, status, **error):
+    """The last probe's answer had *status* and an error body with the *error* fields."""
     answer = context.world.answer
     assert_that(answer.status_code, equal_to(status), f"status {who} answered: {answer.text[:300]}")
-    assert_that(answer_error(context), has_entries(reason=reason), f"the error body of {who}")
+    assert_that(answer_error(context), has_entries(**error), f"the error body of {who}")
+
+
+@then('{who} answers {status:d} with reason "{reason}"')
+def step_refused(context, who, status, reason):
+    answered(context, who, status, reason=reason)
 
 
 @then("the answer does not echo the credential")
@@ -198,15 +203,12 @@ def step_bad_body(context, kind):
 
 @then('{who} answers {status:d} with code "{code}" naming the field "{field}"')
 def step_code_field(context, who, status, code, field):
-    step_code(context, who, status, code)
-    assert_that(answer_error(context), has_entries(field=field), f"the field {who} names")
+    answered(context, who, status, code=code, field=field)
 
 
 @then('{who} answers {status:d} with code "{code}"')
 def step_code(context, who, status, code):
-    answer = context.world.answer
-    assert_that(answer.status_code, equal_to(status), f"status {who} answered: {answer.text[:300]}")
-    assert_that(answer_error(context), has_entries(code=code), f"the error body of {who}")
+    answered(context, who, status, code=code)
 
 
 @then("the error body is safe and carries the request's correlation id")

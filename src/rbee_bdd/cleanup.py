@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -33,6 +34,18 @@ class CleanupStack:
                 except Exception as exc:  # keep cleaning whatever failed
                     errors.append(f"{description}: {type(exc).__name__}: {exc}")
         return errors
+
+
+@contextlib.contextmanager
+def cleaned_up(name: str) -> Iterator[CleanupStack]:
+    """A cleanup stack for a command-line tool (a benchmark, the fuzzer): run on the way out,
+    whatever happens, its failures printed on stderr as ``name: clean-up failed: …``."""
+    cleanup = CleanupStack(name)
+    try:
+        yield cleanup
+    finally:
+        if errors := cleanup.run():
+            print(f"{name}: clean-up failed: " + "; ".join(errors), file=sys.stderr)
 
 
 class _Signals:

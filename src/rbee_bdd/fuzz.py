@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.cleanup import cleaned_up
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.identity import RunIdentity
 from rbee_bdd.stack import Stack
@@ -44,7 +44,7 @@ def fuzz_daemon(name: str, url: str, token: str, args: argparse.Namespace, folde
     config.write_text(CONFIG)
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
                f"{url}/openapi.json", "--checks", CHECKS, "--max-examples", str(args.examples),
-               "--seed", str(args.seed), "--generation-deterministic", "--generation-database", "none",
+               "--seed", str(args.seed), "--generation-deterministic",  # which also means no example database
                "--request-timeout", "30",
                "--report", "junit", "--report-junit-path", str(args.reports / f"{name}.xml"), "--no-color"]
     for path in EXCLUDED.get(name, []):
@@ -53,8 +53,9 @@ def fuzz_daemon(name: str, url: str, token: str, args: argparse.Namespace, folde
     print(f"fuzz: {name} at {url}: up to {args.examples} examples per operation, seed {args.seed}", flush=True)
     started = time.monotonic()
     with (args.reports / f"{name}.log").open("w") as log:
+        # in the temporary folder: schemathesis keeps a cache of crashes in its working directory
         done = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
-                              timeout=args.timeout)
+                              timeout=args.timeout, cwd=folder)
     summary = [line for line in (args.reports / f"{name}.log").read_text().splitlines()
                if any(word in line for word in ("passed", "failed", "Failures", "operations", "cases"))]
     print(f"fuzz: {name}: exit {done.returncode} in {time.monotonic() - started:.0f} s; "
@@ -69,13 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=Path("reports/fuzz"))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per daemon at most")
     args = parser.parse_args(argv)
+    args.reports = args.reports.resolve()
     args.reports.mkdir(parents=True, exist_ok=True)
     sweep()
     config = SuiteConfig.from_userdata({"target": "local"}, Path.cwd())
-    cleanup = CleanupStack("fuzz")
     failed: list[str] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="rbee-fuzz-") as folder:
+        with cleaned_up("fuzz") as cleanup, tempfile.TemporaryDirectory(prefix="rbee-fuzz-") as folder:
             stack = Stack(config, RunIdentity.new().scenario(1), args.reports / "logs", cleanup)
             stack.start(hives=1)
             hive = stack.hive()
@@ -93,10 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fuzz: interrupted", file=sys.stderr)
         return 130
-    finally:
-        errors = cleanup.run()
-        if errors:
-            print("fuzz: clean-up failed: " + "; ".join(errors), file=sys.stderr)
     if failed:
         print(f"fuzz: schemathesis found problems in {', '.join(failed)}; see {args.reports}/<daemon>.log")
         return 1
