@@ -53,3 +53,12 @@ def test_keeper_with_unreachable_queen_fails_clearly():
     done = run("rbee-keeper", "--queen-url", "http://127.0.0.1:9", "infer", "--model", "m", "hi")
     assert done.returncode == 1
     assert done.stderr.strip().startswith("❌ Failed: cannot reach queen at http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("flag, value", [("--worker-idle-timeout", "-1"), ("--worker-start-timeout", "0"),
+                                         ("--worker-start-timeout", "soon")])
+def test_hive_refuses_a_bad_lifecycle_bound_naming_the_flag(tmp_path, flag, value):
+    done = run("rbee-hive", "--queen-url", "http://127.0.0.1:9", "--models", str(tmp_path), flag, value)
+    assert done.returncode == 2
+    assert done.stderr.startswith("rbee-hive: error:") and flag in done.stderr, done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr

@@ -1,9 +1,12 @@
 @integration @operations @lifecycle
-Feature: A worker that never becomes ready is stopped, and the hive goes on
+Feature: Workers that never become ready, or stay idle, are stopped, and the hive goes on
   A hive gives each worker `--worker-start-timeout` seconds (default 120) to become ready. One
   that is not ready by then is stopped (SIGTERM, then SIGKILL to its process group and cgroup
   after the grace), narrates `worker_start_timeout`, and its job ends with
-  `[ERROR] WORKER_START_TIMEOUT`. Nothing of it is left; the hive keeps serving.
+  `[ERROR] WORKER_START_TIMEOUT`. With `--worker-idle-timeout`, a worker whose `/v1/ready` says
+  it has been without a job that long (`idle_s`) is stopped gracefully at the next health check,
+  freeing its memory; one with a job never is. Nothing of a stopped worker is left; the hive
+  keeps serving.
 
   @p1
   Scenario: A worker stuck before ready is stopped after the start timeout
@@ -13,3 +16,20 @@ Feature: A worker that never becomes ready is stopped, and the hive goes on
     And hive "hive-1" reports the job's spawned worker failed with code "WORKER_START_TIMEOUT"
     And the job's spawned worker has no process, no cgroup and no registry entry left
     And queen lists hive "hive-1" as available
+
+  @p1
+  Scenario: An idle worker is stopped after the idle timeout, and the next job starts a new one
+    Given a stack with 1 hive that stops workers idle for 2 seconds
+    And a completed job for model "tinyllama" on hive "hive-1"
+    Then queen no longer lists the job's worker within 6 seconds
+    And the job's spawned worker has no process, no cgroup and no registry entry left
+    And queen lists hive "hive-1" as available
+    And the next job for model "tinyllama" starts a new worker
+
+  @p1
+  Scenario: A worker with a job is never stopped for idleness
+    Given a stack with 1 hive that stops workers idle for 2 seconds
+    # about 70 tokens a second here: 600 tokens keep the worker busy for several idle timeouts
+    When I submit an infer job for model "slowllama" with 600 max tokens
+    Then the job's stream ends with "[DONE]" within 60 seconds
+    And the job's stream has no narration "worker_idle_stop"

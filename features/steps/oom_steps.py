@@ -36,6 +36,14 @@ def step_spawned_gone(context):
     assert_that(worker_id in live, is_not(True), f"{worker_id} among the hive's live workers: {live}")
 
 
+@then('the next job for model "{model}" starts a new worker')
+def step_next_job_new_worker(context, model):
+    before = spawned_worker(context)
+    job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
+    context.world.jobs.add(job)
+    assert_that(spawned_worker(context), is_not(equal_to(before)), "the worker spawned for the next job")
+
+
 @then('hive "{hive}" reports the job\'s spawned worker failed with code "{code}"')
 def step_spawned_failed_with(context, hive, code):
     worker_id = spawned_worker(context)

@@ -54,6 +54,12 @@ def step_stubborn_stack(context, seconds):
     start_stack(context, 1, worker_wrapper="stubborn-worker", hive_args=("--worker-stop-grace", str(seconds)))
 
 
+@given("a stack with 1 hive that stops workers idle for {seconds:Seconds}")
+def step_idle_stack(context, seconds):
+    # idleness is checked with the health checks: every half second here
+    start_stack(context, 1, hive_args=("--worker-idle-timeout", str(seconds), "--worker-health-interval", "0.5"))
+
+
 @given("a stack with 1 hive whose workers hang before they are ready, with {seconds:Seconds} to start")
 def step_hanging_stack(context, seconds):
     start_stack(context, 1, worker_wrapper="hanging-worker", hive_args=("--worker-start-timeout", str(seconds)))

@@ -24,6 +24,14 @@ def positive(text: str) -> float:
     return value
 
 
+def non_negative(text: str) -> float:
+    """argparse type: a number, zero or more."""
+    value = float(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def die(prog: str, message: str, code: int = 1) -> NoReturn:
     """Print ``prog: error: message`` on stderr and exit with *code*."""
     sys.stderr.write(f"{prog}: error: {message}\n")

@@ -10,7 +10,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from rbee.common.cli import ArgumentParser, die, positive, setup_logging
+from rbee.common.cli import ArgumentParser, die, non_negative, positive, setup_logging
 from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
 from rbee.hive.app import ROUTES, HiveConfig, create_app
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-health-interval", type=positive, default=5.0, metavar="SECONDS",
                         help="how often each worker's /v1/ready is checked (2 failures in a row: unhealthy)")
     parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
+    parser.add_argument("--worker-idle-timeout", type=non_negative, default=0.0, metavar="SECONDS",
+                        help="a worker without a job this long is stopped, freeing its memory (default 0: never); "
+                             "checked at every --worker-health-interval")
     parser.add_argument("--worker-start-timeout", type=positive, default=120.0, metavar="SECONDS",
                         help="a worker not ready this long after its spawn is stopped (WORKER_START_TIMEOUT)")
     parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
@@ -92,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
                           run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
                           stop_grace_s=args.worker_stop_grace, load_timeout_s=args.worker_start_timeout,
+                          idle_timeout_s=args.worker_idle_timeout,
                           health_interval_s=args.worker_health_interval, state_dir=state_dir,
                           max_workers=max(0, args.max_workers))
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}

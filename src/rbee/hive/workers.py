@@ -43,6 +43,7 @@ class SpawnSettings:
     max_workers: int = 0  # 0 = no limit
     state_dir: Path | None = None  # where worker records are kept for a restarted hive to adopt
     health_interval_s: float = 5.0  # how often each ready worker's /v1/ready is asked
+    idle_timeout_s: float = 0.0  # a worker whose /v1/ready says idle this long is stopped (0: never)
     unhealthy_after: int = 2  # failed health checks in a row before a worker is unhealthy
 
 
@@ -288,10 +289,14 @@ class WorkerManager:
         while True:
             await asyncio.sleep(self.settings.health_interval_s)
             watched = [w for w in self.live.values() if w.state in ("ready", "unhealthy") and w.port]
-            answers = await asyncio.gather(*(self._answers(w) for w in watched))
-            for worker, healthy in zip(watched, answers, strict=True):
+            reports = await asyncio.gather(*(self._ready_report(w) for w in watched))
+            for worker, report in zip(watched, reports, strict=True):
                 if worker.state not in ("ready", "unhealthy"):
                     continue  # stopped or ended while it was asked
+                healthy = report is not None
+                if report is not None and self._idle_too_long(worker, report):
+                    self._in_background(self._stop_idle(worker, float(report["idle_s"])))
+                    continue
                 failures[worker.worker_id] = 0 if healthy else failures.get(worker.worker_id, 0) + 1
                 if healthy and worker.state == "unhealthy":
                     worker.state = "ready"
@@ -306,12 +311,31 @@ class WorkerManager:
                 del failures[gone]
 
     async def _answers(self, worker: Worker) -> bool:
+        return await self._ready_report(worker) is not None
+
+    async def _ready_report(self, worker: Worker) -> dict[str, Any] | None:
+        """The worker's ``/v1/ready`` answer, or None when it does not answer (in time, or well)."""
         timeout = min(1.0, self.settings.health_interval_s)
         try:
             answer = await self._client().get(f"http://{self._local_host()}:{worker.port}/v1/ready", timeout=timeout)
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 200
+            report = answer.json() if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        return report if isinstance(report, dict) else None
+
+    def _idle_too_long(self, worker: Worker, report: dict[str, Any]) -> bool:
+        """Ready, and by its own count idle for the idle timeout (a worker that does not count: never)."""
+        idle = report.get("idle_s")
+        return bool(self.settings.idle_timeout_s) and worker.state == "ready" and report.get("state") == "ready" \
+            and isinstance(idle, int | float) and idle >= self.settings.idle_timeout_s
+
+    async def _stop_idle(self, worker: Worker, idle_s: float) -> None:
+        log.warning("%s idle for %.1f s (--worker-idle-timeout %g): stopping it", worker.worker_id, idle_s,
+                    self.settings.idle_timeout_s)
+        await self._narrate(Narration(ACTOR, "worker_idle_stop", f"{worker.worker_id} idle for {idle_s:.0f} s: "
+                                      "stopping it", target=worker.worker_id, job_id=worker.job_id,
+                                      correlation_id=worker.correlation_id))
+        await self.stop(worker.worker_id)
 
     async def _await_exit(self, worker: Worker) -> None:
         if worker.process is not None:

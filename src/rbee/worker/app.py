@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,6 +69,11 @@ class WorkerState:
     model_name: str
     state: str = "loading"
     jobs: OrderedDict[str, WorkerJob] = field(default_factory=OrderedDict)
+    idle_since: float = 0.0  # time.monotonic() when it became ready, or its last job ended
+
+    def idle_s(self) -> float:
+        """Seconds without a job since it was ready (0 while loading or busy)."""
+        return round(time.monotonic() - self.idle_since, 3) if self.state == "ready" else 0.0
 
 
 def announce(action: str, human: str) -> None:
@@ -85,6 +91,7 @@ def _load_or_exit(engine: Engine, state: WorkerState) -> None:
         sys.stderr.write(f"{ACTOR}: error: {exc}\n")
         sys.stderr.flush()
         os._exit(1)
+    state.idle_since = time.monotonic()
     state.state = "ready"
     announce("ready", f"model {state.model_name} loaded, ready for jobs")
 
@@ -130,6 +137,7 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
         log.info("job %s ended after %d tokens correlation_id=%s", job.job_id, count, job.correlation_id)
     finally:
         await asyncio.to_thread(tokens.close)  # stops llama.cpp and frees the engine for the next job
+        state.idle_since = time.monotonic()
         state.state = "ready"
         # the end goes out only now: whoever sees it may send this worker its next job at once
         await job.events.close(marker)
@@ -166,7 +174,7 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
     @app.get("/v1/ready")
     async def ready() -> dict[str, object]:
         return {"worker_id": worker_id, "model": state.model_name, "state": state.state,
-                "progress": 0.0 if state.state == "loading" else 1.0}
+                "progress": 0.0 if state.state == "loading" else 1.0, "idle_s": state.idle_s()}
 
     @app.post("/v1/jobs", status_code=201)
     async def submit(req: InferRequest, x_correlation_id: str = Header(default=""),
