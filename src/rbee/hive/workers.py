@@ -318,10 +318,15 @@ class WorkerManager:
         timeout = min(1.0, self.settings.health_interval_s)
         try:
             answer = await self._client().get(f"http://{self._local_host()}:{worker.port}/v1/ready", timeout=timeout)
-            report = answer.json() if answer.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
+        except httpx.HTTPError:
             return None
-        return report if isinstance(report, dict) else None
+        if answer.status_code != 200:
+            return None
+        try:  # healthy whatever the body; what it reports counts only if it is a JSON object
+            report = answer.json()
+        except ValueError:
+            return {}
+        return report if isinstance(report, dict) else {}
 
     def _idle_too_long(self, worker: Worker, report: dict[str, Any]) -> bool:
         """Ready, and by its own count idle for the idle timeout (a worker that does not count: never)."""
