@@ -52,13 +52,13 @@ class ScenarioCredentials:
     def token(self, scope: str) -> str:
         return self.tokens[f"bdd-{scope}"][1]
 
-    def add_token(self, name: str, scope: str) -> str:
-        """A new client token (the token file must then be written again and reloaded)."""
-        self.tokens[name] = (scope, new_token())
-        return self.tokens[name][1]
-
-    def revoke(self, name: str) -> None:
-        del self.tokens[name]
+    def replace_token(self, scope: str) -> tuple[str, str]:
+        """A new client token of *scope* in place of the old one: (old, new). The token file must then
+        be written again and reloaded."""
+        name = f"bdd-{scope}"
+        old, new = self.tokens[name][1], new_token()
+        self.tokens[name] = (scope, new)
+        return old, new
 
     def secrets(self) -> list[str]:
         """Every secret value, to look for where none may appear."""

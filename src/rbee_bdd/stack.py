@@ -17,7 +17,7 @@ from rbee_bdd.cgroupfs import cgroup_limits
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, SubmittedJob, WorkerClient
 from rbee_bdd.config import SuiteConfig
-from rbee_bdd.credentials import ScenarioCredentials, new_token
+from rbee_bdd.credentials import ScenarioCredentials
 from rbee_bdd.faults import pause_process, signal_process
 from rbee_bdd.http import authorize, forget_credentials, request
 from rbee_bdd.identity import ScenarioIdentity
@@ -208,9 +208,7 @@ class Stack:
         """Put a new token in place of the client token of *scope* in queen's token file, send queen
         SIGHUP, and wait until queen takes the new one: (old token, new token)."""
         assert self.credentials is not None and self.target is not None, "the stack runs without credentials"
-        name = f"bdd-{scope}"
-        old, new = self.credentials.tokens[name][1], new_token()
-        self.credentials.tokens[name] = (scope, new)
+        old, new = self.credentials.replace_token(scope)
         self.target.write_credentials(self.credentials.files())
         self.node("queen").kill(signal.SIGHUP)
         url = f"{self.node('queen').url}/v1/hives"
@@ -220,9 +218,7 @@ class Stack:
 
     def audit_records(self, node: str) -> list[dict[str, Any]]:
         """The node's audit trail, one dict per line, read from the node's own filesystem."""
-        assert self.target is not None
-        raw = self.node(node).read_file(self.target.audit_path(node))
-        return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+        return [json.loads(line) for line in self.audit_bytes(node).decode().splitlines() if line.strip()]
 
     def audit_bytes(self, node: str) -> bytes:
         assert self.target is not None
@@ -231,8 +227,7 @@ class Stack:
     def places_secrets_could_leak(self, audit: bool) -> dict[str, str]:
         """Every daemon's log, command lines, the workers' environments and (with *audit*) audit trails."""
         places: dict[str, str] = {}
-        nodes: list[tuple[str, Node]] = [("queen", self.node("queen")), *self.hive_nodes.items()]
-        for name, node in nodes:
+        for name, node in self.daemon_nodes():
             places[f"{name}'s log"] = node.log_text()
             for row in node.processes():
                 places[f"the command line of pid {row.pid} of {name}"] = row.command
@@ -243,6 +238,10 @@ class Stack:
             if audit:
                 places[f"{name}'s audit trail"] = self.audit_bytes(name).decode(errors="replace")
         return places
+
+    def daemon_nodes(self) -> list[tuple[str, Node]]:
+        """(name, node) of queen and every hive."""
+        return [("queen", self.node("queen")), *self.hive_nodes.items()]
 
     def keeper_env(self) -> dict[str, str]:
         """rbee-keeper's environment: a user's submit token (in the environment, never on its command line)."""
@@ -263,8 +262,7 @@ class Stack:
         (7–9 MiB each while it lives): caught running in one reading and not the other, it looked
         like 16+ MiB of growth of the hive."""
         memory: dict[str, int] = {}
-        nodes: list[tuple[str, Node]] = [("queen", self.node("queen")), *self.hive_nodes.items()]
-        for name, node in nodes:
+        for name, node in self.daemon_nodes():
             for row in node.processes():
                 if "docker-init" in row.command or "nvidia-smi" in row.command:
                     continue

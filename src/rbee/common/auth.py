@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,6 @@ class Credentials:
     tokens: tuple[tuple[bytes, Principal], ...] = ()
     cluster_token: str = ""
     jwt_keys: tuple[tuple[str, Any], ...] = ()  # (algorithm, key)
-    settings: AuthSettings = field(default_factory=AuthSettings)
 
     @property
     def configured(self) -> bool:
@@ -120,7 +119,7 @@ def load_credentials(settings: AuthSettings) -> Credentials:
             raise SecretError(f"{public} is not an RSA public key in PEM form") from None
     if keys and not (settings.jwt_issuer and settings.jwt_audience):
         raise SecretError("JWT keys need --jwt-issuer and --jwt-audience (both are checked in every token)")
-    return Credentials(tokens, cluster, tuple(keys), settings)
+    return Credentials(tokens, cluster, tuple(keys))
 
 
 def _rsa_public_key(pem: bytes) -> Any:
@@ -191,7 +190,7 @@ class Authenticator:
         return Denial(401, "invalid", "the bearer token is not valid here")
 
     def _verify_jwt(self, token: str) -> Principal | Denial:
-        settings = self.credentials.settings
+        settings = self.settings
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:
