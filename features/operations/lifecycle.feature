@@ -33,3 +33,18 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
     When I submit an infer job for model "slowllama" with 600 max tokens
     Then the job's stream ends with "[DONE]" within 60 seconds
     And the job's stream has no narration "worker_idle_stop"
+
+  @p1
+  Scenario Outline: A worker program that is <how> fails the spawn at once and leaves nothing behind
+    Given a stack with 1 hive that runs its own copy of the worker program
+    And hive "hive-1"'s worker program is <how>
+    When I submit an infer job for model "tinyllama" with 8 max tokens
+    Then the job's stream ends with a marker starting "[ERROR] WORKER_BINARY_NOT_FOUND" within 5 seconds
+    And the job's stream has narration "job_failed" from "queen-rbee" mentioning "<says>"
+    And hive "hive-1" has no worker, no worker cgroup and no worker queen knows of
+    And queen lists hive "hive-1" as available
+
+    Examples:
+      | how            | says              |
+      | not executable | is not executable |
+      | removed        | not found         |

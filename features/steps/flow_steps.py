@@ -1,6 +1,7 @@
 """Job flows from outside: cancelling, deadlines, correlation ids, errors reaching the client."""
 
 import re
+import time
 
 from behave import given, then, when
 from hamcrest import (
@@ -31,6 +32,14 @@ def remember(context, job):
 @when('I submit an infer job for model "{model}" with {max_tokens:d} max tokens and a {seconds:d} second deadline')
 def step_submit_deadline(context, model, max_tokens, seconds):
     remember(context, context.stack.queen().submit_infer(model, max_tokens=max_tokens, timeout_s=seconds))
+
+
+@when('I submit an infer job for model "{model}" with {max_tokens:d} max tokens, timeout_s {timeout:d} '
+      'and a deadline {seconds:d} seconds away')
+def step_submit_own_deadline(context, model, max_tokens, timeout, seconds):
+    deadline_ms = int((time.time() + seconds) * 1000)
+    remember(context, context.stack.queen().submit_infer(model, max_tokens=max_tokens, timeout_s=timeout,
+                                                         headers={"X-Request-Deadline": str(deadline_ms)}))
 
 
 @when('I submit an infer job for model "{model}" with correlation id "{cid}"')

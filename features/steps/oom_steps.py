@@ -1,15 +1,12 @@
 """Workers under a memory limit, what is left after the kernel OOM-killed one, and spawned workers that failed."""
 
 from behave import then
-from hamcrest import assert_that, contains_string, empty, equal_to, has_entries, has_length, is_not
-
-from rbee_bdd.cgroupfs import cgroup_dirs_named
+from hamcrest import assert_that, contains_string, equal_to, has_entries, has_length, is_not
 
 
 def spawned_worker(context):
     """The worker the hive spawned for the last job, named by its worker_spawn narration."""
-    spawned = [e["target"] for e in context.world.jobs.last.stream.narration()
-               if e["actor"] == "rbee-hive" and e["action"] == "worker_spawn"]
+    spawned = context.world.jobs.last.spawned_workers()
     assert_that(spawned, has_length(1), "workers spawned for the job")
     return spawned[0]
 
@@ -26,14 +23,8 @@ def step_spawned_reported(context, hive, text):
 @then("the job's spawned worker has no process, no cgroup and no registry entry left")
 def step_spawned_gone(context):
     worker_id = spawned_worker(context)
-    stack = context.stack
-    running = [r for hive in stack.hive_nodes for r in stack.worker_processes(hive) if r.worker_id == worker_id]
-    assert_that(running, empty(), f"processes of {worker_id}")
-    assert_that(cgroup_dirs_named(worker_id), empty(), f"cgroup directories of {worker_id}")
-    listed = [w["worker_id"] for w in context.stack.queen().workers()]
-    assert_that(worker_id in listed, is_not(True), f"{worker_id} among the workers queen lists: {listed}")
-    live = [w["worker_id"] for w in context.stack.hive("hive-1").workers()]
-    assert_that(worker_id in live, is_not(True), f"{worker_id} among the hive's live workers: {live}")
+    left = context.stack.worker_leftovers("hive-1", worker_id)
+    assert_that(left, equal_to({what: [] for what in left}), f"what is left of {worker_id}")
 
 
 @then('the next job for model "{model}" starts a new worker')

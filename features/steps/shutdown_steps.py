@@ -30,7 +30,7 @@ def step_queen_sigterm(context):
     context.world.exit_watch = ExitWatch(workers, nodes).start()
     context.cleanup.push("stop watching exits", context.world.exit_watch.close)
     context.world.sigterm_at = time.monotonic()
-    stack.terminate_queen()
+    stack.terminate("queen")
 
 
 @then('both streaming jobs end with "{marker}" within {seconds:Seconds}')

@@ -45,9 +45,16 @@ def step_chatty(context):
 def step_memory_capped(context, mib):
     start_stack(context, 1, hive_args=("--worker-memory-limit", f"{mib}M", "--worker-args=--no-mmap"))
 
-@given("a stack with 1 hive that checks its workers' health every {seconds:g} seconds")
+@given("a stack with 1 hive that checks its workers' health every {seconds:g} seconds and never removes one")
 def step_health_stack(context, seconds):
-    start_stack(context, 1, hive_args=("--worker-health-interval", str(seconds)))
+    start_stack(context, 1, hive_args=("--worker-health-interval", str(seconds), "--worker-health-failures", "0"))
+
+
+@given("a stack with 1 hive that checks its workers' health every {seconds:g} seconds "
+       "and removes a worker after {count:d} failed checks")
+def step_health_removal_stack(context, seconds, count):
+    start_stack(context, 1, hive_args=("--worker-health-interval", str(seconds),
+                                       "--worker-health-failures", str(count)))
 
 @given("a stack with 1 hive whose workers ignore SIGTERM and get {seconds:Seconds} to stop")
 def step_stubborn_stack(context, seconds):
@@ -63,6 +70,27 @@ def step_idle_stack(context, seconds):
 @given("a stack with 1 hive whose workers hang before they are ready, with {seconds:Seconds} to start")
 def step_hanging_stack(context, seconds):
     start_stack(context, 1, worker_wrapper="hanging-worker", hive_args=("--worker-start-timeout", str(seconds)))
+
+
+@given("a stack with 1 hive that runs its own copy of the worker program")
+def step_own_worker_program(context):
+    start_stack(context, 1, worker_wrapper="exec-worker")
+
+
+@given("a stack with 1 hive whose queen gives jobs {seconds:Seconds} by default")
+def step_default_deadline_stack(context, seconds):
+    start_stack(context, 1, queen_args=("--default-job-timeout", str(seconds)))
+
+
+@given("a stack with 1 hive whose workers start {seconds:Seconds} late")
+def step_slow_start_stack(context, seconds):
+    assert seconds == 4, "fixtures/bin/slow-start-worker starts the worker 4 seconds late"
+    start_stack(context, 1, worker_wrapper="slow-start-worker")
+
+
+@given("a stack with 1 hive that gives busy workers {seconds:Seconds} to finish when it stops")
+def step_hive_grace_stack(context, seconds):
+    start_stack(context, 1, hive_args=("--shutdown-grace", str(seconds)))
 
 
 @given("a stack with {count:Hives} without cgroup rights")

@@ -36,6 +36,15 @@ def own_slice_dirs(slice_name: str) -> list[Path]:
     return own_slices(slice_name)
 
 
+def worker_cgroups(pid: int, slice_name: str) -> list[Path]:
+    """The ``{group}/{instance}`` cgroups in the slice *slice_name* under *pid*'s cgroup, in every hierarchy."""
+    found = []
+    for name, path in _paths(pid).items():
+        base = (ROOT / name if name else ROOT) / path.lstrip("/") / slice_name
+        found += [p for p in base.glob("*/*") if p.is_dir()]
+    return sorted(found)
+
+
 def remove_tree(path: Path) -> None:
     """rmdir a cgroup directory and the ones below it, deepest first (they must hold no process)."""
     for directory in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):

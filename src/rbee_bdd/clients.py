@@ -33,6 +33,11 @@ class SubmittedJob:
         assert_that(self.stream.terminal, equal_to(marker), f"terminal marker of {self.job_id}: {summary}")
         return self
 
+    def spawned_workers(self) -> list[str]:
+        """The workers hives spawned for this job, named by their ``worker_spawn`` narration on its stream."""
+        return [e["target"] for e in self.stream.narration()
+                if e["actor"] == "rbee-hive" and e["action"] == "worker_spawn"]
+
 
 def _json(answer: httpx.Response, expect: int) -> dict[str, Any]:
     if answer.status_code != expect:
@@ -123,6 +128,10 @@ class HiveClient:
 
     def workers(self) -> list[dict[str, Any]]:
         return list(_json(request("GET", f"{self.url}/v1/workers", timeout=5.0), 200)["workers"])
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``; ``state`` says ``serving`` or ``draining``."""
+        return _json(request("GET", f"{self.url}/health", timeout=2.0), 200)
 
     def capabilities(self) -> dict[str, Any]:
         return _json(request("GET", f"{self.url}/v1/capabilities", timeout=5.0), 200)

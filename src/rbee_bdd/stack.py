@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import psutil
 
-from rbee_bdd.cgroupfs import cgroup_limits
+from rbee_bdd.cgroupfs import cgroup_limits, worker_cgroups
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, SubmittedJob, WorkerClient
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.credentials import ScenarioCredentials
-from rbee_bdd.faults import pause_process, signal_process
+from rbee_bdd.faults import pause_process, process_state, signal_process
 from rbee_bdd.http import authorize, forget_credentials, request
 from rbee_bdd.identity import ScenarioIdentity
 from rbee_bdd.keeper import KeeperProcess, KeeperResult, run_keeper
@@ -118,26 +118,31 @@ class Stack:
         signal_process(pid, sig, f"{worker_id} of {hive}")
         return pid
 
-    def terminate_queen(self) -> None:
-        """SIGTERM to queen, returning once queen shows it took it in (``/health`` says draining, or it ended)."""
-        node = self.node("queen")
+    def terminate(self, name: str) -> None:
+        """SIGTERM to a daemon, returning once it shows it took it in (``/health`` says draining, or it ended)."""
+        node = self.node(name)
         node.kill(signal.SIGTERM)
+        client = self.queen() if name == "queen" else self.hive(name)
 
         def draining() -> bool:
             if node.exit_code() is not None:
                 return True
             try:
-                return self.queen().health().get("state") == "draining"
+                return client.health().get("state") == "draining"
             except httpx.HTTPError as exc:  # it may be ending: the next look at its exit code tells
-                raise AssertionError(f"queen's /health: {exc!r}") from None
+                raise AssertionError(f"{name}'s /health: {exc!r}") from None
 
-        eventually(draining, 5, "queen to take the SIGTERM in (/health state draining)")
+        eventually(draining, 5, f"{name} to take the SIGTERM in (/health state draining)")
 
     def pause_worker(self, hive: str, worker_id: str, cleanup: CleanupStack) -> int:
         """SIGSTOP the worker's process (resumed by *cleanup*); returns its host pid."""
         pid = self.worker_process(hive, worker_id).pid
         pause_process(pid, worker_id, cleanup)
         return pid
+
+    def resume_worker(self, hive: str, worker_id: str) -> None:
+        """SIGCONT a paused worker."""
+        signal_process(self.worker_process(hive, worker_id).pid, signal.SIGCONT, worker_id)
 
     def _netns_pid(self, hive: str) -> int:
         netns_pid = getattr(self.hive_nodes[hive], "netns_pid", None)
@@ -199,6 +204,37 @@ class Stack:
     def worker_processes(self, hive: str = "hive-1") -> list[ProcessRow]:
         """The hive node's worker processes, from its real process table."""
         return [row for row in self.hive_nodes[hive].processes() if row.worker_id]
+
+    def worker_cgroups(self, hive: str = "hive-1") -> list[str]:
+        """The worker cgroups under the hive's slice, read by the host from the kernel (instance names)."""
+        assert self.target is not None
+        daemons = [row for row in self.hive_nodes[hive].processes() if not row.worker_id]
+        assert daemons, f"{hive} runs no process"
+        return [path.name for path in worker_cgroups(daemons[0].pid, self.target.hive_slice(hive))]
+
+    def worker_leftovers(self, hive: str, worker_id: str) -> dict[str, list[str]]:
+        """What is left of a worker that ended: its processes, cgroups, and listings at hive and queen."""
+        return {
+            "processes": [str(r.pid) for r in self.worker_processes(hive) if r.worker_id == worker_id],
+            "cgroups": [name for name in self.worker_cgroups(hive) if name == worker_id],
+            "listed by the hive": [w["worker_id"] for w in self.hive(hive).workers() if w["worker_id"] == worker_id],
+            "listed by queen": [w["worker_id"] for w in self.queen().workers() if w["worker_id"] == worker_id],
+        }
+
+    def zombies(self, hive: str = "hive-1") -> list[ProcessRow]:
+        """The processes of the hive's node in state Z (ended, not reaped by their parent), by /proc."""
+        return [row for row in self.hive_nodes[hive].processes() if process_state(row.pid) == "Z"]
+
+    def break_worker_program(self, hive: str, how: str) -> str:
+        """Make *hive*'s own worker program unrunnable: ``not executable`` or ``removed``; returns its path."""
+        assert self.target is not None
+        node, path = self.hive_nodes[hive], self.target.worker_program(hive)
+        if how == "removed":
+            node.remove_file(path)
+        else:
+            assert how == "not executable", f"a worker program can be 'removed' or 'not executable', not {how!r}"
+            node.write_file(path, node.read_file(path), mode=0o644)
+        return path
 
     def keeper(self, args: list[str], timeout: float = 60.0) -> KeeperResult:
         return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.keeper_env(),

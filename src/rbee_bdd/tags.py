@@ -57,7 +57,8 @@ TOPICS = {
     "secrets": "credentials never leak, are read safely, and rotate",
     "validation": "bad input refused, nothing changed, safe error bodies",
     "audit": "the hash-chained audit trail",
-    "lifecycle": "workers that do not start, or stay idle: what the hive does about them",
+    "lifecycle": "workers that cannot start, do not start, stay idle, stop answering or end: what the hive does",
+    "deadline": "a job's deadline: its default, who may shorten it, one that passes during a cold start",
 }
 NEEDS = {f"needs.{name}": "skipped, with the reason printed, where the machine lacks it"
          for name in [*CHECKS, *TARGET_CHECKS]}

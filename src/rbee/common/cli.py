@@ -32,6 +32,14 @@ def non_negative(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number, zero or more."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def die(prog: str, message: str, code: int = 1) -> NoReturn:
     """Print ``prog: error: message`` on stderr and exit with *code*."""
     sys.stderr.write(f"{prog}: error: {message}\n")

@@ -28,7 +28,7 @@ from rbee.hive.placement import choose_gpu
 from rbee.hive.provision import Provisioner
 from rbee.hive.queen_link import QueenLink
 from rbee.hive.telemetry import Telemetry, heartbeat_body
-from rbee.hive.workers import SpawnSettings, WorkerManager
+from rbee.hive.workers import SpawnSettings, WorkerManager, WorkerProgramMissing
 
 
 @dataclass
@@ -46,6 +46,7 @@ class HiveConfig:
     gpu_interval_s: float = 2.0
     download_dir: Path | None = None  # where provisioned models go (None: they cannot be)
     device: str = "cpu"  # or "gpu": workers placed on a GPU after a memory preflight
+    shutdown_grace_s: float = 30.0  # on SIGTERM, how long busy workers may take to finish their jobs
 
 
 log = logging.getLogger("rbee.hive")
@@ -103,11 +104,13 @@ def limits_of(req: SpawnRequest, default: Limits) -> Limits:
 def create_app(config: HiveConfig, security: Security) -> FastAPI:
     """Build the hive app; heartbeats start once it listens and stop with it."""
     workers: WorkerManager
+    draining = asyncio.Event()
     telemetry = Telemetry(config.monitor, config.gpu_interval_s)
 
     def heartbeat() -> dict[str, Any]:
         return heartbeat_body(config.hive_id, config.url, config.catalog.names(), telemetry.capabilities(),
-                              list(workers.live.values()), telemetry.collect())
+                              list(workers.live.values()), telemetry.collect(),
+                              "draining" if draining.is_set() else "serving")
 
     link = QueenLink(config.queen_url, config.heartbeat_interval_s, heartbeat, auth=security.cluster_auth())
     workers = WorkerManager(config.spawn, config.monitor, link.narrate, link.push_heartbeat,
@@ -126,6 +129,21 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
         await wind_down()
 
     wound_down = asyncio.Event()
+    async def drain() -> None:
+        """SIGTERM: refuse new workers, let the workers' running jobs finish (at most the grace);
+        the server then stops, and with it the workers (lifespan's wind_down)."""
+        draining.set()
+        await link.push_heartbeat_and_wait(2.0)  # queen schedules nothing more here
+        deadline = asyncio.get_running_loop().time() + config.shutdown_grace_s
+        busy = await workers.busy()
+        log.warning("SIGTERM: draining: no new workers; waiting up to %g s for %d busy worker(s)",
+                    config.shutdown_grace_s, len(busy))
+        while busy and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            busy = await workers.busy()
+        if busy:
+            log.warning("drain grace over with %d worker(s) still busy: stopping them", len(busy))
+        log.warning("drained: stopping %d worker(s), then exiting", len(workers.live))
 
     async def wind_down() -> None:
         """Stop the workers and heartbeats, remove the hive's cgroup slice and run directory; once."""
@@ -146,6 +164,7 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
         os._exit(0)
 
     app = FastAPI(title="rbee-hive", lifespan=lifespan)
+    app.state.drain = drain
     install_error_handlers(app)
     install_metrics(app, {
         "rbee_hive_workers_live": ("worker processes running", lambda: len(workers.live)),
@@ -156,7 +175,8 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, str]:
-        return {"status": "ok", "hive_id": config.hive_id}
+        """Alive; ``state`` is ``draining`` from the moment a SIGTERM was taken in."""
+        return {"status": "ok", "hive_id": config.hive_id, "state": "draining" if draining.is_set() else "serving"}
 
     @app.get("/v1/capabilities")
     async def caps() -> dict[str, Any]:
@@ -191,6 +211,8 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
     @app.post("/v1/workers", status_code=201)
     async def spawn(req: SpawnRequest, x_correlation_id: str = Header(default="")) -> dict[str, Any]:
         limits = limits_of(req, config.default_limits)
+        if draining.is_set():
+            raise RbeeError("HIVE_DRAINING", f"hive {config.hive_id} is shutting down and starts no new worker", 503)
         capacity = config.spawn.max_workers
         if capacity and len(workers.live) >= capacity:
             raise RbeeError("HIVE_AT_CAPACITY", f"hive {config.hive_id} runs {capacity} workers, its maximum", 503)
@@ -203,6 +225,9 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
             env["CUDA_VISIBLE_DEVICES"] = str(gpu)
         try:
             worker = await workers.spawn(req.model, path, req.job_id, x_correlation_id, limits, env)
+        except WorkerProgramMissing as exc:
+            log.error("cannot spawn a %s worker: %s", req.model, exc)
+            raise RbeeError("WORKER_BINARY_NOT_FOUND", str(exc), 500) from None
         except CgroupError as exc:
             raise RbeeError("WORKER_SPAWN_FAILED", f"cannot set up the worker's cgroup: {exc}", 500) from None
         except OSError as exc:

@@ -10,7 +10,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from rbee.common.cli import ArgumentParser, die, non_negative, positive, setup_logging
+from rbee.common.cli import ArgumentParser, die, non_negative, non_negative_int, positive, setup_logging
 from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
 from rbee.hive.app import ROUTES, HiveConfig, create_app
@@ -44,12 +44,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="extra arguments for every worker, e.g. '--no-mmap'")
     parser.add_argument("--worker-health-interval", type=positive, default=5.0, metavar="SECONDS",
                         help="how often each worker's /v1/ready is checked (2 failures in a row: unhealthy)")
+    parser.add_argument("--worker-health-failures", type=non_negative_int, default=10, metavar="N",
+                        help="failed health checks in a row after which a worker is killed and removed "
+                             "(WORKER_UNHEALTHY; default 10; 0: never, it stays unhealthy)")
     parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
     parser.add_argument("--worker-idle-timeout", type=non_negative, default=0.0, metavar="SECONDS",
                         help="a worker without a job this long is stopped, freeing its memory (default 0: never); "
                              "checked at every --worker-health-interval")
     parser.add_argument("--worker-start-timeout", type=positive, default=120.0, metavar="SECONDS",
                         help="a worker not ready this long after its spawn is stopped (WORKER_START_TIMEOUT)")
+    parser.add_argument("--shutdown-grace", type=positive, default=30.0, metavar="SECONDS",
+                        help="on SIGTERM, how long workers running a job may take to finish it before every "
+                             "worker is stopped (new spawns are refused meanwhile: HIVE_DRAINING)")
     parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
                         metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
     parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
                           stop_grace_s=args.worker_stop_grace, load_timeout_s=args.worker_start_timeout,
                           idle_timeout_s=args.worker_idle_timeout,
                           health_interval_s=args.worker_health_interval, state_dir=state_dir,
+                          remove_after=args.worker_health_failures,
                           max_workers=max(0, args.max_workers))
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}
     try:
@@ -111,9 +118,10 @@ def main(argv: list[str] | None = None) -> None:
                         heartbeat_interval_s=args.heartbeat_interval, catalog=catalog,
                         spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
                         default_limits=Limits(quota, period, args.worker_memory_limit),
-                        gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir)
+                        gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir,
+                        shutdown_grace_s=args.shutdown_grace)
     app = create_app(config, security)
-    serve(security.guard(app, ROUTES), sock, reload=security.reload)
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
 
 
 if __name__ == "__main__":

@@ -10,16 +10,18 @@ import asyncio
 import contextlib
 from typing import Any
 
+from rbee.common.protocol import PROTOCOL, software_version
 from rbee.hive.gpu import GpuReading
 from rbee.hive.monitor import Collection, ProcessMonitor
 from rbee.hive.workers import Worker
 
 
 def heartbeat_body(hive_id: str, url: str, models: list[str], capabilities: dict[str, Any],
-                   workers: list[Worker], collection: Collection) -> dict[str, Any]:
-    """The body of ``POST /v1/hive-heartbeat``."""
+                   workers: list[Worker], collection: Collection, state: str = "serving") -> dict[str, Any]:
+    """The body of ``POST /v1/hive-heartbeat``; *state* is ``serving`` or ``draining``."""
     return {
-        "hive_id": hive_id, "url": url, "models": models, "capabilities": capabilities,
+        "hive_id": hive_id, "url": url, "protocol": PROTOCOL, "version": software_version(), "state": state,
+        "models": models, "capabilities": capabilities,
         "workers": [w.to_heartbeat() for w in workers],
         "processes": [s.to_dict() for s in collection.stats],
         "telemetry": {"gpu_status": collection.gpu_status, "skipped": collection.skipped},

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import secrets
+import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -45,6 +46,7 @@ class SpawnSettings:
     health_interval_s: float = 5.0  # how often each ready worker's /v1/ready is asked
     idle_timeout_s: float = 0.0  # a worker whose /v1/ready says idle this long is stopped (0: never)
     unhealthy_after: int = 2  # failed health checks in a row before a worker is unhealthy
+    remove_after: int = 10  # failed health checks in a row before a worker is killed and removed (0: never)
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Worker:
     url: str = ""
     state: str = "starting"  # starting → ready ⇄ unhealthy → stopping → exited | failed
     error: str = ""
-    error_code: str = ""  # WORKER_START_TIMEOUT when it was stopped for not becoming ready in time
+    error_code: str = ""  # WORKER_START_TIMEOUT, WORKER_UNHEALTHY: why the hive ended it
     exit_code: int | None = None
     oom_killed: bool = False  # SIGKILLed by the kernel's OOM killer, by the cgroup's own counter
     started_at: float = field(default_factory=time.time)
@@ -87,6 +89,21 @@ class Worker:
             "oom_killed": self.oom_killed,
             "uptime_s": round(time.time() - self.started_at, 3),
         }
+
+
+class WorkerProgramMissing(Exception):
+    """The worker program cannot be run (gone, or not executable); nothing was started."""
+
+
+def program_problem(program: str) -> str:
+    """Why *program* cannot be run now, or "" when it can."""
+    if os.sep not in program:
+        return "" if shutil.which(program) else f"worker program {program!r} not found (or not executable) on PATH"
+    if not os.path.isfile(program):
+        return f"worker program {program} not found"
+    if not os.access(program, os.X_OK):
+        return f"worker program {program} is not executable"
+    return ""
 
 
 def describe_exit(code: int) -> str:
@@ -156,8 +173,11 @@ class WorkerManager:
                     limits: Limits, extra_env: dict[str, str] | None = None) -> Worker:
         """Start a worker process for *model* in its own cgroup; returns at once with state ``starting``.
 
-        Raises CgroupError or OSError when it cannot start; nothing is left behind then.
+        Raises WorkerProgramMissing, CgroupError or OSError when it cannot start; nothing is left
+        behind then (no cgroup, no record, no worker id used).
         """
+        if problem := program_problem(self.settings.command[0]):
+            raise WorkerProgramMissing(problem)
         self._serial += 1
         worker_id = f"worker-{self._prefix}-{self._serial}"
         worker = Worker(worker_id, model, job_id, correlation_id)
@@ -172,8 +192,10 @@ class WorkerManager:
                 *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True, preexec_fn=join,
             )
-        except (OSError, CgroupError):
+        except (OSError, CgroupError) as exc:
             self.monitor.release(self.settings.group, worker_id)
+            if isinstance(exc, FileNotFoundError | PermissionError):  # it went between the check and the exec
+                raise WorkerProgramMissing(f"worker program {self.settings.command[0]}: {exc.strerror}") from None
             raise
         worker.pid = worker.process.pid
         self.monitor.track(self.settings.group, worker_id, worker.pid)
@@ -284,7 +306,8 @@ class WorkerManager:
         self._health = asyncio.get_running_loop().create_task(self._check_health())
 
     async def _check_health(self) -> None:
-        """Ask every ready or unhealthy worker's /v1/ready; mark it unhealthy after failures in a row."""
+        """Ask every ready or unhealthy worker's /v1/ready; mark it unhealthy after failures in a row,
+        kill and remove it after more."""
         failures: dict[str, int] = {}
         while True:
             await asyncio.sleep(self.settings.health_interval_s)
@@ -298,7 +321,10 @@ class WorkerManager:
                     self._in_background(self._stop_idle(worker, float(report["idle_s"])))
                     continue
                 failures[worker.worker_id] = 0 if healthy else failures.get(worker.worker_id, 0) + 1
-                if healthy and worker.state == "unhealthy":
+                if self.settings.remove_after and failures[worker.worker_id] >= self.settings.remove_after:
+                    worker.state = "stopping"  # no other check or job takes it from here
+                    self._in_background(self._remove_unhealthy(worker, failures[worker.worker_id]))
+                elif healthy and worker.state == "unhealthy":
                     worker.state = "ready"
                     log.warning("%s answers its health check again: ready", worker.worker_id)
                     await self._changed()
@@ -309,6 +335,33 @@ class WorkerManager:
                     await self._changed()
             for gone in set(failures) - set(self.live):
                 del failures[gone]
+
+    async def _remove_unhealthy(self, worker: Worker, failed: int) -> None:
+        """Kill a worker that failed its health checks too often (it may be hung: no SIGTERM grace)."""
+        worker.error = f"failed {failed} health checks in a row: killed and removed"
+        worker.error_code = "WORKER_UNHEALTHY"
+        log.warning("%s %s", worker.worker_id, worker.error)
+        await self._narrate(Narration(ACTOR, "worker_unhealthy_removed", f"{worker.worker_id} {worker.error}",
+                                      target=worker.worker_id, job_id=worker.job_id,
+                                      correlation_id=worker.correlation_id))
+        await self._changed()
+        self._kill(worker)
+        await worker.done.wait()
+
+    def _kill(self, worker: Worker) -> None:
+        """SIGKILL the worker, and whatever it started, which may hold its output pipes open: its
+        process group, then anything left in its cgroup (its exit is seen once those pipes close)."""
+        signal_pid(worker.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        self.monitor.kill_all(self.settings.group, worker.worker_id)
+
+    async def busy(self) -> list[str]:
+        """The live workers whose ``/v1/ready`` says they are running a job now."""
+        watched = [w for w in self.live.values() if w.state in ("ready", "unhealthy") and w.port]
+        reports = await asyncio.gather(*(self._ready_report(w) for w in watched))
+        return [w.worker_id for w, r in zip(watched, reports, strict=True)
+                if r is not None and r.get("state") == "busy"]
 
     async def _answers(self, worker: Worker) -> bool:
         return await self._ready_report(worker) is not None
@@ -383,12 +436,7 @@ class WorkerManager:
             await asyncio.wait_for(worker.done.wait(), self.settings.stop_grace_s)
         except TimeoutError:
             log.warning("%s ignored SIGTERM for %.0f s, killing", worker_id, self.settings.stop_grace_s)
-            signal_pid(worker.pid, signal.SIGKILL)
-            # and whatever it started, which may hold its output pipes open: its process group,
-            # then anything left in its cgroup (a child's exit is seen once those pipes close)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(worker.pid, signal.SIGKILL)
-            self.monitor.kill_all(self.settings.group, worker_id)
+            self._kill(worker)
             await worker.done.wait()
         return worker
 

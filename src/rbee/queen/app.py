@@ -21,6 +21,7 @@ from rbee.common.events import CANCELLED, error_marker
 from rbee.common.guard import Route
 from rbee.common.metrics import install_metrics
 from rbee.common.narration import Narration
+from rbee.common.protocol import PROTOCOL, compatible
 from rbee.common.security import Security
 from rbee.common.server import write_port_file
 from rbee.common.streaming import SSE_RESPONSES, EventStreamResponse, GuardedStreamingResponse
@@ -52,6 +53,7 @@ class QueenConfig:
     shutdown_grace_s: float = 20.0  # on SIGTERM, how long running jobs may take to finish
     hive_shutdown_timeout_s: float = 30.0  # how long each hive may take to stop its workers and go
     cascade_shutdown: bool = True  # False: queen stops alone, its hives keep running (a restart)
+    default_job_timeout_s: float = 600.0  # the deadline of a job without timeout_s (0: none)
 
 
 class NarrationBatch(BaseModel):
@@ -180,15 +182,17 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
         return {"status": "ok", "state": "draining" if shutting_down.is_set() else "serving"}
 
     @app.post("/v1/jobs", status_code=201)
-    async def submit(op: InferOperation, response: Response,
-                     x_correlation_id: str = Header(default="")) -> dict[str, str]:
+    async def submit(op: InferOperation, response: Response, x_correlation_id: str = Header(default=""),
+                     x_request_deadline: int = Header(default=0, ge=0, le=2**53,
+                                                      description="the caller's own deadline, epoch ms")
+                     ) -> dict[str, str]:
         if shutting_down.is_set():
             raise RbeeError("SHUTTING_DOWN", "queen is shutting down and takes no new jobs", 503)
         if not registry.hives_with_model(op.model, op.hive_id) and \
                 (silent := registry.unavailable_with_model(op.model, op.hive_id)):
             raise RbeeError("HIVE_UNAVAILABLE", f"the hives with model {op.model} are unavailable (silent for "
                             f"over {config.stale_after_s:g} s): {', '.join(silent)}", 503)
-        job = jobs.create(op, x_correlation_id)  # well-formed: the guard mints one otherwise
+        job = jobs.create(op, x_correlation_id, config.default_job_timeout_s, x_request_deadline)
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
         job.task = asyncio.get_running_loop().create_task(started["scheduler"].run(job))
@@ -231,8 +235,17 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
 
     @app.post("/v1/hive-heartbeat")
     async def heartbeat(beat: HiveHeartbeat) -> dict[str, str]:
+        """Record the hive's state; one speaking another major protocol version is listed as
+        ``incompatible`` (never scheduled on) and told so with 409 ``PROTOCOL_INCOMPATIBLE``."""
+        known = registry.hive_protocol(beat.hive_id)
         registry.record(beat)
         ui.publish("heartbeat", beat.model_dump(exclude={"capabilities", "models"}))
+        if not compatible(beat.protocol):
+            message = (f"hive {beat.hive_id} (version {beat.version}) speaks protocol {beat.protocol}, queen "
+                       f"speaks {PROTOCOL}: it is listed as incompatible and gets no work")
+            if known != beat.protocol:
+                log.warning("%s", message)
+            raise RbeeError("PROTOCOL_INCOMPATIBLE", message, 409)
         return {"status": "ok"}
 
     @app.get("/v1/heartbeats/stream", response_class=EventStreamResponse, responses=SSE_RESPONSES)

@@ -75,10 +75,14 @@ class JobStore:
     def __init__(self) -> None:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
 
-    def create(self, request: InferOperation, correlation_id: str) -> Job:
+    def create(self, request: InferOperation, correlation_id: str, default_timeout_s: float = 0.0,
+               upstream_deadline_ms: int = 0) -> Job:
+        """A new job. Its deadline is the soonest of ``timeout_s`` (else *default_timeout_s*, 0: none)
+        from now and the caller's own deadline (epoch ms, 0: none): a hop may shorten it, never extend it."""
         job = Job(f"job-{uuid.uuid4().hex[:16]}", correlation_id, request)
-        if request.timeout_s is not None:
-            job.deadline_ms = now_ms() + int(request.timeout_s * 1000)
+        timeout_s = request.timeout_s if request.timeout_s is not None else default_timeout_s
+        bounds = [now_ms() + int(timeout_s * 1000)] if timeout_s else []
+        job.deadline_ms = min([*bounds, *([upstream_deadline_ms] if upstream_deadline_ms else [])], default=0)
         self._jobs[job.job_id] = job
         excess = len(self._jobs) - KEPT_JOBS
         if excess > 0:

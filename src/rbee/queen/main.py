@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rbee.common.cli import ArgumentParser, die, positive, setup_logging
+from rbee.common.cli import ArgumentParser, die, non_negative, positive, setup_logging
 from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
 from rbee.queen.app import ROUTES, QueenConfig, create_app
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stall-timeout", type=positive, default=30.0, metavar="SECONDS",
                         help="a job stream reader that takes no data for this long is disconnected and, "
                              "if it was the last, its job cancelled")
+    parser.add_argument("--default-job-timeout", type=non_negative, default=600.0, metavar="SECONDS",
+                        help="the deadline of a job that gives no timeout_s (default 600; 0: none)")
     add_security_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(PROG)
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
                          port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
                          ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout,
-                         shutdown_grace_s=args.shutdown_grace, cascade_shutdown=args.cascade_shutdown)
+                         shutdown_grace_s=args.shutdown_grace, cascade_shutdown=args.cascade_shutdown,
+                         default_job_timeout_s=args.default_job_timeout)
     app = create_app(config, security)
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
 

@@ -7,10 +7,12 @@ import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
+
+from rbee.common.protocol import PROTOCOL, PROTOCOL_PATTERN, UNVERSIONED, compatible
 
 
 class WorkerInfo(BaseModel):
@@ -39,6 +41,9 @@ class ProcessStats(BaseModel):
 class HiveHeartbeat(BaseModel):
     hive_id: str = Field(min_length=1, max_length=200)
     url: str = Field(min_length=1)
+    protocol: str = Field(default=UNVERSIONED, pattern=PROTOCOL_PATTERN)
+    version: str = Field(default="unknown", max_length=100)
+    state: Literal["serving", "draining"] = "serving"
     models: list[str] = Field(default_factory=list)
     capabilities: dict[str, Any] = Field(default_factory=dict)
     workers: list[WorkerInfo] = Field(default_factory=list)
@@ -98,6 +103,16 @@ class Registry:
     def available(self, entry: HiveEntry) -> bool:
         return time.monotonic() - entry.last_seen <= self.stale_after_s
 
+    def schedulable(self, entry: HiveEntry) -> bool:
+        """Available, speaking a protocol queen understands, and not shutting down."""
+        return self.available(entry) and compatible(entry.heartbeat.protocol) and entry.heartbeat.state == "serving"
+
+    def state(self, entry: HiveEntry) -> str:
+        """``incompatible``, ``unavailable``, ``draining`` or ``serving``."""
+        if not compatible(entry.heartbeat.protocol):
+            return "incompatible"
+        return entry.heartbeat.state if self.available(entry) else "unavailable"
+
     def expire(self) -> tuple[list[str], list[str]]:
         """Hives that just went silent past the staleness bound, and those now removed."""
         now = time.monotonic()
@@ -118,7 +133,9 @@ class Registry:
         now = time.monotonic()
         return [
             {"hive_id": hid, "url": e.heartbeat.url, "models": e.heartbeat.models,
-             "available": self.available(e), "last_seen_s_ago": round(now - e.last_seen, 3),
+             "available": self.available(e) and compatible(e.heartbeat.protocol), "state": self.state(e),
+             "version": e.heartbeat.version, "protocol": e.heartbeat.protocol, "queen_protocol": PROTOCOL,
+             "last_seen_s_ago": round(now - e.last_seen, 3),
              "workers": len(e.heartbeat.workers), "capabilities": e.heartbeat.capabilities}
             for hid, e in sorted(self._hives.items())
         ]
@@ -127,13 +144,23 @@ class Registry:
         """Every hive queen knows of, available or not, by id."""
         return {hid: e.heartbeat.url for hid, e in sorted(self._hives.items())}
 
+    def hive_protocol(self, hive_id: str) -> str | None:
+        """The protocol version of the hive's last heartbeat (None: unknown hive)."""
+        entry = self._hives.get(hive_id)
+        return entry.heartbeat.protocol if entry else None
+
     def hive_url(self, hive_id: str) -> str | None:
         entry = self._hives.get(hive_id)
         return entry.heartbeat.url if entry else None
 
     def hives_with_model(self, model: str, hive_id: str | None = None) -> list[str]:
         return [hid for hid, e in sorted(self._hives.items())
-                if self.available(e) and model in e.heartbeat.models and hive_id in (None, hid)]
+                if self.schedulable(e) and model in e.heartbeat.models and hive_id in (None, hid)]
+
+    def with_model_in_state(self, state: str, model: str, hive_id: str | None = None) -> list[str]:
+        """Hives in *state* (see ``state``) that have *model*."""
+        return [hid for hid, e in sorted(self._hives.items())
+                if self.state(e) == state and model in e.heartbeat.models and hive_id in (None, hid)]
 
     def unavailable_with_model(self, model: str, hive_id: str | None = None) -> list[str]:
         """Hives still known but silent past the staleness bound that have *model*."""
@@ -141,17 +168,18 @@ class Registry:
                 if not self.available(e) and model in e.heartbeat.models and hive_id in (None, hid)]
 
     def has_hives(self) -> bool:
-        return any(self.available(e) for e in self._hives.values())
+        return any(self.available(e) and compatible(e.heartbeat.protocol) for e in self._hives.values())
 
     def workers(self, model: str | None = None, idle: bool | None = None,
                 hive_id: str | None = None) -> list[dict[str, Any]]:
         """Workers of available hives, filtered like ``GET /v1/workers?model=&idle=&hive=``."""
         rows = []
         for hid, entry in sorted(self._hives.items()):
-            if not self.available(entry) or hive_id not in (None, hid):
+            if not self.available(entry) or not compatible(entry.heartbeat.protocol) or hive_id not in (None, hid):
                 continue
+            serving = entry.heartbeat.state == "serving"  # a draining hive's workers take no new job
             for w in entry.heartbeat.workers:
-                is_idle = w.state == "ready" and w.worker_id not in self._reserved
+                is_idle = serving and w.state == "ready" and w.worker_id not in self._reserved
                 if model not in (None, w.model) or idle not in (None, is_idle):
                     continue
                 url = worker_url(entry.heartbeat.url, w.port) if w.port else ""

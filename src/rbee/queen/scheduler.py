@@ -16,6 +16,7 @@ from httpx_sse import aconnect_sse
 
 from rbee.common.events import CANCELLED, DONE, error_marker
 from rbee.common.narration import now_ms
+from rbee.common.protocol import PROTOCOL
 from rbee.queen.jobs import Job
 from rbee.queen.registry import Registry
 from rbee.queen.waitqueue import WaitQueue
@@ -176,10 +177,17 @@ class Scheduler:
             if silent := self.registry.unavailable_with_model(req.model, req.hive_id):
                 raise JobFailed("HIVE_UNAVAILABLE", f"the hives with model {req.model} are unavailable "
                                 f"(silent past the staleness bound): {', '.join(silent)}")
+            if draining := self.registry.with_model_in_state("draining", req.model, req.hive_id):
+                raise JobFailed("HIVE_DRAINING", f"the hives with model {req.model} are shutting down: "
+                                f"{', '.join(draining)}")
+            if incompatible := self.registry.with_model_in_state("incompatible", req.model, req.hive_id):
+                raise JobFailed("HIVE_INCOMPATIBLE", f"the hives with model {req.model} speak a protocol queen "
+                                f"(protocol {PROTOCOL}) does not: {', '.join(incompatible)}")
             if not self.registry.has_hives():
                 raise JobFailed("NO_HIVE", "no hive is registered with queen")
             raise JobFailed("MODEL_NOT_FOUND", f"no available hive has model {req.model!r}")
         random.shuffle(hives)
+        refused_draining: list[str] = []
         for hive_id in hives:
             hive_url = self.registry.hive_url(hive_id)
             headers = {"X-Correlation-ID": job.correlation_id}
@@ -195,8 +203,13 @@ class Scheduler:
                                   f"hive {hive_id} spawns {worker_id}", target=hive_id)
                 return hive_id, worker_id
             code, message = _error_of(answer)
-            if code != "HIVE_AT_CAPACITY":
+            if code == "HIVE_DRAINING":  # shutting down on its own SIGTERM: another hive may take it
+                refused_draining.append(hive_id)
+            elif code != "HIVE_AT_CAPACITY":
                 raise JobFailed(code, message)
+        if len(refused_draining) == len(hives):
+            raise JobFailed("HIVE_DRAINING", f"every hive with model {req.model} is shutting down: "
+                            f"{', '.join(sorted(refused_draining))}")
         return None
 
     async def _wait_ready(self, job: Job, hive_id: str, worker_id: str) -> dict[str, Any]:
@@ -204,6 +217,9 @@ class Scheduler:
         self._spawning[model] += 1
         try:
             return await self._poll_ready(job, hive_id, worker_id)
+        except BaseException:  # the worker is not the job's: its deadline passed, say, while it loaded
+            self.registry.release(worker_id)  # so that it serves the next job once it is ready
+            raise
         finally:
             self._spawning[model] -= 1
             if not self._spawning[model]:

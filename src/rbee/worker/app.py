@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -70,6 +71,7 @@ class WorkerState:
     state: str = "loading"
     jobs: OrderedDict[str, WorkerJob] = field(default_factory=OrderedDict)
     idle_since: float = 0.0  # time.monotonic() when it became ready, or its last job ended
+    stopping: bool = False  # SIGTERM taken in: a running job ends with WORKER_STOPPED
 
     def idle_s(self) -> float:
         """Seconds without a job since it was ready (0 while loading or busy)."""
@@ -129,6 +131,10 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
         if timed_out:
             await narrate("infer_timeout", f"deadline passed after {count} tokens, stopped")
             marker = error_marker("TIMEOUT", f"deadline passed after {count} tokens")
+        elif job.cancelled.is_set() and state.stopping:
+            await narrate("infer_stopped", f"worker stopped after {count} tokens")
+            marker = error_marker("WORKER_STOPPED", f"the worker was stopped after {count} tokens, "
+                                  "before the job finished")
         elif job.cancelled.is_set():
             await narrate("infer_cancelled", f"cancelled after {count} tokens")
         else:
@@ -156,7 +162,17 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
         for job in state.jobs.values():
             job.cancelled.set()
 
+    async def drain() -> None:
+        """SIGTERM: stop the running job, its readers told why (``WORKER_STOPPED``), then stop serving."""
+        state.stopping = True
+        running = [j for j in state.jobs.values() if j.events.terminal is None]
+        for job in running:
+            job.cancelled.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(j.task for j in running if j.task is not None)), 5.0)
+
     app = FastAPI(title="llm-worker-rbee", lifespan=lifespan)
+    app.state.drain = drain
     install_error_handlers(app)
     install_metrics(app, {
         "rbee_worker_jobs_active": ("jobs being generated", lambda: sum(

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
     engine = Engine(args.model, args.ctx, args.threads, use_mmap=not args.no_mmap)
     app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1])
-    serve(security.guard(app, ROUTES), sock, reload=security.reload)
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,10 @@ class Node(Protocol):
         """Names in a directory of the node's own filesystem."""
         ...
 
+    def remove_file(self, path: str) -> None:
+        """Remove the file at *path* on the node's filesystem."""
+        ...
+
     def exit_code(self) -> int | None:
         """The daemon's exit code once it has exited; None while it runs."""
         ...
@@ -147,6 +151,14 @@ class Target(Protocol):
 
     def start_hive(self, spec: HiveSpec) -> Node: ...
 
+    def worker_program(self, hive: str) -> str:
+        """The worker program *hive* starts, on its filesystem: its own copy of its worker_wrapper."""
+        ...
+
+    def hive_slice(self, hive: str) -> str:
+        """The cgroup slice, under the hive's own cgroup, where *hive* makes its workers' cgroups."""
+        ...
+
     def harness_address(self) -> str:
         """The address on which the nodes reach a server the harness runs (a model hub)."""
         ...
@@ -154,6 +166,12 @@ class Target(Protocol):
     def teardown(self) -> None: ...
 
     def leftovers(self) -> list[str]: ...
+
+
+def program_of(programs: dict[str, str], hive: str) -> str:
+    """*hive*'s own worker program, from a target's record of them."""
+    assert hive in programs, f"{hive} was started without a worker wrapper: its worker program is the suite's"
+    return programs[hive]
 
 
 def wait_healthy(url: str, node: str, exit_code: Callable[[], int | None], log_tail: Callable[[], str],

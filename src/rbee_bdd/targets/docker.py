@@ -31,6 +31,7 @@ from rbee_bdd.targets.base import (
     NodeStartError,
     ProcessRow,
     died_at_start,
+    program_of,
     wait_healthy,
 )
 from rbee_bdd.waiting import eventually, scaled
@@ -214,6 +215,11 @@ class DockerNode:
             members = [m.name.split("/") for m in tar.getmembers()]
         return sorted(parts[1] for parts in members if len(parts) == 2)
 
+    def remove_file(self, path: str) -> None:
+        """Remove the file at *path* inside the container (with the python3 fixture programs need)."""
+        result = self.container.exec_run(["python3", "-c", "import os, sys; os.remove(sys.argv[1])", path])
+        assert result.exit_code == 0, f"removing {path} in {self.name}: {result.output.decode(errors='replace')}"
+
     def exit_code(self) -> int | None:
         with contextlib.suppress(NotFound, APIError):
             self.container.reload()
@@ -274,6 +280,7 @@ class DockerTarget:
         self.audit = audit
         self.client = connect()
         self.nodes: list[DockerNode] = []
+        self.worker_programs: dict[str, str] = {}
         self.network = self.client.networks.create(
             identity.name("net"), driver="bridge", labels=identity.labels(), check_duplicate=True
         )
@@ -337,6 +344,8 @@ class DockerTarget:
         advertise = self.identity.name(spec.name)
         supervisor = f"{FIXTURE_BIN}/hive-supervisor"  # restarts a crashed hive process
         worker = " ".join(self.config.worker_cmd)
+        if spec.worker_wrapper:  # each container has its own copy of the fixture programs
+            self.worker_programs[spec.name] = f"{FIXTURE_BIN}/{spec.worker_wrapper}"
         nvidia_smi = FAKE_NVIDIA_SMI if self.config.fake_nvidia_smi else self.config.nvidia_smi
         command = [supervisor, *self.config.hive_cmd, "--host", "0.0.0.0", "--port", str(HIVE_PORT),
                    "--advertise-host", advertise,
@@ -353,6 +362,12 @@ class DockerTarget:
             volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
         return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"],
                          extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE, "RBEE_REAL_WORKER": worker})
+
+    def worker_program(self, hive: str) -> str:
+        return program_of(self.worker_programs, hive)
+
+    def hive_slice(self, hive: str) -> str:
+        return "rbee.slice"  # the hive's default: each hive has a container, and its cgroup, of its own
 
     def _labelled(self) -> tuple[list[Container], list[Any]]:
         label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"

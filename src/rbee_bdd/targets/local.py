@@ -21,7 +21,15 @@ from rbee_bdd.config import SuiteConfig
 from rbee_bdd.credentials import ScenarioCredentials, hive_flags, queen_flags
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
 from rbee_bdd.processes import kill_all, processes_with_env
-from rbee_bdd.targets.base import HiveSpec, NodeStartError, ProcessRow, died_at_start, tail_file, wait_healthy
+from rbee_bdd.targets.base import (
+    HiveSpec,
+    NodeStartError,
+    ProcessRow,
+    died_at_start,
+    program_of,
+    tail_file,
+    wait_healthy,
+)
 from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 20.0
@@ -178,6 +186,9 @@ class LocalNode:
     def list_dir(self, path: str) -> list[str]:
         return sorted(p.name for p in Path(path).iterdir())
 
+    def remove_file(self, path: str) -> None:
+        Path(path).unlink(missing_ok=True)
+
     def write_gpu_state(self, state: dict[str, object]) -> None:
         tmp = self.gpu_state.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
@@ -202,6 +213,7 @@ class LocalTarget:
         self.secrets_dir = self.work_dir / "secrets"
         self.nodes: list[LocalNode] = []
         self.hive_names: list[str] = []
+        self.worker_programs: dict[str, str] = {}
         self.credentials = credentials
         self.audit = audit
         if credentials is not None:
@@ -247,8 +259,11 @@ class LocalTarget:
         gpu_state = self.work_dir / f"{spec.name}-nvidia-smi.json"
         wrapper = [] if spec.cgroups else READ_ONLY_CGROUPS
         worker_cmd = " ".join(self.config.worker_cmd)
-        if spec.worker_wrapper:
-            worker_cmd = str(Path(self.config.nvidia_smi).parent / spec.worker_wrapper)
+        if spec.worker_wrapper:  # a copy of its own, which the scenario may change without touching the others
+            worker_cmd = str(self.work_dir / f"{spec.name}-bin" / spec.worker_wrapper)
+            Path(worker_cmd).parent.mkdir(exist_ok=True)
+            shutil.copy2(Path(self.config.nvidia_smi).parent / spec.worker_wrapper, worker_cmd)
+            self.worker_programs[spec.name] = worker_cmd
         args = [*wrapper, *self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval), "--worker-cmd", worker_cmd,
@@ -262,6 +277,12 @@ class LocalTarget:
                            self._slice(spec.name) if spec.cgroups else "")
         node.gpu_state = gpu_state
         return node
+
+    def worker_program(self, hive: str) -> str:
+        return program_of(self.worker_programs, hive)
+
+    def hive_slice(self, hive: str) -> str:
+        return self._slice(hive)
 
     def _nvidia_smi(self) -> str:
         """The nvidia-smi hives query. The suite's fake is a Python script: run it with the suite's own

@@ -1,0 +1,36 @@
+@integration @operations @deadline @cap.deadlines
+Feature: Every job has a deadline, which a hop may shorten but never extend
+  A job's deadline is the soonest of `timeout_s` from now (queen's `--default-job-timeout`,
+  default 600 s, when the body gives none) and the caller's own `X-Request-Deadline` (epoch ms).
+  Queen passes the result on to the worker, which stops generating when it passes. A deadline
+  that passes while the job's worker is still starting ends the job with `[ERROR] TIMEOUT`; the
+  worker goes on starting and serves the next job.
+
+  @p1
+  Scenario: A job without timeout_s gets queen's default deadline
+    Given a stack with 1 hive whose queen gives jobs 3 seconds by default
+    And a completed job for model "slowllama" on hive "hive-1"
+    When I submit an infer job for model "slowllama" with 3000 max tokens
+    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 6 seconds
+    And the job's stream has narration "infer_timeout" from "llm-worker-rbee"
+
+  @p1
+  Scenario Outline: The sooner of timeout_s and the caller's deadline holds (<sooner>)
+    Given a stack with 1 hive
+    And a completed job for model "slowllama" on hive "hive-1"
+    When I submit an infer job for model "slowllama" with 3000 max tokens, timeout_s <timeout> and a deadline <deadline> seconds away
+    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 6 seconds
+    And the job's stream has narration "infer_timeout" from "llm-worker-rbee"
+
+    Examples:
+      | sooner                 | timeout | deadline |
+      | the caller's deadline  | 600     | 3        |
+      | timeout_s              | 3       | 600      |
+
+  @p1
+  Scenario: A deadline that passes during a cold start ends the job, and the worker serves the next one
+    Given a stack with 1 hive whose workers start 4 seconds late
+    When I submit an infer job for model "tinyllama" with 8 max tokens and a 1 second deadline
+    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 5 seconds
+    And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
+    And the next job for model "tinyllama" runs on the worker spawned for the timed-out job

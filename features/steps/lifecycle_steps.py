@@ -1,0 +1,130 @@
+"""What a hive leaves after a worker's lifecycle events: failed spawns, removals, reaped exits."""
+
+from behave import given, then, when
+from hamcrest import assert_that, empty, equal_to, greater_than, has_entries, has_length, starts_with
+
+from rbee_bdd.faults import process_state
+from rbee_bdd.waiting import eventually, holds, scaled
+
+
+@given('hive "{hive}"\'s worker program is {how}')
+def step_break_worker_program(context, hive, how):
+    context.stack.break_worker_program(hive, how)
+
+
+@then('hive "{hive}" has no worker, no worker cgroup and no worker queen knows of')
+def step_no_worker_left(context, hive):
+    stack = context.stack
+
+    def nothing_left():
+        assert_that(stack.worker_processes(hive), empty(), f"worker processes in {hive}'s process table")
+        assert_that(stack.worker_cgroups(hive), empty(), f"worker cgroups under {hive}'s slice")
+        assert_that(stack.hive(hive).workers(), empty(), f"workers {hive} lists")
+        assert_that(stack.queen().workers(hive=hive), empty(), f"workers queen lists on {hive}")
+
+    holds(nothing_left, 5, f"nothing of a worker to be left on {hive}")  # queen learns at the next heartbeat
+
+
+@when("the paused worker is resumed with SIGCONT")
+def step_resume_paused(context):
+    hive, worker_id = context.world.paused
+    context.stack.resume_worker(hive, worker_id)
+
+
+@given('queen lists the paused worker as "{state}" within {seconds:Seconds}')
+@then('queen lists the paused worker as "{state}" within {seconds:Seconds}')
+def step_paused_listed_as(context, state, seconds):
+    _, worker_id = context.world.paused
+
+    def listed():
+        states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == worker_id]
+        assert_that(states, equal_to([state]), f"state of {worker_id} at queen")
+
+    holds(listed, seconds, f"queen to list {worker_id} as {state}")
+
+
+@then('hive "{hive}" reports the paused worker failed with code "{code}" within {seconds:Seconds}')
+def step_paused_failed(context, hive, code, seconds):
+    _, worker_id = context.world.paused
+    holds(lambda: assert_that(context.stack.hive(hive).worker(worker_id), has_entries(state="failed", error_code=code),
+                              f"hive {hive}'s record of {worker_id}"), seconds, f"{hive} to end {worker_id}")
+
+
+@then("the paused worker has no process, no cgroup and no registry entry left")
+def step_paused_gone(context):
+    hive, worker_id = context.world.paused
+
+    def nothing_left():
+        left = context.stack.worker_leftovers(hive, worker_id)
+        assert_that(left, equal_to({what: [] for what in left}), f"what is left of {worker_id}")
+
+    holds(nothing_left, 5, f"nothing of {worker_id} to be left")  # queen learns at the hive's next heartbeat
+
+
+@then('the next job for model "{model}" runs on the paused worker')
+def step_next_on_paused(context, model):
+    _, worker_id = context.world.paused
+    job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
+    context.world.jobs.add(job)
+    assert_that(context.stack.job_worker(job), equal_to(worker_id), "the worker the job ran on")
+
+
+@then('hive "{hive}" has no zombie process within {seconds:Seconds}')
+def step_no_zombie(context, hive, seconds):
+    holds(lambda: assert_that(context.stack.zombies(hive), empty(), f"processes in state Z on {hive}"),
+          seconds, f"every ended process of {hive} to be reaped")
+
+
+@then('the next job for model "{model}" runs on the worker spawned for the timed-out job')
+def step_next_on_spawned(context, model):
+    spawned = context.world.jobs.last.spawned_workers()
+    assert_that(spawned, has_length(1), "workers spawned for the timed-out job")
+    job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
+    context.world.jobs.add(job)
+    assert_that(context.stack.job_worker(job), equal_to(spawned[0]), "the worker the next job ran on")
+
+
+@when('hive "{hive}" gets SIGTERM')
+def step_hive_sigterm(context, hive):
+    context.world.pids_at_sigterm = {row.worker_id: row.pid for row in context.stack.worker_processes(hive)}
+    context.stack.terminate(hive)
+
+
+@then('hive "{hive}" refuses to spawn a worker with {status:d} "{code}"')
+def step_spawn_refused(context, hive, status, code):
+    answer = context.stack.hive(hive).spawn("tinyllama")
+    assert_that((answer.status_code, answer.json().get("error", {}).get("code")), equal_to((status, code)),
+                f"{hive}'s answer to a spawn: {answer.text[:300]}")
+
+
+@then('a job for model "{model}" submitted now ends with a marker starting "{prefix}"')
+def step_job_now_ends(context, model, prefix):
+    job = context.stack.queen().submit_infer(model, max_tokens=8)
+    job.stream.wait_ended(scaled(30))
+    assert_that(job.stream.terminal or "", starts_with(prefix), f"terminal marker: {job.stream.summary()}")
+
+
+@then("the streaming job is still running")
+def step_still_running(context):
+    job = context.world.jobs.last
+    assert_that(job.stream.terminal, equal_to(None), f"{job.job_id}: {job.stream.summary()}")
+
+
+@then('hive "{hive}" exits with code {code:d} within {seconds:Seconds}')
+def step_hive_exits(context, hive, code, seconds):
+    node = context.stack.node(hive)
+    exited = eventually(lambda: node.exit_code() is not None, seconds, f"{hive} to exit")
+    assert_that((exited, node.exit_code()), equal_to((True, code)), f"{hive}'s exit code")
+
+
+@then('every worker process hive "{hive}" ran at the SIGTERM is gone')
+def step_workers_gone(context, hive):
+    pids = context.world.pids_at_sigterm
+    assert_that(len(pids), greater_than(0), f"worker processes {hive} ran at the SIGTERM")
+    assert_that({w: process_state(pid) for w, pid in pids.items()}, equal_to(dict.fromkeys(pids, "gone")),
+                "state of each worker process (by /proc)")
+
+
+@then("queen still serves")
+def step_queen_serves(context):
+    assert_that(context.stack.queen().health().get("state"), equal_to("serving"), "queen's /health state")
