@@ -43,6 +43,13 @@ def test_hive_with_missing_model_dir_exits_1(tmp_path):
     assert done.stderr.strip() == f"rbee-hive: error: model directory {tmp_path / 'nope'} does not exist"
 
 
+@pytest.mark.parametrize("value", ["-1", "later"])
+def test_queen_refuses_a_bad_default_job_timeout_naming_the_flag(value):
+    done = run("queen-rbee", "--default-job-timeout", value)
+    assert done.returncode == 2
+    assert done.stderr.startswith("queen-rbee: error:") and "--default-job-timeout" in done.stderr, done.stderr
+
+
 def test_queen_with_negative_staleness_is_a_usage_error():
     done = run("queen-rbee", "--hive-stale-after", "-1")
     assert done.returncode == 2
@@ -57,6 +64,7 @@ def test_keeper_with_unreachable_queen_fails_clearly():
 
 @pytest.mark.parametrize("flag, value", [("--worker-idle-timeout", "-1"), ("--worker-start-timeout", "0"),
                                          ("--worker-health-failures", "-1"), ("--worker-health-failures", "2.5"),
+                                         ("--shutdown-grace", "0"),
                                          ("--worker-start-timeout", "soon")])
 def test_hive_refuses_a_bad_lifecycle_bound_naming_the_flag(tmp_path, flag, value):
     done = run("rbee-hive", "--queen-url", "http://127.0.0.1:9", "--models", str(tmp_path), flag, value)

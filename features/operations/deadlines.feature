@@ -34,3 +34,16 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
     Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 5 seconds
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
     And the next job for model "tinyllama" runs on the worker spawned for the timed-out job
+
+  @p2
+  Scenario Outline: A caller's deadline that is <value> is refused, and no job is taken
+    Given a stack with 1 hive
+    When a client asks queen for a job, sending the header X-Request-Deadline "<value>"
+    Then queen answers 422 with code "INVALID_REQUEST" naming the field "x-request-deadline"
+    And the error body is safe and carries the request's correlation id
+    And queen has taken no job
+
+    Examples:
+      | value |
+      | soon  |
+      | -5    |

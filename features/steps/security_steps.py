@@ -195,6 +195,12 @@ def step_job_field(context, field, value):
     probe(context, "POST", f"{context.stack.queen().url}/v1/jobs", json=body)
 
 
+@when('a client asks queen for a job, sending the header {header} "{value}"')
+def step_job_header(context, header, value):
+    body = infer_body("tinyllama", max_tokens=8)
+    probe(context, "POST", f"{context.stack.queen().url}/v1/jobs", json=body, headers={header: value})
+
+
 @when("a client posts to queen's jobs a body that is {kind}")
 def step_bad_body(context, kind):
     content, headers = request_body(kind)
