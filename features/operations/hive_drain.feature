@@ -1,4 +1,4 @@
-@integration @operations @lifecycle
+@integration @operations @lifecycle @cap.hive-drain
 Feature: A hive drains on its own SIGTERM, without queen
   On SIGTERM a hive says `draining` (in `/health` and in its heartbeats, so queen gives it no
   new work), refuses new workers with **503** `HIVE_DRAINING`, lets workers that run a job

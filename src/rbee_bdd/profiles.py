@@ -39,6 +39,10 @@ CAPABILITIES = {
     "gpu-placement": "nvidia-smi read before a spawn: GPU chosen, or DEVICE_MEMORY_EXHAUSTED",
     "auth": "bearer tokens with scopes, JWTs and a cluster credential; the stack runs with them",
     "audit": "security events in a hash-chained audit log, checked by rbee-keeper audit verify",
+    "alerting-metrics": "Prometheus counters and histograms of jobs, spawns, start timeouts, OOM kills, "
+                        "health removals, auth failures and latencies",
+    "protocol-versions": "heartbeats carry protocol and version; queen refuses another major version",
+    "hive-drain": "a hive drains on its own SIGTERM: running jobs finish, new spawns refused, exit 0",
 }
 PROGRAMS = ("queen", "hive", "worker", "keeper")
 KEYS = {"description", "claims", "programs", "flags"}

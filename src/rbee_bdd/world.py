@@ -87,6 +87,7 @@ class World:
     stalled_subscriber: socket.socket | None = None  # a UI subscriber that never reads
     flood: HeartbeatFlood | None = None
     memory_before: dict[str, int] = field(default_factory=dict)
+    metrics_before: dict[str, dict[str, float]] = field(default_factory=dict)  # daemon → samples
     memory_after: dict[str, int] = field(default_factory=dict)
     # readers of job streams
     slow: SlowRead | None = None

@@ -6,6 +6,7 @@ daemon's handlers, so nothing it would change is changed.
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import uuid
@@ -54,8 +55,9 @@ class Guard:
     """Wraps a daemon's ASGI app with its route table (unlisted: GETs need read, the rest admin)."""
 
     def __init__(self, app: ASGIApp, routes: list[Route], auth: Authenticator, audit: AuditLog,
-                 max_body: int = DEFAULT_MAX_BODY) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, denials: collections.Counter[str] | None = None) -> None:
         self.app = app
+        self.denials = denials if denials is not None else collections.Counter()  # refusals by reason
         self.routes = [HEALTH, *routes]
         self.auth = auth
         self.audit = audit
@@ -80,6 +82,7 @@ class Guard:
         client = "{}:{}".format(*scope["client"]) if scope.get("client") else ""
         found = self.auth.check(headers.get("authorization", ""), route.need)
         if isinstance(found, Denial):
+            self.denials[found.reason] += 1
             self.audit.record("auth", f"denied:{found.reason}", client=client, target=f"{method} {path}",
                               correlation_id=cid, status=found.status)
             challenge = 'Bearer realm="rbee"' if found.reason == "missing" else \

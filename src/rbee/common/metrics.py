@@ -1,20 +1,97 @@
-"""``GET /metrics`` in Prometheus text format: gauges read from the daemon's state when scraped."""
+"""``GET /metrics`` in Prometheus text format: gauges read when scraped, counters and histograms
+moved by the daemon as things happen, and every request's latency by route."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from fastapi import FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# seconds, from a fast local call to a cold start on a loaded machine
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+RATE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)  # tokens per second
 
 
-def install_metrics(app: FastAPI, gauges: dict[str, tuple[str, Callable[[], float]]]) -> None:
-    """Serve each ``name: (help, read)`` as a gauge at ``GET /metrics`` (a registry per app)."""
-    registry = CollectorRegistry()
+class Counts(Collector):
+    """A counter read, when scraped, from counts the daemon keeps itself: ``read()`` gives
+    ``{label value: count}`` (with *label*) or the one count (without)."""
+
+    def __init__(self, name: str, help_text: str, read: Callable[[], dict[str, int]] | Callable[[], int],
+                 label: str = "") -> None:
+        self.name, self.help_text, self.read, self.label = name, help_text, read, label
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        counts = self.read()
+        if isinstance(counts, int):
+            yield CounterMetricFamily(self.name, self.help_text, value=counts)
+            return
+        family = CounterMetricFamily(self.name, self.help_text, labels=[self.label])
+        for value, count in sorted(counts.items()):
+            family.add_metric([value], count)
+        yield family
+
+
+class Metrics:
+    """One daemon's series, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+
+    def counter(self, name: str, help_text: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, help_text, labels, registry=self.registry)
+
+    def histogram(self, name: str, help_text: str, labels: Sequence[str] = (),
+                  buckets: Sequence[float] = LATENCY_BUCKETS) -> Histogram:
+        return Histogram(name, help_text, labels, buckets=buckets, registry=self.registry)
+
+    def counts(self, name: str, help_text: str, read: Callable[[], dict[str, int]] | Callable[[], int],
+               label: str = "") -> None:
+        """A counter kept by the daemon itself (see Counts)."""
+        self.registry.register(Counts(name, help_text, read, label))
+
+
+def install_metrics(app: FastAPI, gauges: dict[str, tuple[str, Callable[[], float]]], prefix: str) -> Metrics:
+    """Serve each ``name: (help, read)`` as a gauge at ``GET /metrics``, with ``{prefix}_request_seconds``
+    (by method and route) for every request; returns the registry for the daemon's own series."""
+    metrics = Metrics()
     for name, (help_text, read) in gauges.items():
-        Gauge(name, help_text, registry=registry).set_function(read)
+        Gauge(name, help_text, registry=metrics.registry).set_function(read)
+    latency = metrics.histogram(f"{prefix}_request_seconds", "time to the start of each answer",
+                                ("method", "route"))
+    app.add_middleware(RequestTimer, histogram=latency)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    async def serve_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+class RequestTimer:
+    """Observes each request's time to its answer's start, labelled with the route's template
+    (``/v1/jobs/{job_id}``, never the path itself: the label values stay few)."""
+
+    def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
+        self.app = app
+        self.histogram = histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                self.histogram.labels(scope["method"], template).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, timed)

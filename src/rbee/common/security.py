@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import ipaddress
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -45,9 +46,10 @@ class Security:
     auth: Authenticator
     audit: AuditLog
     max_body: int
+    denials: collections.Counter[str] = field(default_factory=collections.Counter)  # refusals by reason
 
     def guard(self, app: FastAPI, routes: list[Route]) -> Guard:
-        return Guard(app, routes, self.auth, self.audit, self.max_body)
+        return Guard(app, routes, self.auth, self.audit, self.max_body, self.denials)
 
     def reload(self) -> None:
         """SIGHUP: read the credential files again; an error keeps the old ones (and is logged)."""

@@ -166,12 +166,19 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
     app = FastAPI(title="rbee-hive", lifespan=lifespan)
     app.state.drain = drain
     install_error_handlers(app)
-    install_metrics(app, {
+    metrics = install_metrics(app, {
         "rbee_hive_workers_live": ("worker processes running", lambda: len(workers.live)),
         "rbee_hive_workers_ended_retained": ("ended workers kept for GET /v1/workers/{id}",
                                              lambda: len(workers.ended)),
         "rbee_hive_background_tasks": ("tasks watching workers", lambda: len(workers._tasks)),
-    })
+    }, "rbee_hive")
+    for event, help_text in [("spawn", "worker processes started"),
+                             ("start_timeout", "workers stopped for not being ready within --worker-start-timeout"),
+                             ("oom_kill", "workers the kernel's OOM killer ended (by their cgroup's counter)"),
+                             ("unhealthy_removal", "workers killed after --worker-health-failures failed checks")]:
+        metrics.counts(f"rbee_hive_worker_{event}s_total", help_text, lambda e=event: workers.happened[e])
+    metrics.counts("rbee_auth_failures_total", "requests refused for their credentials, by reason",
+                   lambda: dict(security.denials), label="reason")
 
     @app.get("/health")
     async def health() -> dict[str, str]:

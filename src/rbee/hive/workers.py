@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -154,6 +155,8 @@ class WorkerManager:
         self.live: dict[str, Worker] = {}
         self.ended: dict[str, Worker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # spawn, start_timeout, oom_kill, unhealthy_removal: how often each happened (for /metrics)
+        self.happened: collections.Counter[str] = collections.Counter()
         self._serial = 0
         self._prefix = secrets.token_hex(3)  # worker ids stay unique across hives (in containers all have pid 7)
         self._http: httpx.AsyncClient | None = None
@@ -198,6 +201,7 @@ class WorkerManager:
                 raise WorkerProgramMissing(f"worker program {self.settings.command[0]}: {exc.strerror}") from None
             raise
         worker.pid = worker.process.pid
+        self.happened["spawn"] += 1
         self.monitor.track(self.settings.group, worker_id, worker.pid)
         self.live[worker_id] = worker
         log.info("spawned %s pid=%d model=%s correlation_id=%s", worker_id, worker.pid, model, correlation_id)
@@ -249,6 +253,7 @@ class WorkerManager:
         if worker.state == "starting":
             worker.error = f"not ready within {self.settings.load_timeout_s:g} s: stopped"
             worker.error_code = "WORKER_START_TIMEOUT"
+            self.happened["start_timeout"] += 1
             log.warning("%s not ready within %g s: stopping it", worker.worker_id, self.settings.load_timeout_s)
             await self._narrate(Narration(ACTOR, "worker_start_timeout", f"{worker.worker_id} {worker.error}",
                                           target=worker.worker_id, job_id=worker.job_id,
@@ -340,6 +345,7 @@ class WorkerManager:
         """Kill a worker that failed its health checks too often (it may be hung: no SIGTERM grace)."""
         worker.error = f"failed {failed} health checks in a row: killed and removed"
         worker.error_code = "WORKER_UNHEALTHY"
+        self.happened["unhealthy_removal"] += 1
         log.warning("%s %s", worker.worker_id, worker.error)
         await self._narrate(Narration(ACTOR, "worker_unhealthy_removed", f"{worker.worker_id} {worker.error}",
                                       target=worker.worker_id, job_id=worker.job_id,
@@ -406,6 +412,7 @@ class WorkerManager:
         oom_kills = self.monitor.oom_kills(self.settings.group, worker.worker_id)
         if code == -signal.SIGKILL and oom_kills:
             worker.oom_killed = True
+            self.happened["oom_kill"] += 1
             how = f"{how}, by the kernel's OOM killer (the cgroup's oom_kill counter is {oom_kills})"
         if worker.state == "stopping" and not worker.error:
             worker.state = "exited"

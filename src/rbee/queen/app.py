@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import StreamingResponse
+from prometheus_client import Histogram
 from pydantic import BaseModel
 
 from rbee.common.auth import CLUSTER
@@ -26,7 +29,7 @@ from rbee.common.security import Security
 from rbee.common.server import write_port_file
 from rbee.common.streaming import SSE_RESPONSES, EventStreamResponse, GuardedStreamingResponse
 from rbee.queen.broadcast import Broadcaster
-from rbee.queen.jobs import InferOperation, Job, JobStore
+from rbee.queen.jobs import InferOperation, Job, JobStore, terminal_code
 from rbee.queen.registry import HiveHeartbeat, Registry
 from rbee.queen.scheduler import Scheduler
 from rbee.queen.waitqueue import WaitQueue
@@ -62,7 +65,19 @@ class NarrationBatch(BaseModel):
 
 def create_app(config: QueenConfig, security: Security) -> FastAPI:
     registry = Registry(config.stale_after_s, config.remove_after_s or 2 * config.stale_after_s)
-    jobs = JobStore()
+    ended: Counter[str] = Counter()  # jobs by terminal code
+    durations: dict[str, Histogram] = {}  # made with the app's metrics, below
+
+    def job_ended(job: Job, marker: str) -> None:
+        ended[terminal_code(marker)] += 1
+        now = time.monotonic()
+        durations["job"].observe(now - job.accepted_at)
+        if job.dispatched_at:
+            durations["queue"].observe(job.dispatched_at - job.accepted_at)
+        if job.first_token_at:
+            durations["first_token"].observe(job.first_token_at - job.accepted_at)
+
+    jobs = JobStore(job_ended)
     waiting = WaitQueue()
     ui = Broadcaster(buffer=config.ui_buffer)
     started: dict[str, Scheduler] = {}  # the scheduler, made once the HTTP client exists
@@ -159,7 +174,7 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
     app = FastAPI(title="queen-rbee", lifespan=lifespan)
     app.state.drain = drain
     install_error_handlers(app)
-    install_metrics(app, {
+    metrics = install_metrics(app, {
         "rbee_queen_jobs_active": ("jobs not yet ended", lambda: len(jobs.active())),
         "rbee_queen_jobs_retained": ("ended and running jobs kept for GET /v1/jobs/{id}", jobs.retained),
         "rbee_queen_job_streams_open": ("clients reading a job stream", jobs.open_streams),
@@ -168,7 +183,16 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
         "rbee_queen_workers": ("workers in the registry", lambda: registry.size()[1]),
         "rbee_queen_reservations": ("workers reserved by running jobs", registry.reservations),
         "rbee_queen_jobs_waiting": ("jobs waiting for a worker", waiting.waiting),
-    })
+    }, "rbee_queen")
+    metrics.counts("rbee_queen_jobs_total", "jobs ended, by terminal code: DONE, CANCELLED or the error's code",
+                   lambda: dict(ended), label="code")
+    metrics.counts("rbee_auth_failures_total", "requests refused for their credentials, by reason",
+                   lambda: dict(security.denials), label="reason")
+    durations["job"] = metrics.histogram("rbee_queen_job_duration_seconds", "from a job's acceptance to its end")
+    durations["queue"] = metrics.histogram("rbee_queen_queue_wait_seconds",
+                                           "from a job's acceptance to its dispatch to a worker (cold starts included)")
+    durations["first_token"] = metrics.histogram("rbee_queen_time_to_first_token_seconds",
+                                                 "from a job's acceptance to its first token relayed")
 
     def find(job_id: str) -> Job:
         job = jobs.get(job_id)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,6 +46,10 @@ class Job:
     deadline_ms: int = 0  # epoch ms; 0 = none
     events: EventLog = field(default_factory=EventLog)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    accepted_at: float = field(default_factory=time.monotonic)
+    dispatched_at: float = 0.0  # when it was sent to a worker (0: never)
+    first_token_at: float = 0.0  # when its first token was relayed (0: none)
+    on_end: Callable[[Job, str], None] | None = field(default=None, repr=False)  # with its terminal marker
 
     async def narrate(self, actor: str, action: str, human: str, target: str = "") -> None:
         event = Narration(actor, action, human, target=target, job_id=self.job_id,
@@ -54,6 +60,8 @@ class Job:
         """Close the stream with *marker* and set the final state from it."""
         if not await self.events.close(marker):
             return
+        if self.on_end is not None:
+            self.on_end(self, marker)
         if marker == DONE:
             self.state = "completed"
         elif marker == CANCELLED:
@@ -72,14 +80,15 @@ class Job:
 class JobStore:
     """The jobs queen knows, newest last; the oldest finished ones are forgotten."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_end: Callable[[Job, str], None] | None = None) -> None:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._on_end = on_end  # told of every job's end, with its terminal marker
 
     def create(self, request: InferOperation, correlation_id: str, default_timeout_s: float = 0.0,
                upstream_deadline_ms: int = 0) -> Job:
         """A new job. Its deadline is the soonest of ``timeout_s`` (else *default_timeout_s*, 0: none)
         from now and the caller's own deadline (epoch ms, 0: none): a hop may shorten it, never extend it."""
-        job = Job(f"job-{uuid.uuid4().hex[:16]}", correlation_id, request)
+        job = Job(f"job-{uuid.uuid4().hex[:16]}", correlation_id, request, on_end=self._on_end)
         timeout_s = request.timeout_s if request.timeout_s is not None else default_timeout_s
         bounds = [now_ms() + int(timeout_s * 1000)] if timeout_s else []
         job.deadline_ms = min([*bounds, *([upstream_deadline_ms] if upstream_deadline_ms else [])], default=0)
@@ -101,3 +110,12 @@ class JobStore:
 
     def open_streams(self) -> int:
         return sum(j.events.readers for j in self._jobs.values())
+
+
+def terminal_code(marker: str) -> str:
+    """``DONE``, ``CANCELLED``, or the error code of an ``[ERROR] CODE: message`` marker."""
+    if marker == DONE:
+        return "DONE"
+    if marker == CANCELLED:
+        return "CANCELLED"
+    return marker.removeprefix("[ERROR] ").partition(":")[0].strip() or "ERROR"

@@ -260,6 +260,7 @@ class Scheduler:
         if job.deadline_ms:
             headers["X-Request-Deadline"] = str(job.deadline_ms)
         await job.narrate(ACTOR, "dispatch", f"sending job to {job.worker_id}", target=job.worker_id)
+        job.dispatched_at = job.dispatched_at or time.monotonic()
         body = {"job_id": job.job_id, "prompt": req.prompt, "max_tokens": req.max_tokens,
                 "temperature": req.temperature, "seed": seed}
         if req.top_p is not None:
@@ -278,6 +279,8 @@ class Scheduler:
                 async for sse in source.aiter_sse():
                     if sse.event in ("narration", "token"):
                         relayed += sse.event == "token"
+                        if relayed == 1 and not job.first_token_at:
+                            job.first_token_at = time.monotonic()
                         await job.events.append(sse.event, json.loads(sse.data))
                     elif sse.data == DONE:
                         await job.narrate(ACTOR, "job_complete", f"job finished on {job.worker_id}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -17,12 +18,13 @@ from pathlib import Path
 
 from fastapi import FastAPI, Header
 from fastapi.responses import StreamingResponse
+from prometheus_client import Histogram
 from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED, DONE, EventLog, error_marker
 from rbee.common.guard import Route
-from rbee.common.metrics import install_metrics
+from rbee.common.metrics import RATE_BUCKETS, install_metrics
 from rbee.common.narration import Narration, now_ms
 from rbee.common.server import write_port_file
 from rbee.common.streaming import SSE_RESPONSES, EventStreamResponse
@@ -72,6 +74,8 @@ class WorkerState:
     jobs: OrderedDict[str, WorkerJob] = field(default_factory=OrderedDict)
     idle_since: float = 0.0  # time.monotonic() when it became ready, or its last job ended
     stopping: bool = False  # SIGTERM taken in: a running job ends with WORKER_STOPPED
+    load_seconds: Histogram | None = field(default=None, repr=False)  # each load of the model
+    tokens_per_second: Histogram | None = field(default=None, repr=False)  # each job's generation rate
 
     def idle_s(self) -> float:
         """Seconds without a job since it was ready (0 while loading or busy)."""
@@ -86,6 +90,7 @@ def announce(action: str, human: str) -> None:
 
 def _load_or_exit(engine: Engine, state: WorkerState) -> None:
     announce("model_load", f"loading {engine.model_path.name}")
+    started = time.monotonic()
     try:
         engine.load()
     except ModelLoadError as exc:
@@ -94,6 +99,8 @@ def _load_or_exit(engine: Engine, state: WorkerState) -> None:
         sys.stderr.flush()
         os._exit(1)
     state.idle_since = time.monotonic()
+    if state.load_seconds is not None:
+        state.load_seconds.observe(state.idle_since - started)
     state.state = "ready"
     announce("ready", f"model {state.model_name} loaded, ready for jobs")
 
@@ -116,6 +123,7 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
             return
     await narrate("infer_start", f"generating up to {req.max_tokens} tokens")
     tokens = engine.generate(sampling, job.cancelled)
+    generating_since = time.monotonic()
     count = 0
     timed_out = job.past_deadline()
     marker = CANCELLED  # unless the loop below ends otherwise
@@ -141,6 +149,8 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
             await narrate("infer_complete", f"generated {count} tokens")
             marker = DONE
         log.info("job %s ended after %d tokens correlation_id=%s", job.job_id, count, job.correlation_id)
+        if count and state.tokens_per_second is not None:
+            state.tokens_per_second.observe(count / max(time.monotonic() - generating_since, 1e-6))
     finally:
         await asyncio.to_thread(tokens.close)  # stops llama.cpp and frees the engine for the next job
         state.idle_since = time.monotonic()
@@ -149,7 +159,8 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
         await job.events.close(marker)
 
 
-def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int) -> FastAPI:
+def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int,
+               security_denials: collections.Counter[str] | None = None) -> FastAPI:
     """Build the worker app; the model loads in the background once it listens."""
     state = WorkerState(worker_id=worker_id, model_name=engine.model_path.stem)
 
@@ -174,14 +185,19 @@ def create_app(engine: Engine, worker_id: str, port_file: Path | None, port: int
     app = FastAPI(title="llm-worker-rbee", lifespan=lifespan)
     app.state.drain = drain
     install_error_handlers(app)
-    install_metrics(app, {
+    metrics = install_metrics(app, {
         "rbee_worker_jobs_active": ("jobs being generated", lambda: sum(
             1 for j in state.jobs.values() if j.events.terminal is None)),
         "rbee_worker_jobs_retained": ("ended jobs kept for late readers", lambda: len(state.jobs)),
         "rbee_worker_job_streams_open": ("readers of job streams", lambda: sum(
             j.events.readers for j in state.jobs.values())),
         "rbee_worker_busy": ("1 while generating", lambda: 1 if state.state == "busy" else 0),
-    })
+    }, "rbee_worker")
+    state.load_seconds = metrics.histogram("rbee_worker_load_seconds", "time to load the model")
+    state.tokens_per_second = metrics.histogram("rbee_worker_tokens_per_second", "each job's generation rate",
+                                                buckets=RATE_BUCKETS)
+    metrics.counts("rbee_auth_failures_total", "requests refused for their credentials, by reason",
+                   lambda: dict(security_denials or {}), label="reason")
 
     @app.get("/health")
     async def health() -> dict[str, str]:

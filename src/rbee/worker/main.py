@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
     engine = Engine(args.model, args.ctx, args.threads, use_mmap=not args.no_mmap)
-    app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1])
+    app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1], security.denials)
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
 
 

@@ -1,0 +1,34 @@
+"""Prometheus series read from each daemon's /metrics before and after one event."""
+
+from behave import given, then
+from hamcrest import assert_that, equal_to
+
+from rbee_bdd.metrics import scrape
+
+
+def daemon_metrics(context, daemon):
+    """The samples of ``queen``, a hive by name, or ``worker`` (the last job's worker), scraped now."""
+    stack = context.stack
+    if daemon == "queen":
+        return scrape(stack.queen().url)
+    if daemon == "worker":
+        hive, worker_id = stack.job_worker_hive(context.world.jobs.last)
+        return scrape(stack.worker(hive, worker_id).url)
+    return scrape(stack.hive(daemon).url)
+
+
+@given('the metrics of queen and hive "{hive}" are noted')
+def step_note_metrics(context, hive):
+    context.world.metrics_before = {"queen": daemon_metrics(context, "queen"), hive: daemon_metrics(context, hive)}
+
+
+@then("these series moved by exactly:")
+def step_series_moved(context):
+    before = context.world.metrics_before
+    now = {}
+    for row in context.table:
+        now.setdefault(row["daemon"], daemon_metrics(context, row["daemon"]))
+    moved = {(r["daemon"], r["series"]): now[r["daemon"]].get(r["series"], 0.0)
+             - before.get(r["daemon"], {}).get(r["series"], 0.0) for r in context.table}
+    expected = {(r["daemon"], r["series"]): float(r["by"]) for r in context.table}
+    assert_that(moved, equal_to(expected), "how far each series moved (a series not exposed counts as 0)")
