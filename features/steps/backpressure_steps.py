@@ -3,7 +3,7 @@
 import json
 
 from behave import then, when
-from hamcrest import assert_that, equal_to, less_than
+from hamcrest import assert_that, equal_to, greater_than, less_than
 
 from rbee_bdd.slow_consumers import PacedReader, open_stalled_reader, read_to_end
 from rbee_bdd.waiting import holds, scaled
@@ -18,6 +18,30 @@ def step_slow_client(context, tokens, model, seed, chunk, pause):
     url = context.stack.node("queen").direct_url + path
     reader = PacedReader(url, chunk, pause / 1000).start(context.cleanup)
     context.world.slow = SlowRead(job_id, model, tokens, seed, reader)
+
+
+@when('a slow client reads a {tokens:d}-token job for model "{model}" with seed {seed:d}, '
+      '{chunk:d} bytes every {pause:d} ms, beside a full-speed reader of a job with the same seed')
+def step_slow_and_fast(context, tokens, model, seed, chunk, pause):
+    step_slow_client(context, tokens, model, seed, chunk, pause)
+    context.world.jobs.add(context.stack.queen().submit_infer(model, max_tokens=tokens, seed=seed))
+
+
+@then("the slow client received more than {kib:d} KiB, more than the buffers between it and queen hold")
+def step_slow_bytes(context, kib):
+    received = len(context.world.slow.reader.raw)
+    print(f"the slow client received {received / 1024:.1f} KiB")
+    assert_that(received, greater_than(kib * 1024), "bytes the slow client received")
+
+
+@then("the slow client's tokens are those of the full-speed reader, byte for byte")
+def step_slow_vs_fast(context):
+    fast = context.world.jobs.last.wait_ended_with("[DONE]", 240)
+    slow = [json.loads(data) for name, data in context.world.slow.reader.events() if name == "token"]
+    assert_that([t["i"] for t in slow], equal_to(list(range(len(slow)))), "token indexes the slow client got")
+    assert_that(len(slow), equal_to(len(fast.stream.tokens())), "tokens the slow client got (the model may end early)")
+    assert_that("".join(t["t"] for t in slow).encode(), equal_to(fast.stream.text().encode()),
+                "slow client's completion vs. the same seed read at full speed")
 
 
 @then('the slow client\'s stream ends with "{marker}" within {seconds:Seconds}')

@@ -128,3 +128,24 @@ def step_workers_gone(context, hive):
 @then("queen still serves")
 def step_queen_serves(context):
     assert_that(context.stack.queen().health().get("state"), equal_to("serving"), "queen's /health state")
+
+
+@when('the rbee-hive process of hive "{hive}" is paused with SIGSTOP')
+def step_pause_hive(context, hive):
+    context.stack.pause_daemon(hive, context.cleanup)
+
+
+@then('hive "{hive}"\'s process table still holds {count:WorkerProcesses} for model "{model}"')
+def step_process_table_holds(context, hive, count, model):
+    rows = [r for r in context.stack.worker_processes(hive) if f"{model}.gguf" in r.command]
+    assert_that(rows, has_length(count), f"{model} worker processes in {hive}'s process table")
+
+
+@then('the next {count:d} jobs for model "{model}" all run on hive "{hive}"')
+def step_jobs_all_on(context, count, model, hive):
+    ran_on = []
+    for _ in range(count):
+        job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
+        context.world.jobs.add(job)
+        ran_on.append(context.stack.job_worker_hive(job)[0])
+    assert_that(ran_on, equal_to([hive] * count), "the hive each job ran on")

@@ -32,6 +32,15 @@ Feature: Queen's registry follows the hives' heartbeats
     And queen forgets hive "hive-2" within 10 seconds
     And a job for model "tinyllama" completes
 
+  Scenario: The running workers of an unavailable hive are never listed, and never given a job
+    Given a stack with 2 hives
+    And a completed job for model "tinyllama" on hive "hive-1"
+    When the rbee-hive process of hive "hive-1" is paused with SIGSTOP
+    Then queen marks hive "hive-1" unavailable within 6 seconds
+    And hive "hive-1"'s process table still holds 1 worker process for model "tinyllama"
+    And queen lists no worker of hive "hive-1"
+    And the next 3 jobs for model "tinyllama" all run on hive "hive-2"
+
   Scenario: A malformed heartbeat is refused and changes nothing
     Given a stack with 1 hive
     When a heartbeat missing its hive_id is posted to queen

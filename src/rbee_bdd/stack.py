@@ -140,6 +140,12 @@ class Stack:
         pause_process(pid, worker_id, cleanup)
         return pid
 
+    def pause_daemon(self, name: str, cleanup: CleanupStack) -> int:
+        """SIGSTOP a daemon's own process (its workers run on; resumed by *cleanup*); returns its host pid."""
+        pid = self.node(name).daemon_pid()
+        pause_process(pid, f"the daemon process of {name}", cleanup)
+        return pid
+
     def resume_worker(self, hive: str, worker_id: str) -> None:
         """SIGCONT a paused worker."""
         signal_process(self.worker_process(hive, worker_id).pid, signal.SIGCONT, worker_id)

@@ -94,6 +94,10 @@ class Node(Protocol):
         """SIGKILL the daemon's process alone (not its machine) and wait until it serves again."""
         ...
 
+    def daemon_pid(self) -> int:
+        """The host pid of the daemon's own process (the one listening on its port)."""
+        ...
+
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Replace a file on the node's own filesystem (as the daemon sees it)."""
         ...

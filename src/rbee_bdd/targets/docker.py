@@ -169,12 +169,16 @@ class DockerNode:
             return int(self.container.wait(timeout=int(scaled(10)))["StatusCode"])
         return None
 
-    def crash_and_recover(self) -> None:
-        """SIGKILL the daemon's process alone (the one listening on its port, whatever its name); the
-        hive-supervisor in the container starts it again."""
+    def daemon_pid(self) -> int:
         rows = self.processes()
         pid = listening_pid(rows, self.port)
         assert pid is not None, f"no process of {self.name} listens on port {self.port}: {rows}"
+        return pid
+
+    def crash_and_recover(self) -> None:
+        """SIGKILL the daemon's process alone (the one listening on its port, whatever its name); the
+        hive-supervisor in the container starts it again."""
+        pid = self.daemon_pid()
         timeline.fault(f"SIGKILL to the daemon process of {self.name} (pid {pid}), which comes back")
         os.kill(pid, signal.SIGKILL)
         eventually(lambda: all(r.pid != pid for r in self.processes()), 10,

@@ -165,6 +165,10 @@ class LocalNode:
             return self.popen.wait(scaled(10))
         return None
 
+    def daemon_pid(self) -> int:
+        assert self.popen is not None and self.popen.poll() is None, f"{self.name} is not running"
+        return self.popen.pid
+
     def crash_and_recover(self) -> None:
         timeline.fault(f"SIGKILL to the daemon process of {self.name}, which comes back")
         """SIGKILL the daemon alone (its workers, in their own sessions, keep running); start it again."""
