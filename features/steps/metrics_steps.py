@@ -25,7 +25,7 @@ def step_note_metrics(context, hive):
 @then("these series moved by exactly:")
 def step_series_moved(context):
     before = context.world.metrics_before
-    now = {}
+    now: dict[str, dict[str, float]] = {}
     for row in context.table:
         now.setdefault(row["daemon"], daemon_metrics(context, row["daemon"]))
     moved = {(r["daemon"], r["series"]): now[r["daemon"]].get(r["series"], 0.0)
