@@ -55,7 +55,7 @@ def test_sigterm_to_queen_returns_only_once_queen_shows_it_is_draining() -> None
         node = QueenNode(f"http://127.0.0.1:{server.server_address[1]}")
         stack.queen_node = node  # type: ignore[assignment]
         stack.credentials = None
-        stack.terminate_queen()
+        stack.terminate("queen")
         assert node.signals == [signal.SIGTERM]
         assert SlowToDrain.answers >= 4, "it returned before queen said it was draining"
     finally:

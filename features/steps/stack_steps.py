@@ -93,6 +93,16 @@ def step_hive_grace_stack(context, seconds):
     start_stack(context, 1, hive_args=("--shutdown-grace", str(seconds)))
 
 
+@given('a stack with 1 hive whose config file says "{text}", started with "{flags}"')
+def step_hive_config_flags_stack(context, text, flags):
+    start_stack(context, 1, hive_config=text + "\n", hive_args=tuple(flags.split()))
+
+
+@given('a stack with 1 hive whose config file says "{text}"')  # after the longer form, which it would match
+def step_hive_config_stack(context, text):
+    start_stack(context, 1, hive_config=text + "\n")
+
+
 @given("a stack with {count:Hives} without cgroup rights")
 def step_stack_no_cgroups(context, count):
     start_stack(context, count, cgroups=False)

@@ -48,6 +48,11 @@ def step_public_without_credentials(context, host):
     try_start(context, credentials=False, queen_args=("--host", host))
 
 
+@when('I start a stack whose hive\'s config file says "{text}"')
+def step_bad_hive_config(context, text):
+    try_start(context, hive_config=text + "\n")
+
+
 @when("I start a stack whose credential files others may read")
 def step_readable_credentials(context):
     try_start(context, credential_mode=0o644)

@@ -42,6 +42,7 @@ CAPABILITIES = {
     "alerting-metrics": "Prometheus counters and histograms of jobs, spawns, start timeouts, OOM kills, "
                         "health removals, auth failures and latencies",
     "protocol-versions": "heartbeats carry protocol and version; queen refuses another major version",
+    "config-file": "daemons read a --config TOML file at start (flags win) and again on SIGHUP",
     "hive-drain": "a hive drains on its own SIGTERM: running jobs finish, new spawns refused, exit 0",
 }
 PROGRAMS = ("queen", "hive", "worker", "keeper")

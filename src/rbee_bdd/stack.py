@@ -59,7 +59,7 @@ class Stack:
 
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
               queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
-              hive_args: tuple[str, ...] = ()) -> None:
+              hive_args: tuple[str, ...] = (), hive_config: str = "") -> None:
         """Start queen and the hives, and wait until queen has heard from each.
 
         Where hives know queen's address before it runs (docker: its container's name), all
@@ -73,7 +73,8 @@ class Stack:
 
         def start_hive(index: int) -> tuple[str, Node]:
             name = f"hive-{index}"
-            spec = HiveSpec(name, target.queen_url_for_hives(), interval, cgroups, worker_wrapper, hive_args)
+            spec = HiveSpec(name, target.queen_url_for_hives(), interval, cgroups, worker_wrapper, hive_args,
+                            hive_config.encode())
             return name, target.start_hive(spec)
 
         with ThreadPoolExecutor(max_workers=1 + hives) as pool:
@@ -217,6 +218,12 @@ class Stack:
         daemons = [row for row in self.hive_nodes[hive].processes() if not row.worker_id]
         assert daemons, f"{hive} runs no process"
         return [path.name for path in worker_cgroups(daemons[0].pid, self.target.hive_slice(hive))]
+
+    def rewrite_config(self, node: str, text: str) -> None:
+        """Replace the node's --config file with *text* and send it SIGHUP."""
+        assert self.target is not None
+        self.node(node).write_file(self.target.config_path(node), text.encode())
+        self.node(node).kill(signal.SIGHUP)
 
     def worker_leftovers(self, hive: str, worker_id: str) -> dict[str, list[str]]:
         """What is left of a worker that ended: its processes, cgroups, and listings at hive and queen."""

@@ -47,9 +47,9 @@ def die(prog: str, message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
-def setup_logging(prog: str) -> None:
-    """Plain log lines on stderr: time, level, program, message."""
-    level = os.environ.get("RBEE_LOG_LEVEL", "INFO").upper()
+def setup_logging(prog: str, level: str | None = None) -> None:
+    """Plain log lines on stderr: time, level, program, message; at *level*, else $RBEE_LOG_LEVEL, else INFO."""
+    level = (level or os.environ.get("RBEE_LOG_LEVEL", "INFO")).upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter(f"%(asctime)s %(levelname)s {prog} %(message)s", "%Y-%m-%dT%H:%M:%S")

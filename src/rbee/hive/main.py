@@ -10,6 +10,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from rbee.common import config
 from rbee.common.cli import ArgumentParser, die, non_negative, non_negative_int, positive, setup_logging
 from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
@@ -73,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gpu-interval", type=positive, default=2.0, metavar="SECONDS",
                         help="how often nvidia-smi is read")
     add_security_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging(PROG)
+    args = config.parse_args(parser, PROG, argv)
+    setup_logging(PROG, args.log_level)
     security = security_from_args(PROG, args)
     if not args.models.is_dir():
         die(PROG, f"model directory {args.models} does not exist")
@@ -114,14 +115,24 @@ def main(argv: list[str] | None = None) -> None:
     if not monitor.cgroups_enabled:
         logging.getLogger("rbee.hive").warning("workers run without cgroups: %s", monitor.reason)
     quota, period = args.worker_cpu_limit
-    config = HiveConfig(hive_id=args.hive_id, url=f"http://{advertise}:{port}", queen_url=args.queen_url,
+    hive_config = HiveConfig(hive_id=args.hive_id, url=f"http://{advertise}:{port}", queen_url=args.queen_url,
                         heartbeat_interval_s=args.heartbeat_interval, catalog=catalog,
                         spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
                         default_limits=Limits(quota, period, args.worker_memory_limit),
                         gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir,
                         shutdown_grace_s=args.shutdown_grace)
-    app = create_app(config, security)
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
+    app = create_app(hive_config, security)
+    reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
+        "max_workers": lambda v: setattr(spawn, "max_workers", max(0, v)),
+        "worker_health_interval": lambda v: setattr(spawn, "health_interval_s", v),
+        "worker_health_failures": lambda v: setattr(spawn, "remove_after", v),
+        "worker_idle_timeout": lambda v: setattr(spawn, "idle_timeout_s", v),
+        "worker_start_timeout": lambda v: setattr(spawn, "load_timeout_s", v),
+        "worker_stop_grace": lambda v: setattr(spawn, "stop_grace_s", v),
+        "shutdown_grace": lambda v: setattr(hive_config, "shutdown_grace_s", v),
+    })
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain,
+          reload=config.on_sighup(security.reload, reloader.reload))
 
 
 if __name__ == "__main__":

@@ -173,6 +173,7 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
 
     app = FastAPI(title="queen-rbee", lifespan=lifespan)
     app.state.drain = drain
+    app.state.registry = registry  # main's SIGHUP reload changes its bounds
     install_error_handlers(app)
     metrics = install_metrics(app, {
         "rbee_queen_jobs_active": ("jobs not yet ended", lambda: len(jobs.active())),

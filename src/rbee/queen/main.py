@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rbee.common import config
 from rbee.common.cli import ArgumentParser, die, non_negative, positive, setup_logging
 from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
@@ -35,20 +36,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--default-job-timeout", type=non_negative, default=600.0, metavar="SECONDS",
                         help="the deadline of a job that gives no timeout_s (default 600; 0: none)")
     add_security_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging(PROG)
+    args = config.parse_args(parser, PROG, argv)
+    setup_logging(PROG, args.log_level)
     security = security_from_args(PROG, args)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
         die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
-    config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
+    queen_config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
                          port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
                          ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout,
                          shutdown_grace_s=args.shutdown_grace, cascade_shutdown=args.cascade_shutdown,
                          default_job_timeout_s=args.default_job_timeout)
-    app = create_app(config, security)
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
+    app = create_app(queen_config, security)
+    registry = app.state.registry
+    reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
+        "hive_stale_after": lambda v: setattr(registry, "stale_after_s", v),
+        "hive_remove_after": lambda v: setattr(registry, "remove_after_s", max(v, registry.stale_after_s)),
+        "stall_timeout": lambda v: setattr(queen_config, "stall_timeout_s", v),
+        "shutdown_grace": lambda v: setattr(queen_config, "shutdown_grace_s", v),
+        "default_job_timeout": lambda v: setattr(queen_config, "default_job_timeout_s", v),
+    })
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain,
+          reload=config.on_sighup(security.reload, reloader.reload))
 
 
 if __name__ == "__main__":

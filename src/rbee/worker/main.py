@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rbee.common import config
 from rbee.common.cli import ArgumentParser, die, setup_logging
 from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
@@ -25,8 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-mmap", action="store_true", help="read the weights into memory")
     add_security_arguments(parser)
-    args = parser.parse_args(argv)
-    setup_logging(PROG)
+    args = config.parse_args(parser, PROG, argv)
+    setup_logging(PROG, args.log_level)
     security = security_from_args(PROG, args)
     try:
         check_model_file(args.model)
@@ -38,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
         die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
     engine = Engine(args.model, args.ctx, args.threads, use_mmap=not args.no_mmap)
     app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1], security.denials)
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, reload=security.reload)
+    reloader = config.Reloader(args, {})  # of its settings only the log level changes at run time
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain,
+          reload=config.on_sighup(security.reload, reloader.reload))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ class HiveSpec:
     cgroups: bool = True  # False: the hive runs without the rights to write cgroups
     worker_wrapper: str = ""  # a program of fixtures/bin that the hive starts instead, and that execs the worker
     extra_args: tuple[str, ...] = ()
+    config: bytes = b""  # a TOML file the hive gets as --config (none when empty)
 
 
 class Node(Protocol):
@@ -157,6 +158,10 @@ class Target(Protocol):
 
     def worker_program(self, hive: str) -> str:
         """The worker program *hive* starts, on its filesystem: its own copy of its worker_wrapper."""
+        ...
+
+    def config_path(self, node: str) -> str:
+        """Where *node*'s --config file is, on its filesystem."""
         ...
 
     def hive_slice(self, hive: str) -> str:

@@ -290,7 +290,8 @@ class DockerTarget:
         )
 
     def _run(self, node: str, command: list[str], port: int, extra_env: dict[str, str] | None = None,
-             **extra: Any) -> DockerNode:
+             files: dict[str, bytes] | None = None, **extra: Any) -> DockerNode:
+        """Create the node's container, put the harness's files and *files* (path: data) in, start it."""
         name = self.identity.name(node)
         command = self.config.profile.rename(command)  # the build's own flag names
         if self.config.coverage:  # the daemons measure themselves into the host's reports
@@ -307,6 +308,8 @@ class DockerTarget:
                 environment={**self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}, **extra,
             )
             container.put_archive("/", harness_files())
+            if files:
+                container.put_archive("/", tar_of(files, 0o644))
             if self.credentials is not None:
                 container.put_archive("/", tar_of(self.credentials.files(), self.credentials.file_mode,
                                                   SECRETS_DIR, 0o700))
@@ -357,18 +360,23 @@ class DockerTarget:
                    "--state-dir", STATE_DIR, "--download-dir", DOWNLOAD_DIR,
                    "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--worker-cmd", f"{FIXTURE_BIN}/{spec.worker_wrapper}" if spec.worker_wrapper else worker,
-                   "--nvidia-smi", nvidia_smi, *self._security_flags(hive_flags(SECRETS_DIR)), *spec.extra_args]
+                   "--nvidia-smi", nvidia_smi, *self._security_flags(hive_flags(SECRETS_DIR)),
+                   *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         if spec.cgroups:
             # the engine mounts the cgroup filesystem read-only in containers (and privileged
             # containers cannot start on every engine): the host's, read-write, lets the hive
             # make its workers' cgroups under its own container's cgroup
             volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
-        return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"],
+        config = {self.config_path(spec.name): spec.config} if spec.config else {}
+        return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"], files=config,
                          extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE, "RBEE_REAL_WORKER": worker})
 
     def worker_program(self, hive: str) -> str:
         return program_of(self.worker_programs, hive)
+
+    def config_path(self, node: str) -> str:
+        return f"{HARNESS_DIR}/{node}.toml"
 
     def hive_slice(self, hive: str) -> str:
         return "rbee.slice"  # the hive's default: each hive has a container, and its cgroup, of its own

@@ -274,7 +274,10 @@ class LocalTarget:
                 "--nvidia-smi", self._nvidia_smi(), "--cgroup-slice", self._slice(spec.name),
                 "--state-dir", str(self.work_dir / f"{spec.name}-state"),
                 "--download-dir", str(self.work_dir / f"{spec.name}-downloads"),
-                *self._security_flags(spec.name, hive_flags(str(self.secrets_dir))), *spec.extra_args]
+                *self._security_flags(spec.name, hive_flags(str(self.secrets_dir))),
+                *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
+        if spec.config:
+            write_file(Path(self.config_path(spec.name)), spec.config, 0o644)
         self.hive_names.append(spec.name)
         node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state),
                                              "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd)},
@@ -284,6 +287,9 @@ class LocalTarget:
 
     def worker_program(self, hive: str) -> str:
         return program_of(self.worker_programs, hive)
+
+    def config_path(self, node: str) -> str:
+        return str(self.work_dir / f"{node}.toml")
 
     def hive_slice(self, hive: str) -> str:
         return self._slice(hive)
