@@ -1,7 +1,7 @@
 """What a hive leaves after a worker's lifecycle events: failed spawns, removals, reaped exits."""
 
 from behave import given, then, when
-from hamcrest import assert_that, empty, equal_to, greater_than, has_entries, has_length, starts_with
+from hamcrest import assert_that, contains_string, empty, equal_to, greater_than, has_entries, has_length, starts_with
 
 from rbee_bdd.faults import process_state
 from rbee_bdd.waiting import eventually, holds, scaled
@@ -171,3 +171,12 @@ def step_spawns_then_refuses(context, hive, count, model, status, code):
 def step_log_once(context, hive, text):
     log = context.stack.node(hive).log_text()
     assert_that(log.count(text), equal_to(1), f"times {hive}'s log says {text!r}")
+
+
+@then('the job\'s error names what "{model}" needs and the {mib:d} MiB limit, in bytes')
+def step_memory_numbers(context, model, mib):
+    # the contract's estimate: the model file's size plus 20 %
+    need = int((context.suite_config.models_dir / f"{model}.gguf").stat().st_size * 1.2)
+    marker = context.world.jobs.last.stream.terminal or ""
+    assert_that(marker, contains_string(f"{need} bytes"), "the job's error")
+    assert_that(marker, contains_string(f"{mib * 2**20} bytes"), "the job's error")

@@ -1,9 +1,21 @@
 """A model hub run by the harness, and hives provisioning models from it."""
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 from behave import given, then, when
-from hamcrest import assert_that, equal_to, has_item, has_length
+from hamcrest import (
+    assert_that,
+    close_to,
+    contains_string,
+    equal_to,
+    greater_than_or_equal_to,
+    has_item,
+    has_length,
+    less_than_or_equal_to,
+)
+
+from rbee_bdd.waiting import holds, scaled
 
 
 def provision(context, hive, name):
@@ -69,3 +81,138 @@ def step_hub_resumed(context, name, pct):
 @then('hive "{hive}" lists the model "{name}"')
 def step_lists_model(context, hive, name):
     assert_that(context.stack.hive(hive).models()["models"], has_item(name), f"models {hive} lists")
+
+
+def source_bytes(context, source):
+    return (context.suite_config.models_dir / f"{source}.gguf").read_bytes()
+
+
+def hub_serving(context, name, data, **options):
+    """Serve *data* as *name* on the scenario's hub (started at the first call)."""
+    if context.world.hub is None:
+        context.world.hub = context.stack.start_model_hub(context.cleanup)
+    context.world.hub_path = context.world.hub.add_bytes(name, data, **options)
+
+
+@given('a model hub that answers {status:d} for "{name}"')
+def step_hub_refuses(context, name, status):
+    if status == 404:  # a hub that runs, without that file
+        hub_serving(context, "another-model", b"GGUF")
+        context.world.hub_path = f"/models/{name}.gguf"
+    else:
+        hub_serving(context, name, b"", status=status)
+
+
+@given('a model hub that serves "{name}" (the bytes of {source}) and stalls at {pct:d} %')
+def step_hub_stalls(context, name, source, pct):
+    hub_serving(context, name, source_bytes(context, source), stall_at=pct / 100)
+
+
+@given('a model hub that serves "{name}" (the bytes of {source}) without announcing its size')
+def step_hub_unsized(context, name, source):
+    hub_serving(context, name, source_bytes(context, source), unsized=True)
+
+
+@given('a model hub that serves "{name}" as the bytes of {source} with one byte changed')
+def step_hub_corrupt(context, name, source):
+    data = bytearray(source_bytes(context, source))
+    data[len(data) // 2] ^= 0xFF
+    hub_serving(context, name, bytes(data))
+
+
+@when('the hub serves the true bytes of {source} as "{name}"')
+def step_hub_fixed(context, source, name):
+    hub_serving(context, name, source_bytes(context, source))
+
+
+@when('a client asks hive "{hive}" to provision "{name}" from the hub, expecting the sha256 of {source}')
+def step_provision_expecting(context, hive, name, source):
+    hub = context.world.hub
+    expected = hashlib.sha256(source_bytes(context, source)).hexdigest()
+    context.world.provisioned = [context.stack.hive(hive).provision(name, hub.url(context.world.hub_path), expected)]
+
+
+@when('a client follows hive "{hive}"\'s provisioning of "{name}" from the hub')
+def step_follow_provision(context, hive, name):
+    hub, path = context.world.hub, context.world.hub_path
+    stream = context.stack.hive(hive).follow_provision(name, hub.url(path), hub.files[path].sha256)
+    context.cleanup.push("close the provision stream", stream.close)
+    context.world.provision_stream = stream
+
+
+@when("the provision stream has reported at least {pct:d} %")
+def step_stream_reached(context, pct):
+    stream = context.world.provision_stream
+
+    def reached():
+        percents = [e.json()["percent"] or 0 for e in stream.named("progress")]
+        assert_that(max(percents, default=0), greater_than_or_equal_to(pct), f"progress so far: {stream.summary()}")
+
+    holds(reached, 30, f"the provisioning to pass {pct} %")
+    context.world.reached_bytes = stream.named("progress")[-1].json()["bytes"]
+
+
+@then('the provision stream ends with "{marker}" within {seconds:Seconds}')
+def step_stream_ends(context, marker, seconds):
+    stream = context.world.provision_stream
+    stream.wait_ended(scaled(seconds))
+    assert_that(stream.terminal, equal_to(marker), f"the provision stream: {stream.summary()}")
+
+
+@then("its progress events report bytes, total and percent, at least every 10 % and at 100 %")
+def step_progress_events(context):
+    progress = [e.json() for e in context.world.provision_stream.named("progress")]
+    size = len(context.world.hub.files[context.world.hub_path].data)
+    assert_that({p["total"] for p in progress}, equal_to({size}), f"the totals the progress events report: {progress}")
+    for event in progress:
+        assert_that(event["percent"], close_to(100 * event["bytes"] / size, 0.1), f"percent of {event}")
+    steps = [p["percent"] for p in progress]
+    gaps = [b - a for a, b in zip([0.0, *steps], steps, strict=False)]
+    print(f"progress events at: {steps}")
+    assert_that(max(gaps), less_than_or_equal_to(10.0 + 100 * 64 * 1024 / size), "largest gap between reports "
+                "(10 % plus at most one read of 64 KiB)")
+    assert_that(steps[-1], equal_to(100.0), "the last progress event's percent")
+
+
+@then('the hive answers {status:d} with code "{code}"')
+def step_hive_answers(context, status, code):
+    (answer,) = context.world.provisioned
+    assert_that((answer.status_code, answer.json().get("error", {}).get("code")), equal_to((status, code)),
+                f"the hive's answer: {answer.text[:300]}")
+
+
+@then('the hive\'s answer names {what}')
+def step_answer_names(context, what):
+    (answer,) = context.world.provisioned
+    expected = {"the file's size": str(len(context.world.hub.files[context.world.hub_path].data))}[what]
+    assert_that(answer.json()["error"]["message"], contains_string(expected), "the hive's error message")
+
+
+@then('hive "{hive}" neither lists the model "{name}" nor keeps any file of it')
+def step_nothing_installed(context, hive, name):
+    models = context.stack.hive(hive).models()["models"]
+    assert_that(name in models, equal_to(False), f"{name} among the models {hive} lists: {models}")
+    kept = [f for f in context.stack.downloaded_files(hive) if f.startswith(name)]
+    assert_that(kept, equal_to([]), f"files of {name} in {hive}'s download directory")
+
+
+@then('the hub was asked for "{name}" twice, each time from the start')
+def step_hub_twice_fresh(context, name):
+    assert_that(context.world.hub.requests_for(context.world.hub_path), equal_to(["", ""]),
+                f"requests for {name} (Range headers)")
+
+
+@then('the hub\'s last request for "{name}" went on from where the crashed hive had got to')
+def step_hub_resumed_after_crash(context, name):
+    ranges = context.world.hub.requests_for(context.world.hub_path)
+    assert_that(len(ranges), greater_than_or_equal_to(2), f"requests for {name}: {ranges}")
+    start = int(ranges[-1].removeprefix("bytes=").removesuffix("-") or 0)
+    assert_that(start, greater_than_or_equal_to(context.world.reached_bytes), f"where the last request began: {ranges}")
+    resumed = context.world.provision_answer["resumed_from"]
+    assert_that(resumed, equal_to([start]), "where the hive says it resumed")
+
+
+@then('hive "{hive}" does not list the model "{name}"')
+def step_not_listed(context, hive, name):
+    models = context.stack.hive(hive).models()["models"]
+    assert_that(name in models, equal_to(False), f"{name} among the models {hive} lists: {models}")

@@ -103,6 +103,21 @@ def step_hive_config_stack(context, text):
     start_stack(context, 1, hive_config=text + "\n")
 
 
+@given("a stack with 1 hive whose downloads stall out after {seconds:Seconds}")
+def step_stall_bound_stack(context, seconds):
+    start_stack(context, 1, hive_args=("--download-stall-timeout", str(seconds)))
+
+
+@given("a stack with 1 hive whose downloads go to a disk of {kib:d} KiB")
+def step_small_disk_stack(context, kib):
+    start_stack(context, 1, download_disk_bytes=kib * 1024)
+
+
+@given("a stack with 1 hive whose workers get at most {mib:d} MiB of memory")
+def step_memory_limit_stack(context, mib):
+    start_stack(context, 1, hive_args=("--worker-memory-limit", f"{mib}M"))
+
+
 @given("a stack with {count:Hives} without cgroup rights")
 def step_stack_no_cgroups(context, count):
     start_stack(context, count, cgroups=False)

@@ -50,8 +50,17 @@ def node_netns_reason(target: str) -> str | None:
                                  else "iptables and nsenter are needed on the host")
 
 
+def tmpfs_reason(target: str) -> str | None:
+    """A small disk for a hive's downloads: a tmpfs in its container, or mounted by root on the host."""
+    if target == "docker":
+        return None
+    if os.geteuid() != 0:
+        return f"the {target} target mounts a tmpfs for a small disk, which needs root"
+    return None if shutil.which("mount") and shutil.which("umount") else "mount and umount are needed on the host"
+
+
 CHECKS = {"docker": docker_reason, "cgroups": cgroups_reason, "netadmin": netadmin_reason, "gpu": gpu_reason}
-TARGET_CHECKS = {"node-netns": node_netns_reason}
+TARGET_CHECKS = {"node-netns": node_netns_reason, "tmpfs": tmpfs_reason}
 
 
 def missing(tags: list[str], target: str = "docker") -> str | None:

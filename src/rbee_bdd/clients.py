@@ -150,5 +150,11 @@ class HiveClient:
         body = {"name": name, "url": url, "sha256": sha256}
         return request("POST", f"{self.url}/v1/models/provision", json=body, timeout=120.0)
 
+    def follow_provision(self, name: str, url: str, sha256: str) -> JobStream:
+        """Ask the hive to provision model *name*, reading its progress stream (``progress`` events,
+        then ``done`` and ``[DONE]``, or ``[ERROR] CODE: message``) as it comes."""
+        return JobStream(f"{self.url}/v1/models/provision", {"Accept": "text/event-stream"}, "POST",
+                         {"name": name, "url": url, "sha256": sha256}).start()
+
     def spawn(self, model: str, **limits: str) -> httpx.Response:
         return request("POST", f"{self.url}/v1/workers", json={"model": model, **limits}, timeout=10.0)

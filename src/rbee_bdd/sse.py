@@ -33,6 +33,8 @@ class SseReader:
 
     url: str
     headers: dict[str, str] = field(default_factory=dict)
+    method: str = "GET"
+    body: dict[str, Any] | None = None  # sent as JSON (a POST whose answer is a stream)
     events: list[StreamEvent] = field(default_factory=list)
     failure: str | None = None
     _ended: threading.Event = field(default_factory=threading.Event)
@@ -49,7 +51,8 @@ class SseReader:
     def _read(self) -> None:
         try:
             with client(httpx.Timeout(10.0, read=60.0)) as session, \
-                    connect_sse(session, "GET", self.url, headers=with_credentials(self.url, self.headers)) as source:
+                    connect_sse(session, self.method, self.url, json=self.body,
+                                headers=with_credentials(self.url, self.headers)) as source:
                 self._response = source.response
                 if source.response.status_code != 200:
                     self.failure = f"HTTP {source.response.status_code}: {source.response.read()[:300]!r}"

@@ -59,7 +59,7 @@ class Stack:
 
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
               queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
-              hive_args: tuple[str, ...] = (), hive_config: str = "") -> None:
+              hive_args: tuple[str, ...] = (), hive_config: str = "", download_disk_bytes: int = 0) -> None:
         """Start queen and the hives, and wait until queen has heard from each.
 
         Where hives know queen's address before it runs (docker: its container's name), all
@@ -74,7 +74,7 @@ class Stack:
         def start_hive(index: int) -> tuple[str, Node]:
             name = f"hive-{index}"
             spec = HiveSpec(name, target.queen_url_for_hives(), interval, cgroups, worker_wrapper, hive_args,
-                            hive_config.encode())
+                            hive_config.encode(), download_disk_bytes)
             return name, target.start_hive(spec)
 
         with ThreadPoolExecutor(max_workers=1 + hives) as pool:
@@ -218,6 +218,11 @@ class Stack:
         daemons = [row for row in self.hive_nodes[hive].processes() if not row.worker_id]
         assert daemons, f"{hive} runs no process"
         return [path.name for path in worker_cgroups(daemons[0].pid, self.target.hive_slice(hive))]
+
+    def downloaded_files(self, hive: str) -> list[str]:
+        """The names in the hive's download directory, read on its own filesystem."""
+        assert self.target is not None
+        return self.hive_nodes[hive].list_dir(self.target.download_dir(hive))
 
     def rewrite_config(self, node: str, text: str) -> None:
         """Replace the node's --config file with *text* and send it SIGHUP."""

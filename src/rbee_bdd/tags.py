@@ -58,6 +58,7 @@ TOPICS = {
     "validation": "bad input refused, nothing changed, safe error bodies",
     "audit": "the hash-chained audit trail",
     "lifecycle": "workers that cannot start, do not start, stay idle, stop answering or end: what the hive does",
+    "preflight": "a model checked against the memory and disk it may use before a spawn or a download",
     "config": "the daemons' --config TOML files, at start and on SIGHUP",
     "metrics": "the counters and histograms an operator alerts on move for the right events",
     "version": "hives of other protocol versions: taken, or refused and never scheduled to",

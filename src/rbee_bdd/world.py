@@ -20,7 +20,7 @@ from rbee_bdd.load import HeartbeatFlood
 from rbee_bdd.model_hub import ModelHub
 from rbee_bdd.network import Partition
 from rbee_bdd.slow_consumers import PacedReader
-from rbee_bdd.sse import HeartbeatStream
+from rbee_bdd.sse import HeartbeatStream, JobStream
 from rbee_bdd.stack import Stack
 from rbee_bdd.targets.base import NodeStartError
 
@@ -106,6 +106,8 @@ class World:
     cut_at: int = 0  # where the hub cuts a download (bytes)
     provisioned: list[httpx.Response] = field(default_factory=list)
     provision_answer: dict[str, Any] = field(default_factory=dict)
+    provision_stream: JobStream | None = None  # a provisioning followed as it goes
+    reached_bytes: int = 0  # how far it had got when last looked at
     # security probes
     sent_authorization: str = ""  # the Authorization value of the last probe ("" for none)
     refused_secrets: list[str] = field(default_factory=list)  # secrets of refused probes, to look for later

@@ -13,18 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Header
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from rbee.common.errors import RbeeError, install_error_handlers
+from rbee.common.events import DONE, EventLog
 from rbee.common.guard import Route
 from rbee.common.metrics import install_metrics
 from rbee.common.security import Security
 from rbee.common.server import write_port_file
+from rbee.common.streaming import EventStreamResponse
 from rbee.common.validation import IDENTIFIER, MODEL_NAME, STRICT
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
-from rbee.hive.placement import choose_gpu
+from rbee.hive.placement import check_memory, choose_gpu
 from rbee.hive.provision import Provisioner
 from rbee.hive.queen_link import QueenLink
 from rbee.hive.telemetry import Telemetry, heartbeat_body
@@ -47,6 +50,7 @@ class HiveConfig:
     download_dir: Path | None = None  # where provisioned models go (None: they cannot be)
     device: str = "cpu"  # or "gpu": workers placed on a GPU after a memory preflight
     shutdown_grace_s: float = 30.0  # on SIGTERM, how long busy workers may take to finish their jobs
+    download_stall_timeout_s: float = 30.0  # a download that gets no byte this long is DOWNLOAD_STALLED
 
 
 log = logging.getLogger("rbee.hive")
@@ -88,6 +92,15 @@ class SpawnRequest(BaseModel):
     job_id: str = Field(default="", pattern=f"{IDENTIFIER}|^$")
     cpu_limit: str | None = Field(default=None, max_length=64, description="cpu.max form: 'QUOTA PERIOD' or 'max'")
     memory_limit: str | None = Field(default=None, max_length=64, description="bytes, or 256M / 1G")
+
+
+async def present_events(name: str) -> AsyncIterator[bytes]:
+    """The provision stream of a model the hive has already: its ``done`` event, then ``[DONE]``."""
+    log_of = EventLog()
+    await log_of.append("done", {"name": name, "state": "present", "downloaded": False})
+    await log_of.close(DONE)
+    async for chunk in log_of.stream():
+        yield chunk
 
 
 def limits_of(req: SpawnRequest, default: Limits) -> Limits:
@@ -200,17 +213,24 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
         catalog = config.catalog
         return {"models": catalog.names(), "catalog": str(catalog.db_path), "recoveries": catalog.recoveries}
 
-    provisioner = Provisioner(config.catalog, config.download_dir) if config.download_dir else None
+    # queen knows of a downloaded model before anyone who asked for it hears it is there
+    provisioner = Provisioner(config.catalog, config.download_dir, config.download_stall_timeout_s,
+                              link.push_heartbeat_and_wait) if config.download_dir else None
 
-    @app.post("/v1/models/provision")
-    async def provision(req: ProvisionRequest) -> dict[str, Any]:
-        """Make *name* available from *url*: one download however many ask at once."""
+    @app.post("/v1/models/provision", response_model=None)
+    async def provision(req: ProvisionRequest, accept: str = Header(default="")) -> dict[str, Any] | StreamingResponse:
+        """Make *name* available from *url*: one download however many ask at once. With
+        ``Accept: text/event-stream`` the answer is the download's progress as it goes."""
         if provisioner is None:
             raise RbeeError("PROVISIONING_DISABLED", f"hive {config.hive_id} has no --download-dir", 400)
+        if "text/event-stream" in accept:
+            started = provisioner.start(req.name, req.url, req.sha256)
+            if started is None:
+                return EventStreamResponse(present_events(req.name))
+            return EventStreamResponse(started[1].events.stream())
         done, joined = await provisioner.provision(req.name, req.url, req.sha256)
         if done is None:
             return {"name": req.name, "state": "present", "downloaded": False}
-        await link.push_heartbeat_and_wait()  # queen knows of the model before the answer goes out
         return {"name": req.name, "state": "present", "downloaded": not joined, "joined": joined,
                 "size": done.size, "sha256": done.sha256, "requests": done.requests,
                 "resumed_from": done.resumed_from}
@@ -226,6 +246,7 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
         path = config.catalog.path(req.model)
         if path is None:
             raise RbeeError("MODEL_NOT_FOUND", f"hive {config.hive_id} has no model {req.model!r}", 404)
+        check_memory(req.model, path, limits.memory_bytes)
         env: dict[str, str] = {}
         if config.device == "gpu":  # a fresh reading: the preflight must see the memory free now
             gpu = choose_gpu(req.model, path, await asyncio.to_thread(config.monitor.read_gpus))

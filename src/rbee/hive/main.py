@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shutdown-grace", type=positive, default=30.0, metavar="SECONDS",
                         help="on SIGTERM, how long workers running a job may take to finish it before every "
                              "worker is stopped (new spawns are refused meanwhile: HIVE_DRAINING)")
+    parser.add_argument("--download-stall-timeout", type=positive, default=30.0, metavar="SECONDS",
+                        help="a model download that gets no byte this long ends with DOWNLOAD_STALLED")
     parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
                         metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
     parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                         spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
                         default_limits=Limits(quota, period, args.worker_memory_limit),
                         gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir,
-                        shutdown_grace_s=args.shutdown_grace)
+                        shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout)
     app = create_app(hive_config, security)
     reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
         "max_workers": lambda v: setattr(spawn, "max_workers", max(0, v)),

@@ -1,4 +1,5 @@
-"""Which device a new worker runs on: the preflight that refuses a model no GPU has room for.
+"""Where a new worker runs, and the preflights that refuse a model with no room: on the GPU, or in
+the memory the worker may use (its cgroup limit, else what the machine has available).
 
 The estimate is the model file's size plus a margin for the context and scratch buffers.
 The reference worker is a CPU build of llama.cpp; on a GPU hive it is still placed (with
@@ -8,6 +9,8 @@ CUDA_VISIBLE_DEVICES) on the GPU the preflight chose, as a CUDA build would use 
 from __future__ import annotations
 
 from pathlib import Path
+
+import psutil
 
 from rbee.common.errors import RbeeError
 from rbee.hive.gpu import GpuReading
@@ -31,3 +34,14 @@ def choose_gpu(model: str, model_path: Path, reading: GpuReading) -> int:
                         f"model {model} needs {need:.1f} MiB of GPU memory; the GPU with the most free "
                         f"(GPU {best}) has {reading.free_mb[best]:.1f} MiB", 503)
     return best
+
+
+def check_memory(model: str, model_path: Path, limit_bytes: int | None) -> None:
+    """507 INSUFFICIENT_MEMORY, naming both numbers, when the model cannot fit the worker's memory."""
+    size = model_path.stat().st_size
+    need = int(size * MARGIN)
+    room, where = (limit_bytes, "its memory limit allows") if limit_bytes else \
+        (psutil.virtual_memory().available, "this machine has available")
+    if need > room:
+        raise RbeeError("INSUFFICIENT_MEMORY", f"model {model} needs about {need} bytes ({size} on disk plus "
+                        f"20 %), more than the {room} bytes {where}", 507)

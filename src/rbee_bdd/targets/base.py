@@ -65,6 +65,7 @@ class HiveSpec:
     worker_wrapper: str = ""  # a program of fixtures/bin that the hive starts instead, and that execs the worker
     extra_args: tuple[str, ...] = ()
     config: bytes = b""  # a TOML file the hive gets as --config (none when empty)
+    download_disk_bytes: int = 0  # its --download-dir on a tmpfs of this size (0: the node's own disk)
 
 
 class Node(Protocol):
@@ -158,6 +159,10 @@ class Target(Protocol):
 
     def worker_program(self, hive: str) -> str:
         """The worker program *hive* starts, on its filesystem: its own copy of its worker_wrapper."""
+        ...
+
+    def download_dir(self, hive: str) -> str:
+        """The hive's --download-dir, on its filesystem."""
         ...
 
     def config_path(self, node: str) -> str:

@@ -369,7 +369,12 @@ class DockerTarget:
             # make its workers' cgroups under its own container's cgroup
             volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
         config = {self.config_path(spec.name): spec.config} if spec.config else {}
+        if spec.download_disk_bytes:  # a tmpfs mount needs no privilege
+            volumes_extra = {"tmpfs": {DOWNLOAD_DIR: f"size={spec.download_disk_bytes}"}}
+        else:
+            volumes_extra = {}
         return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"], files=config,
+                         **volumes_extra,
                          extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE, "RBEE_REAL_WORKER": worker})
 
     def worker_program(self, hive: str) -> str:
@@ -377,6 +382,9 @@ class DockerTarget:
 
     def config_path(self, node: str) -> str:
         return f"{HARNESS_DIR}/{node}.toml"
+
+    def download_dir(self, hive: str) -> str:
+        return DOWNLOAD_DIR
 
     def hive_slice(self, hive: str) -> str:
         return "rbee.slice"  # the hive's default: each hive has a container, and its cgroup, of its own

@@ -218,6 +218,7 @@ class LocalTarget:
         self.nodes: list[LocalNode] = []
         self.hive_names: list[str] = []
         self.worker_programs: dict[str, str] = {}
+        self.mounts: list[Path] = []  # tmpfs mounts of hives' download dirs, unmounted at teardown
         self.credentials = credentials
         self.audit = audit
         if credentials is not None:
@@ -273,11 +274,13 @@ class LocalTarget:
                 "--heartbeat-interval", str(spec.heartbeat_interval), "--worker-cmd", worker_cmd,
                 "--nvidia-smi", self._nvidia_smi(), "--cgroup-slice", self._slice(spec.name),
                 "--state-dir", str(self.work_dir / f"{spec.name}-state"),
-                "--download-dir", str(self.work_dir / f"{spec.name}-downloads"),
+                "--download-dir", self.download_dir(spec.name),
                 *self._security_flags(spec.name, hive_flags(str(self.secrets_dir))),
                 *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
         if spec.config:
             write_file(Path(self.config_path(spec.name)), spec.config, 0o644)
+        if spec.download_disk_bytes:
+            self._mount_tmpfs(Path(self.download_dir(spec.name)), spec.download_disk_bytes)
         self.hive_names.append(spec.name)
         node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state),
                                              "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd)},
@@ -290,6 +293,18 @@ class LocalTarget:
 
     def config_path(self, node: str) -> str:
         return str(self.work_dir / f"{node}.toml")
+
+    def download_dir(self, hive: str) -> str:
+        return str(self.work_dir / f"{hive}-downloads")
+
+    def _mount_tmpfs(self, directory: Path, size: int) -> None:
+        """A small disk of its own for *directory* (root only: see capabilities.tmpfs_reason)."""
+        directory.mkdir(exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(directory)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise NodeStartError(f"cannot mount a tmpfs on {directory}: {done.stderr.strip()}")
+        self.mounts.append(directory)
 
     def hive_slice(self, hive: str) -> str:
         return self._slice(hive)
@@ -323,6 +338,9 @@ class LocalTarget:
         for leftover in self._slices():  # a hive killed before it could remove its slice
             with contextlib.suppress(OSError):
                 remove_tree(leftover)
+        for mount in self.mounts:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+        self.mounts.clear()
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
