@@ -64,7 +64,8 @@ def test_keeper_with_unreachable_queen_fails_clearly():
 
 @pytest.mark.parametrize("flag, value", [("--worker-idle-timeout", "-1"), ("--worker-start-timeout", "0"),
                                          ("--worker-health-failures", "-1"), ("--worker-health-failures", "2.5"),
-                                         ("--shutdown-grace", "0"),
+                                         ("--shutdown-grace", "0"), ("--download-stall-timeout", "0"),
+                                         ("--log-level", "loud"),
                                          ("--worker-start-timeout", "soon")])
 def test_hive_refuses_a_bad_lifecycle_bound_naming_the_flag(tmp_path, flag, value):
     done = run("rbee-hive", "--queen-url", "http://127.0.0.1:9", "--models", str(tmp_path), flag, value)
