@@ -10,7 +10,7 @@ def job(op: int, tokens: str, marker: str = "[DONE]", start: float = 1.0, via: s
     events = [{"t": start, "type": "invoke", "op": op, "client": 0, **PARAMS},
               {"t": start + 0.1, "type": "accepted", "op": op, "job_id": f"job-{op}"}]
     events += [{"t": start + 0.2 + i / 100, "type": "token", "op": op, "i": i, "text": c} for i, c in enumerate(tokens)]
-    return events + [{"t": start + 0.5, "type": "end", "op": op, "marker": marker, "via": via}]
+    return [*events, {"t": start + 0.5, "type": "end", "op": op, "marker": marker, "via": via}]
 
 
 def final(**overrides: object) -> dict:
