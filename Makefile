@@ -34,7 +34,7 @@ run_suite    = @status=0; $(SUITE) $(1) -f rerun -o $(REPORTS)/parts/rerun-{part
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
-	clean distclean bench bench-startup bench-flow bench-auth fuzz fuzz-short
+	clean distclean bench bench-startup bench-flow bench-auth fuzz fuzz-short chaos
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
@@ -45,6 +45,7 @@ help:
 	@echo "make bdd-standalone  the suite against the stack installed another way (docs/own-build.md)"
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
 	@echo "make bench-auth what authentication adds to POST /v1/jobs"
+	@echo "make chaos      a seeded chaos run judged by the checker (SEED=1 DURATION=600 CLIENTS=4 TARGET=docker)"
 	@echo "make fuzz       schemathesis against queen, hive and worker (FUZZ_EXAMPLES=100 SEED=1); fuzz-short: 10"
 	@echo "make setup | fixtures | image | image-standalone | lint | unit | clean | distclean"
 	@echo ""
@@ -173,6 +174,14 @@ bench-flow: setup fixtures
 
 bench-auth: setup fixtures
 	$(BIN)/python -m benchmarks.auth
+
+# --- chaos: a seeded nemesis against a workload, the history judged by the checker --------------
+DURATION ?= 600
+CLIENTS  ?= 4
+TARGET   ?= docker
+chaos: setup fixtures stack-image
+	$(BIN)/python -m rbee_bdd.chaos --seed $(SEED) --duration $(DURATION) --clients $(CLIENTS) --target $(TARGET) \
+	  --reports $(REPORTS)/chaos
 
 # --- fuzz: schemathesis against the OpenAPI of a live local stack's queen, hive and worker --------
 fuzz: setup fixtures

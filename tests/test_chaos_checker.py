@@ -13,6 +13,11 @@ def job(op: int, tokens: str, marker: str = "[DONE]", start: float = 1.0, via: s
     return [*events, {"t": start + 0.5, "type": "end", "op": op, "marker": marker, "via": via}]
 
 
+def disconnected(events: list[dict]) -> list[dict]:
+    events[0]["plan"] = "disconnect"
+    return events
+
+
 def final(**overrides: object) -> dict:
     return {"t": 50.0, "type": "final", "registry_workers": ["w1"], "process_workers": ["w1"], "jobs_active": 0,
             "streams_open": 0, "reservations": 0, "memory_before": {"queen": 100}, "memory_after": {"queen": 120},
@@ -25,10 +30,14 @@ def invariants(history: list[dict]) -> list[str]:
 
 def test_a_correct_history_passes() -> None:
     history = [REF, *job(1, "abc"), *job(2, "ab", "[ERROR] WORKER_CRASHED: gone", 2.0),
-               *job(3, "a", "[CANCELLED]", 3.0), *job(4, "a", "[CANCELLED]", 4.0, via="status"),
+               *job(3, "a", "[CANCELLED]", 3.0), *disconnected(job(4, "a", "[CANCELLED]", 4.0, via="status")),
                {"t": 5.0, "type": "fault", "name": "kill-worker", "node": "hive-1"},
                {"t": 5.0, "type": "heal", "name": "kill-worker"}, final()]
     assert invariants(history) == []
+
+
+def test_a_read_job_whose_stream_closed_without_a_marker_fails() -> None:
+    assert invariants([REF, *job(1, "ab", "[DONE]", via="status")]) == ["marker-on-stream"]
 
 
 def test_a_job_without_an_end_or_with_two_fails() -> None:

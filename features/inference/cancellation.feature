@@ -16,6 +16,17 @@ Feature: Cancelling a job stops the work on its worker
     And the job's state is "cancelled" within 2 seconds
     And the "slowllama" worker on hive "hive-1" is idle again within 2 seconds
 
+  Scenario: A job sent right after a cancel waits for the worker's last token, and completes there
+    # found by the chaos workload: queen freed the worker at once, and the next job it was
+    # given failed with 409 WORKER_BUSY while the worker still finished the cancelled one
+    Given the "slowllama" worker of hive "hive-1" is paused with SIGSTOP
+    When I cancel the job with DELETE
+    And I submit an infer job for model "slowllama" with 8 max tokens
+    And the paused worker is resumed with SIGCONT
+    Then the job's stream ends with "[DONE]" within 30 seconds
+    And the job's stream has no narration "job_retry"
+    And the job ran on the paused worker
+
   Scenario: A client that disconnects cancels its job
     When the job's client disconnects
     Then the job's worker stops generating within 1 second

@@ -180,3 +180,9 @@ def step_memory_numbers(context, model, mib):
     marker = context.world.jobs.last.stream.terminal or ""
     assert_that(marker, contains_string(f"{need} bytes"), "the job's error")
     assert_that(marker, contains_string(f"{mib * 2**20} bytes"), "the job's error")
+
+
+@then("the job ran on the paused worker")
+def step_ran_on_paused(context):
+    _, worker_id = context.world.paused
+    assert_that(context.stack.job_worker(context.world.jobs.last), equal_to(worker_id), "the worker the job ran on")

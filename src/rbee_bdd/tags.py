@@ -45,6 +45,7 @@ TOPICS = {
     "timeout": "deadlines",
     "correlation": "one correlation id through every daemon",
     "cascading-shutdown": "SIGTERM to queen down to every worker",
+    "chaos": "seeded random faults under a workload, every job's history checked",
     "crash": "SIGKILL of workers and hives",
     "database-failure": "a corrupt model catalog",
     "multi-hive": "work shared by several hives",

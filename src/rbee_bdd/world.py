@@ -88,6 +88,7 @@ class World:
     flood: HeartbeatFlood | None = None
     memory_before: dict[str, int] = field(default_factory=dict)
     metrics_before: dict[str, dict[str, float]] = field(default_factory=dict)  # daemon → samples
+    chaos_violations: list[Any] = field(default_factory=list)  # what the chaos checker found
     memory_after: dict[str, int] = field(default_factory=dict)
     # readers of job streams
     slow: SlowRead | None = None

@@ -137,6 +137,9 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
         write_port_file(config.port_file, config.port)
         telemetry.start()
         link.start()
+        # queen hears of this hive (and that it serves) before it answers: after a restart, queen must not
+        # go on with what the previous process said (draining, say) once the hive looks healthy
+        await link.push_heartbeat_and_wait(2.0)
         workers.start_health_checks()
         yield
         await wind_down()

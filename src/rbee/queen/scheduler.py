@@ -26,6 +26,7 @@ ACTOR = "queen-rbee"
 SPAWN_TIMEOUT_S = 120.0
 QUEUE_TIMEOUT_S = 300.0  # a job without a deadline waits at most this long for a worker
 DEADLINE_GRACE_S = 1.0  # how long past a job's deadline queen waits for the worker to say so
+BUSY_WAIT_S = 2.0  # how long a worker still busy with a cancelled job is waited for before another is tried
 
 
 class WorkerLost(Exception):
@@ -250,6 +251,19 @@ class Scheduler:
         self.registry.release(worker_id)
         raise JobFailed("WORKER_START_TIMEOUT", f"worker {worker_id} not ready in {SPAWN_TIMEOUT_S:.0f} s")
 
+    async def _post_job(self, job: Job, url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        """POST the job to the worker. One still finishing a cancelled job (it stops within a token, but queen
+        freed it at once) answers 409 WORKER_BUSY: it is asked again for up to BUSY_WAIT_S."""
+        deadline = time.monotonic() + BUSY_WAIT_S
+        while True:
+            try:
+                answer = await self.client.post(f"{url}/v1/jobs", json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise WorkerLost(job.worker_id, 0, f"worker {job.worker_id} did not take the job: {exc!r}") from None
+            if answer.status_code != 409 or _error_of(answer)[0] != "WORKER_BUSY" or time.monotonic() > deadline:
+                return answer
+            await asyncio.sleep(0.02)
+
     async def _dispatch(self, job: Job, worker: dict[str, Any]) -> None:
         req = job.request
         job.worker_id = worker["worker_id"]
@@ -265,10 +279,9 @@ class Scheduler:
                 "temperature": req.temperature, "seed": seed}
         if req.top_p is not None:
             body["top_p"] = req.top_p
-        try:
-            answer = await self.client.post(f"{url}/v1/jobs", json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise WorkerLost(job.worker_id, 0, f"worker {job.worker_id} did not take the job: {exc!r}") from None
+        answer = await self._post_job(job, url, body, headers)
+        if answer.status_code == 409 and _error_of(answer)[0] == "WORKER_BUSY":
+            raise WorkerLost(job.worker_id, 0, f"worker {job.worker_id} stayed busy with its previous job")
         if answer.status_code != 201:
             raise JobFailed(*_error_of(answer))
         stream_url = url + answer.json()["sse_url"]

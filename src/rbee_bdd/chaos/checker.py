@@ -8,11 +8,12 @@
 4. ``done-is-reference``: the tokens of a ``[DONE]`` job are, byte for byte, the fault-free
    completion of its (model, prompt, seed, max_tokens);
 5. ``prefix-of-reference``: the tokens of an ``[ERROR]`` or ``[CANCELLED]`` job are a prefix of it;
-6. ``no-retry-after-first-token``: queen never narrates ``job_retry`` for a job after its first token;
-7. ``no-job-while-shutting-down``: no job is accepted after queen began to shut down;
-8. ``registry-converged``: after the last heal queen's workers are the workers really running;
-9. ``released``: after the run no job is active, no stream open, no worker reserved;
-10. ``memory-bounded``: each daemon's memory after the run is within a bound of before.
+6. ``marker-on-stream``: a job read to its end (or cancelled) gets its marker on its stream;
+7. ``no-retry-after-first-token``: queen never narrates ``job_retry`` for a job after its first token;
+8. ``no-job-while-shutting-down``: no job is accepted after queen began to shut down;
+9. ``registry-converged``: after the last heal queen's workers are the workers really running;
+10. ``released``: after the run no job is active, no stream open, no worker reserved;
+11. ``memory-bounded``: each daemon's memory after the run is within a bound of before.
 
 A violation names the invariant, the job(s), and the window of the history around it.
 """
@@ -91,6 +92,9 @@ def check(history: list[Event], bounds: Bounds = Bounds()) -> list[Violation]:
             if not ends:
                 continue
         end = ends[0]
+        if invoke.get("plan", "read") != "disconnect" and end.get("via", "stream") != "stream":
+            violate("marker-on-stream", [op], "the stream closed without a marker; the job's state says "
+                    f"{end['marker']}", end["t"])
         deadline = invoke["t"] + (invoke.get("timeout_s") or bounds.default_deadline_s) + bounds.end_grace_s
         if end["t"] > max(deadline, last_heal + bounds.end_grace_s):
             due = max(deadline, last_heal + bounds.end_grace_s)

@@ -1,0 +1,128 @@
+"""The nemesis: a fault schedule drawn from a seed, and the faults, each healed.
+
+Every fault is a real one, confirmed from outside the stack (by /proc: a killed process is
+gone, a paused one in state T; by iptables: the rule is in place), and its heal is registered
+on the run's cleanup stack before the fault is injected, so it is healed whatever happens. The
+same seed gives the same schedule (times, kinds, holds, picks); which worker a pick lands on
+depends on the workers running then.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rbee_bdd.chaos.history import History
+from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.faults import process_state
+from rbee_bdd.network import Mode
+from rbee_bdd.stack import Stack
+
+FAULTS = ("kill-worker", "pause-worker", "pause-hive", "restart-hive")
+NETWORK_FAULTS = ("partition-hive",)  # each node in a network namespace of its own: the docker target
+
+
+@dataclass(frozen=True)
+class Planned:
+    at_s: float  # from the run's start
+    name: str
+    hold_s: float  # how long the fault lasts before its heal
+    pick: int  # chooses the hive and the worker when the fault is injected
+
+
+def schedule(seed: int, duration_s: float, faults: tuple[str, ...], gap_s: tuple[float, float] = (2.0, 6.0),
+             hold_s: tuple[float, float] = (1.0, 4.0)) -> list[Planned]:
+    """The faults of a run of *duration_s*, from *seed* alone."""
+    rng = random.Random(seed)
+    plan, at = [], rng.uniform(*gap_s)
+    while at < duration_s:
+        plan.append(Planned(round(at, 3), rng.choice(faults), round(rng.uniform(*hold_s), 3), rng.randrange(2**31)))
+        at += rng.uniform(*gap_s)
+    return plan
+
+
+def resume(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
+
+
+class Nemesis:
+    """Runs a schedule against a stack, at most *concurrent* faults at once, recording each in the history."""
+
+    def __init__(self, stack: Stack, history: History, cleanup: CleanupStack, concurrent: int = 1) -> None:
+        self.stack = stack
+        self.history = history
+        self.cleanup = cleanup
+        self.slots = threading.Semaphore(concurrent)
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def run(self, plan: list[Planned]) -> None:
+        """Inject each planned fault at its time (from the history's start); return once all are healed."""
+        for planned in plan:
+            if self.stopping.wait(max(0.0, planned.at_s - self.history.now())):
+                break
+            self.slots.acquire()
+            thread = threading.Thread(target=self._one, args=(planned,), name=f"nemesis {planned.name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        for thread in self.threads:
+            thread.join()
+
+    def _one(self, planned: Planned) -> None:
+        try:
+            heal = self._inject(planned)
+            if heal is not None:
+                self.stopping.wait(planned.hold_s)
+                heal()
+                self.history.add("heal", name=planned.name)
+        except Exception as exc:  # a fault that could not be injected is recorded, never fatal
+            self.history.add("fault_failed", name=planned.name, detail=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.slots.release()
+
+    def _hive(self, pick: int) -> str:
+        hives = sorted(self.stack.hive_nodes)
+        return hives[pick % len(hives)]
+
+    def _inject(self, planned: Planned) -> Callable[[], None] | None:
+        """Inject the fault; its heal (None: healed already, or nothing to do)."""
+        hive = self._hive(planned.pick)
+        name, stack = planned.name, self.stack
+        if name in ("kill-worker", "pause-worker"):
+            workers = sorted(stack.worker_processes(hive), key=lambda r: r.worker_id)
+            if not workers:
+                self.history.add("fault_skipped", name=name, node=hive, detail="no worker running")
+                return None
+            row = workers[planned.pick // 7 % len(workers)]
+            if name == "kill-worker":
+                stack.kill_worker(hive, row.worker_id)
+                self.history.add("fault", name=name, node=hive, detail=f"SIGKILL to {row.worker_id} (pid {row.pid}), "
+                                 f"now {process_state(row.pid)}")
+                self.history.add("heal", name=name, detail="nothing to heal: the hive reaps its worker")
+                return None
+            pid = stack.pause_worker(hive, row.worker_id, self.cleanup)
+            self.history.add("fault", name=name, node=hive, detail=f"SIGSTOP to {row.worker_id} (pid {pid}), "
+                             f"state {process_state(pid)}")
+            return lambda: resume(pid)
+        if name == "pause-hive":
+            pid = stack.pause_daemon(hive, self.cleanup)
+            self.history.add("fault", name=name, node=hive, detail=f"SIGSTOP to rbee-hive (pid {pid}), "
+                             f"state {process_state(pid)}")
+            return lambda: resume(pid)
+        if name == "restart-hive":
+            self.history.add("fault", name=name, node=hive, detail="SIGKILL to rbee-hive, which comes back")
+            stack.node(hive).crash_and_recover()
+            self.history.add("heal", name=name, detail="rbee-hive serves again")
+            return None
+        if name == "partition-hive":
+            mode: Mode = "drop" if planned.pick % 2 else "reject"
+            partition = stack.partition_from_queen(hive, mode, self.cleanup)
+            self.history.add("fault", name=name, node=hive, detail=f"queen↔{hive} partitioned ({mode})")
+            return partition.heal
+        raise ValueError(f"unknown fault {name!r}")
