@@ -1,7 +1,9 @@
 """Workers under a memory limit, what is left after the kernel OOM-killed one, and spawned workers that failed."""
 
 from behave import then
-from hamcrest import assert_that, contains_string, equal_to, has_entries, has_length, is_not
+from hamcrest import assert_that, contains_string, equal_to, greater_than, has_entries, has_length, is_not
+
+from rbee_bdd.kmsg import oom_kills_in_cgroup
 
 
 def spawned_worker(context):
@@ -40,3 +42,10 @@ def step_spawned_failed_with(context, hive, code):
     worker_id = spawned_worker(context)
     worker = context.stack.hive(hive).worker(worker_id)
     assert_that(worker, has_entries(state="failed", error_code=code), f"hive {hive}'s record of {worker_id}")
+
+
+@then("the kernel's own log shows the OOM kill of the job's {which} worker")
+def step_kernel_oom(context, which):
+    worker_id = spawned_worker(context) if which == "spawned" else context.stack.job_worker(context.world.jobs.last)
+    kills = oom_kills_in_cgroup(worker_id)
+    assert_that(len(kills), greater_than(0), f"OOM kills /dev/kmsg logged in the cgroup of {worker_id}")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from rbee_bdd.engine import EngineUnavailable, connect
+from rbee_bdd.kmsg import kmsg_reason
 
 
 @functools.cache
@@ -59,7 +61,10 @@ def tmpfs_reason(target: str) -> str | None:
     return None if shutil.which("mount") and shutil.which("umount") else "mount and umount are needed on the host"
 
 
-CHECKS = {"docker": docker_reason, "cgroups": cgroups_reason, "netadmin": netadmin_reason, "gpu": gpu_reason}
+CHECKS: dict[str, Callable[[], str | None]] = {
+    "docker": docker_reason, "cgroups": cgroups_reason, "netadmin": netadmin_reason, "gpu": gpu_reason,
+    "kmsg": kmsg_reason,
+}
 TARGET_CHECKS = {"node-netns": node_netns_reason, "tmpfs": tmpfs_reason}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ def run(stack: Stack, cleanup: CleanupStack, settings: Settings, out_dir: Path) 
         print(f"chaos: {len(plan)} faults planned: "
               + ", ".join(f"{p.name}@{p.at_s:.1f}s" for p in plan), flush=True)
         offset = history.now()
-        planned = [type(p)(p.at_s + offset, p.name, p.hold_s, p.pick) for p in plan]
+        planned = [dataclasses.replace(p, at_s=p.at_s + offset) for p in plan]  # after the references
         workload = Workload(stack.queen(), history, settings.clients, settings.seed).start()
         nemesis = Nemesis(stack, history, cleanup, settings.concurrent)
         nemesis.run(planned)  # returns once the last fault is healed
