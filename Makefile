@@ -34,7 +34,7 @@ run_suite    = @status=0; $(SUITE) $(1) -f rerun -o $(REPORTS)/parts/rerun-{part
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
-	clean distclean bench bench-startup bench-flow bench-auth fuzz fuzz-short chaos
+	clean distclean bench bench-startup bench-flow bench-auth bench-load fuzz fuzz-short chaos
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
@@ -44,7 +44,7 @@ help:
 	@echo "make bdd-soak N=5  the suite N times: each scenario's pass rate, flaky ones named"
 	@echo "make bdd-standalone  the suite against the stack installed another way (docs/own-build.md)"
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
-	@echo "make bench-auth what authentication adds to POST /v1/jobs"
+	@echo "make bench-auth what authentication adds to POST /v1/jobs;  make bench-load  100 and 1000 concurrent clients"
 	@echo "make chaos      a seeded chaos run judged by the checker (SEED=1 DURATION=600 CLIENTS=4 TARGET=docker)"
 	@echo "make fuzz       schemathesis against queen, hive and worker (FUZZ_EXAMPLES=100 SEED=1); fuzz-short: 10"
 	@echo "make setup | fixtures | image | image-standalone | lint | unit | clean | distclean"
@@ -171,6 +171,9 @@ bench-startup: setup fixtures image
 
 bench-flow: setup fixtures
 	$(BIN)/python -m benchmarks.flow
+
+bench-load: setup fixtures
+	$(BIN)/python -m benchmarks.load --clients 100 1000 --runs 3 --reports $(REPORTS)/bench-load
 
 bench-auth: setup fixtures
 	$(BIN)/python -m benchmarks.auth

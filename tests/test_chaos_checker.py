@@ -90,3 +90,20 @@ def test_a_violation_names_the_job_and_shows_the_window_around_it() -> None:
     (violation,) = check([REF, fault, *job(7, "abd")])
     text = violation.describe()
     assert "done-is-reference" in text and "[7]" in text and "kill-worker" in text and "'job-7'" in text
+
+
+def test_a_lost_job_passes_only_when_queen_was_restarted_while_it_ran() -> None:
+    restart = [{"t": 1.3, "type": "fault", "name": "restart-queen", "node": "queen"},
+               {"t": 2.0, "type": "heal", "name": "restart-queen"}]
+    assert invariants([REF, *job(1, "ab", "[LOST]", via="status"), *restart]) == []
+    assert invariants([REF, *job(1, "ab", "[LOST]", via="status")]) == ["lost-only-with-queen"]
+    earlier = [{**e, "t": 0.5} for e in restart]  # before the job was accepted: no excuse
+    assert invariants([REF, *job(1, "ab", "[LOST]", via="status"), *earlier]) == ["lost-only-with-queen"]
+    assert invariants([REF, *job(1, "ax", "[LOST]", via="status"), *restart]) == ["prefix-of-reference"]
+
+
+def test_a_fault_not_confirmed_from_outside_fails() -> None:
+    confirmed = {"t": 1.2, "type": "fault", "name": "kill-worker", "node": "hive-1", "confirmed": True}
+    unconfirmed = {**confirmed, "t": 1.4, "confirmed": False, "detail": "SIGKILL to w (pid 9), now S"}
+    assert invariants([REF, *job(1, "abc"), confirmed]) == []
+    assert invariants([REF, *job(1, "abc"), unconfirmed]) == ["fault-confirmed"]

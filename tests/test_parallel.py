@@ -9,7 +9,8 @@ import pytest
 
 from rbee_bdd.html_report import part_number
 from rbee_bdd.merge import merge_junit
-from rbee_bdd.parallel import Selected, balance, parse_shard, selection_args, without_paths
+from rbee_bdd.parallel import Selected, balance, parse_shard, recap, selection_args, without_paths
+from rbee_bdd.report import ScenarioFact
 
 
 def scenario(name: str, steps: int = 3, tags: tuple[str, ...] = ()) -> Selected:
@@ -86,3 +87,13 @@ def test_a_selection_that_matches_nothing_fails_and_says_so(tmp_path: Path) -> N
                           timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 1
     assert "no scenario matches the selection" in done.stderr
+
+
+def test_the_recap_names_each_failed_scenario_with_its_step_and_message() -> None:
+    ok = ScenarioFact("f", "fine", "features/a.feature:3", "passed", 1.0)
+    bad = ScenarioFact("f", "broken", "features/a.feature:9", "failed", 2.0, failed_step="Then it works",
+                       error="Traceback\n\nExpected: 1\n     but: was 2\n")
+    text = recap([ok, bad])
+    assert "features/a.feature:9  broken" in text and "Then it works" in text and "but: was 2" in text
+    assert "fine" not in text
+    assert recap([ok]) == ""

@@ -3,17 +3,20 @@
 from behave import then, when
 from hamcrest import assert_that, equal_to
 
-from rbee_bdd.capabilities import node_netns_reason
-from rbee_bdd.chaos.nemesis import FAULTS, NETWORK_FAULTS
-from rbee_bdd.chaos.run import Settings, run
+from rbee_bdd.chaos.nemesis import faults_for
+from rbee_bdd.chaos.run import TIMELINE, Settings, run
+from rbee_bdd.hooks import attach_picture
 
 
 @when("a chaos run with seed {seed:d} injects faults for {seconds:Seconds} against {clients:d} clients")
 def step_chaos_run(context, seed, seconds, clients):
-    target = context.suite_config.target
-    faults = FAULTS + (NETWORK_FAULTS if node_netns_reason(target) is None else ())
+    faults, left_out = faults_for(context.suite_config.target)
+    for reason in left_out:
+        print(f"chaos: {reason}", flush=True)
     settings = Settings(seed=seed, duration_s=seconds, clients=clients, faults=faults)
-    context.world.chaos_violations = run(context.stack, context.cleanup, settings, context.log_dir / "chaos")
+    out_dir = context.log_dir / "chaos"
+    context.world.chaos_violations = run(context.stack, context.cleanup, settings, out_dir)
+    attach_picture(context, out_dir / TIMELINE, f"chaos timeline, seed {seed}")
 
 
 @then("the checker finds no violation in the run's history")

@@ -21,6 +21,12 @@ def step_stack_queen_alone(context, count):
 def step_stack_stall(context, count, seconds):
     start_stack(context, count, queen_args=("--stall-timeout", str(seconds)))
 
+@given("a stack with {count:Hives} that run at most {workers:Workers} each, each worker in at most {mib:d} MiB "
+       "of memory")
+def step_capped_memory_hives(context, count, workers, mib):
+    start_stack(context, count, hive_args=("--max-workers", str(workers), "--worker-memory-limit", f"{mib}M"))
+
+
 @given("a stack with {count:Hives} that run at most {workers:Workers} each")
 def step_capped_hives(context, count, workers):
     start_stack(context, count, hive_args=("--max-workers", str(workers)))

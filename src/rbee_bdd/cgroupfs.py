@@ -70,3 +70,9 @@ def cgroup_limits(pid: int) -> dict[str, int | None]:
 def cgroup_dirs_named(name: str) -> list[Path]:
     """Every cgroup directory called *name*, in every hierarchy of the host."""
     return sorted(path for path in ROOT.rglob(name) if path.is_dir())
+
+
+def memory_cgroup_dir(pid: int) -> Path:
+    """The directory of *pid*'s memory cgroup: the v1 memory hierarchy's, else the unified one's."""
+    paths = _paths(pid)
+    return ROOT / "memory" / paths["memory"].lstrip("/") if "memory" in paths else ROOT / paths[""].lstrip("/")

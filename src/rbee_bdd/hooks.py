@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import time
@@ -127,9 +128,21 @@ def after_scenario(context: Any, scenario: Any) -> None:
         raise LeftoverError("cleanup failed: " + "; ".join(errors))
 
 
+def embedding_formatters(context: Any) -> list[Any]:
+    """The running formatters that take attachments (the HTML report's)."""
+    return [f for f in getattr(context._runner, "formatters", []) if hasattr(f, "embed")]
+
+
+def attach_picture(context: Any, path: Path, caption: str) -> None:
+    """Show a PNG in the HTML report, under the step that runs now."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    for formatter in embedding_formatters(context):
+        formatter.embed(mime_type="image/png", data=data, caption=caption)
+
+
 def attach_evidence(context: Any, evidence: str) -> None:
     """Give a failed scenario's report its daemons' logs, its fault timeline and the failed step's last wait."""
-    formatters = [f for f in getattr(context._runner, "formatters", []) if hasattr(f, "embed")]
+    formatters = embedding_formatters(context)
     if not formatters:
         return
     attachments = [("fault timeline and last wait", evidence)]

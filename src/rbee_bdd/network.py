@@ -31,11 +31,19 @@ class Partition:
     rules: list[list[str]]
     applied: list[list[str]] = field(default_factory=list)
 
-    def _iptables(self, *args: str) -> None:
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = ["nsenter", f"--net=/proc/{self.netns_pid}/ns/net", "iptables", "-w", *args]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+    def _iptables(self, *args: str) -> None:
+        done = self._run(*args)
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
+            raise RuntimeError(f"iptables {' '.join(args)} in the netns of pid {self.netns_pid}: "
+                               f"exit {done.returncode}: {done.stderr.strip()}")
+
+    def in_force(self) -> bool:
+        """Every rule is in the namespace's tables now, as iptables itself says (``-C``)."""
+        return bool(self.applied) and all(self._run("-C", *rule).returncode == 0 for rule in self.applied)
 
     def apply(self) -> None:
         timeline.fault(f"iptables in netns of pid {self.netns_pid}: {self.rules}")

@@ -38,7 +38,7 @@ from behave.formatter.base import Formatter
 
 from rbee_bdd.identity import PART_ENV
 from rbee_bdd.merge import DURATIONS, PARTS, duration_key
-from rbee_bdd.report import FACTS, read_facts, tally
+from rbee_bdd.report import FACTS, FAILED, ScenarioFact, read_facts, tally
 
 SERIAL_TAG = "serial"
 OUTPUT_OPTIONS = {"-f", "--format", "-o", "--outfile", "--junit-directory"}  # take a value
@@ -227,10 +227,23 @@ def main(argv: list[str] | None = None) -> int:
         if serial:
             print(f"parallel: the {len(serial)} @serial scenario(s), alone", flush=True)
             code = max(code, run_parts(behave, behave_args, [(f"part{shard * 100 + 99}", serial)], Path(tmp)))
-    counts = tally(read_facts(args.reports))
+    facts = read_facts(args.reports)
+    counts = tally(facts)
     print(f"parallel: done in {time.monotonic() - started:.0f} s", flush=True)
+    print(recap(facts), end="", flush=True)
     print(f"parallel: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped", flush=True)
     return code
+
+
+def recap(facts: list[ScenarioFact]) -> str:
+    """The failed scenarios again, with their step and the message's last lines: a log's tail says what failed."""
+    lines = []
+    for fact in facts:
+        if fact.status in FAILED:
+            message = [line.rstrip()[:300] for line in fact.error.splitlines() if line.strip()][-4:]
+            lines.append(f"parallel: {fact.status.upper()} {fact.location}  {fact.scenario}\n")
+            lines.extend(f"    {line}\n" for line in [fact.failed_step or "(in a hook)", *message])
+    return "".join(lines)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import psutil
 
+from rbee_bdd.balloon import GIVE_UP_S, start_balloon
 from rbee_bdd.cgroupfs import cgroup_limits, worker_cgroups
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, SubmittedJob, WorkerClient
@@ -139,6 +140,17 @@ class Stack:
         """SIGSTOP the worker's process (resumed by *cleanup*); returns its host pid."""
         pid = self.worker_process(hive, worker_id).pid
         pause_process(pid, worker_id, cleanup)
+        return pid
+
+    def squeeze_worker(self, hive: str, worker_id: str, cleanup: CleanupStack) -> int:
+        """Fill the worker's memory cgroup from outside until the kernel OOM-kills it; returns its pid.
+
+        AssertionError if the worker is still there after the balloon gave up.
+        """
+        pid = self.worker_process(hive, worker_id).pid
+        balloon = start_balloon(pid, cleanup)
+        code = balloon.wait(timeout=GIVE_UP_S + 10)
+        assert code == 0, f"the memory balloon in {worker_id}'s cgroup gave up (exit {code}); {worker_id} lives on"
         return pid
 
     def pause_daemon(self, name: str, cleanup: CleanupStack) -> int:
@@ -304,7 +316,21 @@ class Stack:
 
     def teardown(self) -> None:
         if self.target is not None:
+            self._stop_workers_first()
             self.target.teardown()
+
+    def _stop_workers_first(self) -> None:
+        """Teardown is not a drain: a busy worker would hold its hive's SIGTERM for the whole grace.
+
+        Best effort (the contract's ``DELETE /v1/workers``, with the cluster credential); a hive that
+        does not answer is stopped the usual way.
+        """
+        token = self.cluster_token
+        headers = {"Authorization": f"Bearer {token}"} if token else {"Authorization": ""}
+        for node in self.hive_nodes.values():
+            if node.exit_code() is None:
+                with contextlib.suppress(httpx.HTTPError):
+                    request("DELETE", f"{node.url}/v1/workers", timeout=3.0, headers=headers)
 
     def leftovers(self) -> list[str]:
         return self.target.leftovers() if self.target is not None else []

@@ -13,7 +13,11 @@
 8. ``no-job-while-shutting-down``: no job is accepted after queen began to shut down;
 9. ``registry-converged``: after the last heal queen's workers are the workers really running;
 10. ``released``: after the run no job is active, no stream open, no worker reserved;
-11. ``memory-bounded``: each daemon's memory after the run is within a bound of before.
+11. ``memory-bounded``: each daemon's memory after the run is within a bound of before;
+12. ``lost-only-with-queen``: a job ends ``[LOST]`` (queen no longer knows it) only if queen was
+    restarted between its acceptance and that end; its tokens are still a prefix of the reference;
+13. ``fault-confirmed``: every injected fault was confirmed from outside the stack (the process
+    gone or stopped by /proc, the OOM kill in the kernel's log, the iptables rules in force).
 
 A violation names the invariant, the job(s), and the window of the history around it.
 """
@@ -26,7 +30,8 @@ from typing import Any
 
 from rbee_bdd.chaos.history import Event
 
-TERMINALS = ("[DONE]", "[CANCELLED]", "[ERROR]")
+TERMINALS = ("[DONE]", "[CANCELLED]", "[ERROR]", "[LOST]")
+QUEEN_RESTART = "restart-queen"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ def check(history: list[Event], bounds: Bounds = Bounds()) -> list[Violation]:
     last_heal = max(heals, default=0.0)
     shutdown_at = min((e["t"] for e in events if e["type"] == "fault" and e["name"] == "queen-shutdown"),
                       default=None)
+    queen_restarts = [e["t"] for e in events if e["type"] == "fault" and e["name"] == QUEEN_RESTART]
 
     def violate(invariant: str, ops: list[int], detail: str, at: float) -> None:
         found.append(Violation(invariant, ops, detail, window(events, ops, at)))
@@ -92,7 +98,11 @@ def check(history: list[Event], bounds: Bounds = Bounds()) -> list[Violation]:
             if not ends:
                 continue
         end = ends[0]
-        if invoke.get("plan", "read") != "disconnect" and end.get("via", "stream") != "stream":
+        if end["marker"] == "[LOST]":
+            if not any(accepted["t"] <= t <= end["t"] for t in queen_restarts):
+                violate("lost-only-with-queen", [op], "queen lost the job, and was not restarted while it ran",
+                        end["t"])
+        elif invoke.get("plan", "read") != "disconnect" and end.get("via", "stream") != "stream":
             violate("marker-on-stream", [op], "the stream closed without a marker; the job's state says "
                     f"{end['marker']}", end["t"])
         deadline = invoke["t"] + (invoke.get("timeout_s") or bounds.default_deadline_s) + bounds.end_grace_s
@@ -116,6 +126,9 @@ def check(history: list[Event], bounds: Bounds = Bounds()) -> list[Violation]:
         retries = [e for e in own if e["type"] == "narration" and e["action"] == "job_retry"]
         if first_token is not None and any(e["t"] > first_token for e in retries):
             violate("no-retry-after-first-token", [op], "job_retry narrated after the first token", first_token)
+    for fault in (e for e in events if e["type"] == "fault" and e.get("confirmed") is False):
+        violate("fault-confirmed", [], f"{fault['name']} on {fault.get('node')} not confirmed: {fault.get('detail')}",
+                fault["t"])
     for final in (e for e in events if e["type"] == "final"):
         _check_final(final, bounds, violate)
     return found

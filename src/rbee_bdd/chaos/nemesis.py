@@ -17,14 +17,35 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rbee_bdd.capabilities import cgroups_reason, node_netns_reason
 from rbee_bdd.chaos.history import History
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.faults import process_state
+from rbee_bdd.kmsg import kmsg_reason, oom_kills_in_cgroup
 from rbee_bdd.network import Mode
 from rbee_bdd.stack import Stack
 
-FAULTS = ("kill-worker", "pause-worker", "pause-hive", "restart-hive")
-NETWORK_FAULTS = ("partition-hive",)  # each node in a network namespace of its own: the docker target
+FAULTS = ("kill-worker", "pause-worker", "pause-hive", "restart-hive", "pause-queen", "restart-queen")
+MEMORY_FAULTS = ("oom-worker",)  # the workers' cgroups have a memory limit, and the kernel's log is readable
+# each node in a network namespace of its own (the docker target): queen↔hive and hive↔worker cuts
+NETWORK_FAULTS = ("partition-hive", "partition-worker")
+
+
+GONE = ("gone", "Z")  # a killed process: reaped, or a zombie its parent has yet to reap
+WORKER_MEMORY_MIB = 256  # the chaos stack's limit per worker cgroup: room to run, and a ceiling for the balloon
+
+
+def faults_for(target: str) -> tuple[tuple[str, ...], list[str]]:
+    """The faults this machine can inject on *target*, and for each group left out, why."""
+    faults: tuple[str, ...] = FAULTS
+    left_out: list[str] = []
+    groups = ((NETWORK_FAULTS, node_netns_reason(target)), (MEMORY_FAULTS, cgroups_reason() or kmsg_reason()))
+    for group, reason in groups:
+        if reason is None:
+            faults += group
+        else:
+            left_out.append(f"{', '.join(group)} left out: {reason}")
+    return faults, left_out
 
 
 @dataclass(frozen=True)
@@ -94,35 +115,67 @@ class Nemesis:
         """Inject the fault; its heal (None: healed already, or nothing to do)."""
         hive = self._hive(planned.pick)
         name, stack = planned.name, self.stack
-        if name in ("kill-worker", "pause-worker"):
+        if name in ("kill-worker", "pause-worker", "partition-worker", "oom-worker"):
             workers = sorted(stack.worker_processes(hive), key=lambda r: r.worker_id)
             if not workers:
                 self.history.add("fault_skipped", name=name, node=hive, detail="no worker running")
                 return None
             row = workers[planned.pick // 7 % len(workers)]
+            if name == "oom-worker":
+                pid = stack.squeeze_worker(hive, row.worker_id, self.cleanup)
+                kills = [k for k in oom_kills_in_cgroup(row.worker_id) if k.pid == pid]
+                state = process_state(pid)
+                self.history.add("fault", name=name, node=hive, confirmed=state in GONE and bool(kills),
+                                 detail=f"memory balloon in {row.worker_id}'s cgroup: pid {pid} now {state}, "
+                                 f"OOM kills of it in the kernel's log: {len(kills)}")
+                self.history.add("heal", name=name, detail="balloon gone; nothing else to heal: the hive reaps")
+                return None
+            if name == "partition-worker":
+                cut = stack.partition_from_worker(hive, row.worker_id, self.cleanup)
+                self.history.add("fault", name=name, node=hive, confirmed=cut.in_force(),
+                                 detail=f"{hive}↔{row.worker_id} partitioned "
+                                 "(queen still reaches the worker)")
+                return cut.heal
             if name == "kill-worker":
                 stack.kill_worker(hive, row.worker_id)
-                self.history.add("fault", name=name, node=hive, detail=f"SIGKILL to {row.worker_id} (pid {row.pid}), "
-                                 f"now {process_state(row.pid)}")
+                state = process_state(row.pid)
+                self.history.add("fault", name=name, node=hive, confirmed=state in GONE,
+                                 detail=f"SIGKILL to {row.worker_id} (pid {row.pid}), now {state}")
                 self.history.add("heal", name=name, detail="nothing to heal: the hive reaps its worker")
                 return None
             pid = stack.pause_worker(hive, row.worker_id, self.cleanup)
-            self.history.add("fault", name=name, node=hive, detail=f"SIGSTOP to {row.worker_id} (pid {pid}), "
-                             f"state {process_state(pid)}")
+            state = process_state(pid)
+            self.history.add("fault", name=name, node=hive, confirmed=state == "T",
+                             detail=f"SIGSTOP to {row.worker_id} (pid {pid}), state {state}")
             return lambda: resume(pid)
-        if name == "pause-hive":
-            pid = stack.pause_daemon(hive, self.cleanup)
-            self.history.add("fault", name=name, node=hive, detail=f"SIGSTOP to rbee-hive (pid {pid}), "
-                             f"state {process_state(pid)}")
+        if name in ("pause-hive", "pause-queen"):
+            node = "queen" if name == "pause-queen" else hive
+            pid = stack.pause_daemon(node, self.cleanup)
+            state = process_state(pid)
+            self.history.add("fault", name=name, node=node, confirmed=state == "T",
+                             detail=f"SIGSTOP to the daemon of {node} (pid {pid}), state {state}")
             return lambda: resume(pid)
+        if name == "restart-queen":
+            queen = stack.node("queen")
+            pid = queen.daemon_pid()
+            queen.kill(signal.SIGKILL)
+            state = process_state(pid)
+            self.history.add("fault", name=name, node="queen", confirmed=state in GONE,
+                             detail=f"SIGKILL to queen-rbee (pid {pid}), now {state}; its jobs are lost")
+            self.stopping.wait(planned.hold_s)
+            queen.start()
+            self.history.add("heal", name=name, detail="queen-rbee started again")
+            return None
         if name == "restart-hive":
-            self.history.add("fault", name=name, node=hive, detail="SIGKILL to rbee-hive, which comes back")
+            self.history.add("fault", name=name, node=hive, confirmed=True,
+                             detail="SIGKILL to rbee-hive, which comes back (crash_and_recover waits until it is gone)")
             stack.node(hive).crash_and_recover()
             self.history.add("heal", name=name, detail="rbee-hive serves again")
             return None
         if name == "partition-hive":
             mode: Mode = "drop" if planned.pick % 2 else "reject"
             partition = stack.partition_from_queen(hive, mode, self.cleanup)
-            self.history.add("fault", name=name, node=hive, detail=f"queen↔{hive} partitioned ({mode})")
+            self.history.add("fault", name=name, node=hive, confirmed=partition.in_force(),
+                             detail=f"queen↔{hive} partitioned ({mode})")
             return partition.heal
         raise ValueError(f"unknown fault {name!r}")

@@ -3,7 +3,8 @@
 Usage: python -m rbee_bdd.chaos [--seed 1] [--duration 60] [--clients 4] [--target docker]
        [--concurrent 1] [--reports reports/chaos]
 The seed is printed first; the same seed replays the same fault schedule. The history goes to
-``<reports>/<run>/history.jsonl``, the verdict to ``verdict.txt`` beside it; the exit code is 1
+``<reports>/<run>/history.jsonl``, the verdict to ``verdict.txt`` and the timeline picture to
+``timeline.png`` beside it; the exit code is 1
 when the checker finds a violation.
 """
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from rbee_bdd.chaos.checker import Bounds, Violation, check
 from rbee_bdd.chaos.history import History
-from rbee_bdd.chaos.nemesis import FAULTS, NETWORK_FAULTS, Nemesis, schedule
+from rbee_bdd.chaos.nemesis import FAULTS, WORKER_MEMORY_MIB, Nemesis, faults_for, schedule
+from rbee_bdd.chaos.picture import draw
 from rbee_bdd.chaos.workload import MODEL, TEMPERATURE, Workload, every_params
 from rbee_bdd.cleanup import CleanupStack, cleaned_up
 from rbee_bdd.config import SuiteConfig
@@ -30,7 +32,13 @@ from rbee_bdd.sweep import sweep
 from rbee_bdd.waiting import eventually
 
 HIVES = 2
+TIMELINE = "timeline.png"  # beside the history: faults per node, jobs by start time and latency
 MAX_WORKERS = 2  # per hive
+
+
+def hive_args(workers: int = MAX_WORKERS, memory_mib: int = WORKER_MEMORY_MIB) -> tuple[str, ...]:
+    """The chaos stack's hives: a few workers each, each worker's cgroup under a memory limit."""
+    return "--max-workers", str(workers), "--worker-memory-limit", f"{memory_mib}M"
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ def run(stack: Stack, cleanup: CleanupStack, settings: Settings, out_dir: Path) 
               + ", ".join(f"{p.name}@{p.at_s:.1f}s" for p in plan), flush=True)
         offset = history.now()
         planned = [dataclasses.replace(p, at_s=p.at_s + offset) for p in plan]  # after the references
-        workload = Workload(stack.queen(), history, settings.clients, settings.seed).start()
+        workload = Workload(stack.queen, history, settings.clients, settings.seed).start()
         nemesis = Nemesis(stack, history, cleanup, settings.concurrent)
         nemesis.run(planned)  # returns once the last fault is healed
         remaining = offset + settings.duration_s - history.now()
@@ -113,6 +121,8 @@ def run(stack: Stack, cleanup: CleanupStack, settings: Settings, out_dir: Path) 
     verdict = (f"seed {settings.seed}: {accepted} jobs accepted, {faults} faults injected and healed, endings "
                f"{sorted(ends)}; {len(violations)} violation(s)\n" + "\n".join(v.describe() for v in violations))
     (out_dir / "verdict.txt").write_text(verdict + "\n")
+    draw(history.events, out_dir / TIMELINE, f"chaos seed {settings.seed}: {accepted} jobs, {faults} faults, "
+         f"{len(violations)} violation(s)")
     print(f"chaos: {verdict}", flush=True)
     return violations
 
@@ -126,16 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default="docker", choices=("docker", "local"))
     parser.add_argument("--reports", type=Path, default=Path("reports/chaos"))
     args = parser.parse_args(argv)
-    faults = FAULTS + (NETWORK_FAULTS if args.target == "docker" else ())
+    faults, left_out = faults_for(args.target)
     settings = Settings(args.seed, args.duration, args.clients, args.concurrent, faults)
     print(f"chaos: seed {args.seed}", flush=True)
+    for reason in left_out:
+        print(f"chaos: {reason}", flush=True)
     sweep()
     config = SuiteConfig.from_userdata({"target": args.target}, Path.cwd())
     out_dir = args.reports / f"seed{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         with cleaned_up("chaos") as cleanup:
             stack = Stack(config, RunIdentity.new().scenario(1), out_dir / "logs", cleanup)
-            stack.start(HIVES, hive_args=("--max-workers", str(MAX_WORKERS)))
+            stack.start(HIVES, hive_args=hive_args())
             violations = run(stack, cleanup, settings, out_dir)
     except KeyboardInterrupt:
         print("chaos: interrupted; everything it started is removed", file=sys.stderr)

@@ -5,14 +5,21 @@ A job's parameters come from a small set (so each has a fault-free reference com
 prompt, a seed and a token count. Most jobs are read to their end; some are cancelled (DELETE)
 after their first token, some disconnected then (their end is read from ``GET /v1/jobs/{id}``);
 some carry a deadline.
+
+Queen may be restarted under the clients: they ask the stack for queen's client at each use
+(its address may change), and a job queen no longer knows after a restart ends ``[LOST]``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import httpx
 
 from rbee_bdd.chaos.history import History
 from rbee_bdd.clients import QueenClient, infer_body
@@ -25,6 +32,7 @@ SEEDS = (1, 2, 3, 4, 5)
 MAX_TOKENS = (8, 64, 400)  # up to 400 of the 512-token context: long enough for faults to hit jobs running
 TEMPERATURE = 0.7
 READ_S = 300.0  # how long a client waits for one job's end, at most
+LOST = "[LOST]"  # the end of a job queen no longer knows (it was restarted while the job ran)
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ def end_from_status(job: dict[str, object]) -> str | None:
 class Workload:
     """*clients* threads submitting jobs until stop() is called."""
 
-    def __init__(self, queen: QueenClient, history: History, clients: int, seed: int) -> None:
+    def __init__(self, queen: Callable[[], QueenClient], history: History, clients: int, seed: int) -> None:
         self.queen = queen
         self.history = history
         self.clients = clients
@@ -98,8 +106,9 @@ class Workload:
         self.history.add("invoke", op=op, client=client, model=MODEL, prompt=params.prompt, seed=params.seed,
                          max_tokens=params.max_tokens, timeout_s=timeout_s, plan=plan)
         body = infer_body(MODEL, params.prompt, params.max_tokens, TEMPERATURE, params.seed, timeout_s=timeout_s)
+        queen = self.queen()
         try:
-            answer = self.queen.post_job(body)
+            answer = queen.post_job(body)
         except Exception as exc:  # queen unreachable: a refusal of its own kind
             self.history.add("refused", op=op, status=0, code=type(exc).__name__)
             self.stopping.wait(0.5)
@@ -114,13 +123,13 @@ class Workload:
             return
         created = answer.json()
         self.history.add("accepted", op=op, job_id=created["job_id"])
-        stream = JobStream(self.queen.url + created["sse_url"]).start()
+        stream = JobStream(queen.url + created["sse_url"]).start()
         if plan != "read":
-            self._interrupt(stream, created["job_id"], plan)
+            self._interrupt(stream, queen.url, created["job_id"], plan)
         stream.wait_ended(READ_S)
         self._record(op, created["job_id"], stream)
 
-    def _interrupt(self, stream: JobStream, job_id: str, plan: str) -> None:
+    def _interrupt(self, stream: JobStream, queen_url: str, job_id: str, plan: str) -> None:
         """After the first token (or the end, if it comes first): DELETE the job, or drop the stream."""
         waited = threading.Event()
         for _ in range(int(READ_S * 10)):
@@ -129,7 +138,8 @@ class Workload:
         if stream.ended:
             return
         if plan == "cancel":
-            request("DELETE", f"{self.queen.url}/v1/jobs/{job_id}", timeout=10.0)
+            with contextlib.suppress(httpx.HTTPError):  # queen away: the job's end is read all the same
+                request("DELETE", f"{queen_url}/v1/jobs/{job_id}", timeout=10.0)
         else:
             stream.close()
 
@@ -147,8 +157,18 @@ class Workload:
         self.history.add("stream_closed", op=op, detail=stream.failure or "")
         pace = threading.Event()  # never set: its wait() paces the polling
         for _ in range(int(READ_S * 10)):
-            marker = end_from_status(self.queen.job(job_id))
+            marker = self._end_from_queen(job_id)
             if marker is not None:
                 self.history.add("end", op=op, marker=marker, via="status")
                 return
             pace.wait(0.1)
+
+    def _end_from_queen(self, job_id: str) -> str | None:
+        """The job's marker by its state at queen; LOST when queen does not know it; None: ask again."""
+        try:
+            answer = request("GET", f"{self.queen().url}/v1/jobs/{job_id}", timeout=5.0)
+        except httpx.HTTPError:  # queen away (paused, restarting): ask again
+            return None
+        if answer.status_code == 404:
+            return LOST
+        return end_from_status(answer.json()) if answer.status_code == 200 else None
