@@ -45,7 +45,7 @@ help:
 	@echo "make bdd-standalone  the suite against the stack installed another way (docs/own-build.md)"
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
 	@echo "make bench-auth what authentication adds to POST /v1/jobs;  make bench-load  100 and 1000 concurrent clients"
-	@echo "make chaos      a seeded chaos run judged by the checker (SEED=1 DURATION=600 CLIENTS=4 TARGET=docker)"
+	@echo "make chaos      a seeded chaos run judged by the checker (SEED=1 DURATION=600 CLIENTS=4 TARGET=docker CONCURRENT=1)"
 	@echo "make fuzz       schemathesis against queen, hive and worker (FUZZ_EXAMPLES=100 SEED=1); fuzz-short: 10"
 	@echo "make setup | fixtures | image | image-standalone | lint | unit | clean | distclean"
 	@echo ""
@@ -182,9 +182,10 @@ bench-auth: setup fixtures
 DURATION ?= 600
 CLIENTS  ?= 4
 TARGET   ?= docker
+CONCURRENT ?= 1
 chaos: setup fixtures stack-image
 	$(BIN)/python -m rbee_bdd.chaos --seed $(SEED) --duration $(DURATION) --clients $(CLIENTS) --target $(TARGET) \
-	  --reports $(REPORTS)/chaos
+	  --concurrent $(CONCURRENT) --reports $(REPORTS)/chaos
 
 # --- fuzz: schemathesis against the OpenAPI of a live local stack's queen, hive and worker --------
 fuzz: setup fixtures

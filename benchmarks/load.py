@@ -3,7 +3,7 @@
 Every client submits one job through queen and holds its stream open until the job's
 terminal marker: the jobs beyond the workers' capacity wait their turn in queen's queue.
 Each load is run ``--runs`` times; the table gives the median of the runs for each figure:
-time to the first token and whole-job latency (p50/p95/p99), throughput (jobs/s, tokens/s),
+time to queen's answer to the POST, to the first token and to the end (p50/p95/p99), throughput (jobs/s, tokens/s),
 errors, and queen's and the hive's peak RSS, CPU (share of one core over the load) and peak
 open file descriptors, sampled from /proc by psutil every 0.2 s. A histogram of each load's
 latencies (all runs) is saved as a PNG beside the table.
@@ -96,8 +96,11 @@ class LoadRun:
     usage: dict[str, Usage] = field(default_factory=dict)
 
     def values(self, what: str) -> list[float]:
-        """Milliseconds to the first token ("first") or to the marker ("latency") of the completed jobs."""
-        got = [o.first_token_s() if what == "first" else o.latency_s() for o in self.outcomes if o.done]
+        """Milliseconds to queen's answer ("accepted"), to the first token ("first") or to the marker
+        ("latency"), of the completed jobs."""
+        measure = {"accepted": JobOutcome.accepted_s, "first": JobOutcome.first_token_s,
+                   "latency": JobOutcome.latency_s}[what]
+        got = [measure(o) for o in self.outcomes if o.done]
         return [v * 1000 for v in got if v is not None]
 
     @property
@@ -107,7 +110,7 @@ class LoadRun:
     def figures(self) -> dict[str, float]:
         done = [o for o in self.outcomes if o.done]
         result = {f"{what} p{p}": percentile(self.values(what), p) if done else float("nan")
-                  for what in ("first", "latency") for p in (50, 95, 99)}
+                  for what in ("accepted", "first", "latency") for p in (50, 95, 99)}
         result["jobs/s"] = len(done) / self.seconds
         result["tokens/s"] = sum(o.tokens for o in done) / self.seconds
         result["errors"] = float(len(self.errors))
@@ -140,7 +143,7 @@ def table(runs: dict[int, list[LoadRun]]) -> str:
     lines = [f"\n{'figure (median of runs)':28}" + "".join(f"{f'{c} clients':>16}" for c in counts)]
     for name in names:
         cells = [statistics.median(r.figures()[name] for r in runs[c]) for c in counts]
-        unit = " ms" if name.startswith(("first", "latency")) else ""
+        unit = " ms" if name.startswith(("accepted", "first", "latency")) else ""
         lines.append(f"{name + unit:28}" + "".join(f"{cell:16.1f}" for cell in cells))
     return "\n".join(lines)
 

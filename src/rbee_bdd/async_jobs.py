@@ -23,6 +23,7 @@ class JobOutcome:
     """One job as its client saw it (times from ``time.monotonic()``)."""
 
     started: float
+    accepted: float | None = None  # queen's answer to the POST came
     first_token: float | None = None
     ended: float | None = None
     terminal: str = ""  # the marker's data ("[DONE]", "[ERROR] CODE: …"); "" when none came
@@ -32,6 +33,9 @@ class JobOutcome:
     @property
     def done(self) -> bool:
         return self.terminal.startswith("[DONE]") and not self.error
+
+    def accepted_s(self) -> float | None:
+        return None if self.accepted is None else self.accepted - self.started
 
     def first_token_s(self) -> float | None:
         return None if self.first_token is None else self.first_token - self.started
@@ -53,9 +57,10 @@ async def run_job(session: httpx.AsyncClient, queen_url: str, body: dict[str, An
     jobs_url = f"{queen_url}/v1/jobs"
     try:
         answer = await session.post(jobs_url, json=body, headers=with_credentials(jobs_url, None))
-        if answer.status_code != 200:
+        if answer.status_code != 201:
             outcome.error = f"POST /v1/jobs: HTTP {answer.status_code}: {answer.text[:200]}"
             return outcome
+        outcome.accepted = time.monotonic()
         stream_url = queen_url + answer.json()["sse_url"]
         async with aconnect_sse(session, "GET", stream_url, headers=with_credentials(stream_url, None)) as source:
             if source.response.status_code != 200:
