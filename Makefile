@@ -156,6 +156,7 @@ lint: setup
 	$(BIN)/mypy --allow-untyped-defs --check-untyped-defs features/steps  # step bodies typed-checked; signatures are behave's
 	$(BIN)/lint-imports
 	$(BIN)/python -m rbee_bdd.tags features
+	$(BIN)/python -m rbee_bdd.traceability features
 	@! grep -rnE '^\s*(from|import)\s+rbee(\.|\s|$$)' features || { echo "lint: features/ imports the stack" >&2; exit 1; }
 
 unit: setup fixtures

@@ -4,6 +4,7 @@ Feature: Cascading shutdown from queen
   each hive stops its workers (SIGTERM, SIGKILL after its grace period) before it exits.
   Workers end first, then hives, then queen, every daemon with exit code 0, within 30 s.
 
+  @contract.queen.shutdown @contract.daemon.exit-0 @contract.queen.health @contract.hive.stop-all @contract.hive.shutdown
   Scenario: 2 hives × 2 workers with 2 jobs streaming
     Given a stack with 2 hives that run at most 2 workers each
     And I ask hive "hive-1" to spawn 2 workers for "slowllama" at once
@@ -17,6 +18,7 @@ Feature: Cascading shutdown from queen
     And every worker, then every hive, then queen exits within 30 seconds of the SIGTERM
     And queen and every hive exited with code 0, and each hive saw its workers exit with code 0
 
+  @contract.hive.stop-worker
   Scenario: A worker that ignores SIGTERM is killed after the grace period
     Given a stack with 1 hive whose workers ignore SIGTERM and get 3 seconds to stop
     And I ask hive "hive-1" to spawn 1 worker for "tinyllama" at once

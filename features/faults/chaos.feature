@@ -11,6 +11,7 @@ Feature: Under seeded random faults, every job's history holds the contract's in
   after a first token; queen's registry converged on the real process tables; nothing left
   reserved or open; memory bounded. `make chaos SEED=… DURATION=…` runs the same for longer.
 
+  @contract.queen.failover @contract.queen.no-replay @contract.queen.no-state @contract.sse.token @contract.sse.terminal @contract.worker.seed @contract.queen.job-state
   Scenario: 45 seconds of seeded faults against 3 clients leave no violation
     Given a stack with 2 hives that run at most 2 workers each, each worker in at most 256 MiB of memory
     When a chaos run with seed 7 injects faults for 45 seconds against 3 clients

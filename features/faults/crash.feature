@@ -7,6 +7,7 @@ Feature: Crashes: workers and hives killed with SIGKILL
   refused at once with a clear error.
 
   @failover
+  @contract.queen.no-replay @contract.hive.reap
   Scenario: A worker killed mid-stream: the stream ends at once and the worker is dropped
     Given a stack with 1 hive
     And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"
@@ -19,6 +20,7 @@ Feature: Crashes: workers and hives killed with SIGKILL
     And a job for model "slowllama" completes
 
   @failover @cap.failover
+  @contract.queen.failover
   Scenario: The worker dies before its first token: the job runs again on another worker
     Given a stack with 1 hive
     And a completed job for model "tinyllama"
@@ -33,6 +35,7 @@ Feature: Crashes: workers and hives killed with SIGKILL
     When I submit the same infer job again and it completes
     Then the last two completions are identical
 
+  @contract.queen.unavailable @contract.queen.registry
   Scenario: A hive killed: unavailable after the staleness bound, its work refused at once
     Given a stack with 2 hives
     And a completed job for model "tinyllama" on hive "hive-1"

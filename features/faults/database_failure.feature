@@ -1,4 +1,5 @@
 @integration @faults @database-failure @p1 @cap.catalog-recovery
+@contract.hive.catalog @contract.hive.models
 Feature: A corrupt model catalog is set aside and rebuilt
   The hive keeps its model catalog in SQLite. When the file is corrupt on disk, the hive
   notices (integrity check at start, or the next query), moves it aside to

@@ -1,4 +1,5 @@
 @integration @faults @concurrency @provisioning @p1 @cap.provisioning
+@contract.hive.provision
 Feature: Provisioning a model from a model hub
   A hive downloads a model it lacks from a model hub (here one the harness runs). However
   many clients ask for the same model at once, it is downloaded once and all of them get it.

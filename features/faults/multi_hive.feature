@@ -1,4 +1,5 @@
 @integration @faults @multi-hive @p1
+@contract.queen.scheduling
 Feature: Several hives share the work
   With two hives that run two workers each, ten jobs all complete and both hives take a
   fair share of them: queen gives a job to an idle worker of the least busy hive.

@@ -6,6 +6,7 @@ Feature: Network partitions between queen and a hive
   of hanging, and takes the hive back once the partition heals. A hive cut off from one of its
   workers (queen still reaches it) marks the worker unhealthy, and queen stops routing to it.
 
+  @contract.queen.registry @contract.queen.unavailable
   Scenario Outline: A hive behind a partition (<mode>) is unavailable until the heal
     Given a stack with 1 hive
     And a completed job for model "tinyllama"
@@ -21,6 +22,7 @@ Feature: Network partitions between queen and a hive
       | DROP   |
       | REJECT |
 
+  @contract.queen.unavailable
   Scenario: A partition during a token stream ends the stream with an error, never a hang
     Given a stack with 1 hive
     And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"
@@ -31,6 +33,7 @@ Feature: Network partitions between queen and a hive
     Then the noted worker stops generating within 30 seconds
 
   @cap.worker-health
+  @contract.hive.health-checks
   Scenario: A hive cut off from one of its workers marks it unhealthy and queen routes around it
     Given a stack with 1 hive that checks its workers' health every 0.5 seconds and never removes one
     And I ask hive "hive-1" to spawn 1 worker for "tinyllama" at once

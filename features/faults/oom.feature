@@ -1,4 +1,5 @@
 @integration @faults @oom @needs.cgroups @needs.kmsg @p1 @cap.oom-detection
+@contract.hive.cgroups @contract.queen.error-codes @contract.hive.worker-records
 Feature: Workers killed by the kernel's OOM killer
   Each worker runs in its own cgroup with the hive's memory limit. A worker that needs more
   is SIGKILLed by the kernel; the hive tells an OOM kill from any other SIGKILL by the
@@ -17,6 +18,7 @@ Feature: Workers killed by the kernel's OOM killer
     And the job's spawned worker has no process, no cgroup and no registry entry left
     And hive "hive-1" still answers and spawns a ready worker for "tinyllama"
 
+  @contract.worker.context-grow
   Scenario: A worker runs out of memory during a job whose context it must grow
     Given a stack with 1 hive whose workers read their weights into at most 148 MiB of memory
     And a completed job for model "slowllama"

@@ -5,6 +5,7 @@ Feature: Restarts of workers and queen
   hives' next heartbeats and jobs resume on the workers that kept running. A hive process
   that crashes and comes back adopts the ready workers it left running.
 
+  @contract.queen.scheduling
   Scenario: A worker dies during a long inference and a new one takes its place
     Given a stack with 1 hive
     And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"
@@ -15,6 +16,7 @@ Feature: Restarts of workers and queen
     And queen lists 1 ready worker for model "slowllama" on hive "hive-1"
     And the workers of hive "hive-1" have unique ids, ports and pids
 
+  @contract.queen.no-state @contract.queen.registry
   Scenario: Queen restarted with 3 workers registered
     Given a stack with 1 hive whose queen stops alone
     And I ask hive "hive-1" to spawn 3 workers for "tinyllama" at once
@@ -26,6 +28,7 @@ Feature: Restarts of workers and queen
     And hive "hive-1" runs 3 worker processes for model "tinyllama"
 
   @cap.adoption
+  @contract.hive.adopt
   Scenario: Hive process crashed and back with 3 workers running: the workers are adopted
     Given a stack with 1 hive
     And I ask hive "hive-1" to spawn 3 workers for "tinyllama" at once

@@ -1,4 +1,5 @@
 @integration @faults @worker-churn @p1
+@contract.hive.spawn @contract.hive.stop-worker @contract.hive.heartbeat
 Feature: Worker churn
   Workers spawned and stopped in bursts leave the hive's and queen's registries in step with
   the real process table: every id, port and pid unique, nothing stopped left running, no

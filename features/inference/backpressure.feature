@@ -9,6 +9,7 @@ Feature: Backpressure on job streams
     Given a stack with 1 hive whose queen disconnects a stalled stream reader after 3 seconds
     And a completed job for model "slowllama"
 
+  @contract.queen.stream-backpressure
   Scenario: A slow reader receives every token in order
     When a slow client reads a 400-token job for model "slowllama" with seed 11, 128 bytes every 40 ms
     Then the slow client's stream ends with "[DONE]" within 90 seconds
@@ -19,12 +20,14 @@ Feature: Backpressure on job streams
   # buffers on the way (queen's 8 KiB transport and 16 KiB socket, the client's 4 KiB) fill,
   # and queen's writes wait for the reader from then on
   @slow
+  @contract.queen.stream-backpressure
   Scenario: A reader slower than the worker, of a job longer than every buffer on its way, gets every token
     When a slow client reads a 3000-token job for model "slowllama" with seed 12, 128 bytes every 50 ms, beside a full-speed reader of a job with the same seed
     Then the slow client's stream ends with "[DONE]" within 240 seconds
     And the slow client received more than 64 KiB, more than the buffers between it and queen hold
     And the slow client's tokens are those of the full-speed reader, byte for byte
 
+  @contract.queen.stream-stall
   Scenario: A reader that stops reading is disconnected and its job cancelled
     Given I note the "slowllama" worker of hive "hive-1"
     When a client opens the stream of a 3000-token job for model "slowllama" and never reads it

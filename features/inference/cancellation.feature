@@ -9,6 +9,7 @@ Feature: Cancelling a job stops the work on its worker
     And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"
     And the job's worker is generating
 
+  @contract.queen.cancel @contract.worker.cancel
   Scenario: DELETE cancels a streaming job
     When I cancel the job with DELETE
     Then the job's stream ends with "[CANCELLED]" within 5 seconds
@@ -16,6 +17,7 @@ Feature: Cancelling a job stops the work on its worker
     And the job's state is "cancelled" within 2 seconds
     And the "slowllama" worker on hive "hive-1" is idle again within 2 seconds
 
+  @contract.queen.busy-retry
   Scenario: A job sent right after a cancel waits for the worker's last token, and completes there
     # found by the chaos workload: queen freed the worker at once, and the next job it was
     # given failed with 409 WORKER_BUSY while the worker still finished the cancelled one
@@ -27,6 +29,7 @@ Feature: Cancelling a job stops the work on its worker
     And the job's stream has no narration "job_retry"
     And the job ran on the paused worker
 
+  @contract.queen.stream-stall
   Scenario: A client that disconnects cancels its job
     When the job's client disconnects
     Then the job's worker stops generating within 1 second

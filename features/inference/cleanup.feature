@@ -1,4 +1,5 @@
 @integration @inference @cleanup @p1 @cap.metrics
+@contract.queen.metrics-route @contract.worker.metrics
 Feature: A job that ends releases its state and streams in every daemon
   Whether it completes, fails, is cancelled or its client disconnects, the job's state
   and SSE channels are released in queen and worker, as their /metrics show.

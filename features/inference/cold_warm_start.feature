@@ -1,4 +1,5 @@
 @integration @inference @p0
+@contract.queen.scheduling
 Feature: Cold and warm start of an inference job
   A job for a model no worker serves yet makes a hive spawn a worker (cold start);
   a later job for that model reuses the ready worker (warm start).
@@ -6,6 +7,7 @@ Feature: Cold and warm start of an inference job
   Background:
     Given a stack with 1 hive
 
+  @contract.keeper.infer @contract.keeper.token
   Scenario: Cold start spawns a worker and rbee-keeper streams the completion
     Given hive "hive-1" runs no worker
     When I run rbee-keeper infer with model "tinyllama", 16 max tokens and seed 42

@@ -1,4 +1,5 @@
 @integration @inference @concurrency @p1
+@contract.queen.queue
 Feature: Concurrent jobs share the workers fairly and never mix their tokens
   A hive runs at most --max-workers workers; jobs that find every worker busy wait in
   line for their model, first come first served, and each gets exactly its own tokens.

@@ -3,12 +3,14 @@ Feature: Failures reach the client as one clear error
   Each failure ends the job's stream with exactly one [ERROR] <CODE>: <message>, narrated by
   queen; rbee-keeper prints ❌ Failed: <reason> and exits non-zero.
 
+  @contract.queen.error-codes
   Scenario: No hive is registered
     Given a stack with no hive
     When I run rbee-keeper infer with model "tinyllama"
     Then rbee-keeper exits with code 1
     And rbee-keeper's last line on stderr starts with "❌ Failed: NO_HIVE"
 
+  @contract.queen.error-codes
   Scenario: The hive that has the model is not running
     Given a stack with 1 hive
     When hive "hive-1" is killed with SIGKILL
@@ -16,6 +18,7 @@ Feature: Failures reach the client as one clear error
     Then rbee-keeper exits with code 1
     And rbee-keeper's last line on stderr starts with "❌ Failed: HIVE_UNREACHABLE"
 
+  @contract.queen.error-codes
   Scenario: No hive has the model
     Given a stack with 1 hive
     When I submit an infer job for model "no-such-model" with 8 max tokens
@@ -23,6 +26,7 @@ Feature: Failures reach the client as one clear error
     And the job's stream has narration "job_failed" from "queen-rbee" mentioning "MODEL_NOT_FOUND"
     And hive "hive-1" runs 0 worker processes for model "no-such-model"
 
+  @contract.queen.no-worker
   Scenario: No worker for the model exists and none can be spawned
     Given a stack with 1 hive that runs at most 1 worker
     And a completed job for model "tinyllama-b"
@@ -32,6 +36,7 @@ Feature: Failures reach the client as one clear error
     And hive "hive-1" runs 0 worker processes for model "tinyllama"
 
   @cap.gpu-placement
+  @contract.hive.gpu-placement
   Scenario: Device memory is exhausted: the model is refused before any worker starts
     Given a stack with 1 hive that runs its workers on GPUs
     And the GPUs of hive "hive-1" have 24576 and 24576 MiB of their 24576 MiB in use
@@ -41,6 +46,7 @@ Feature: Failures reach the client as one clear error
     And hive "hive-1" runs 0 worker processes for model "tinyllama"
 
   @cap.gpu-placement
+  @contract.hive.gpu-placement
   Scenario: A GPU hive places the worker on the GPU with room for the model
     Given a stack with 1 hive that runs its workers on GPUs
     And the GPUs of hive "hive-1" have 24576 and 1024 MiB of their 24576 MiB in use
@@ -48,6 +54,7 @@ Feature: Failures reach the client as one clear error
     And it completes
     Then the job's worker process has CUDA_VISIBLE_DEVICES "1"
 
+  @contract.worker.load-failure
   Scenario: The model file is corrupt and llama.cpp refuses it
     Given a stack with 1 hive
     When I submit an infer job for model "corrupt" with 8 max tokens
@@ -56,12 +63,14 @@ Feature: Failures reach the client as one clear error
     And the job's stream has narration "job_failed" from "queen-rbee" mentioning "MODEL_LOAD_FAILED"
     And hive "hive-1" runs 0 worker processes for model "corrupt"
 
+  @contract.keeper.infer
   Scenario: rbee-keeper shows a load failure as ❌ Failed
     Given a stack with 1 hive
     When I run rbee-keeper infer with model "corrupt"
     Then rbee-keeper exits with code 1
     And rbee-keeper's last line on stderr starts with "❌ Failed: MODEL_LOAD_FAILED"
 
+  @contract.queen.no-replay
   Scenario: The worker crashes while tokens stream
     Given a stack with 1 hive
     And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"

@@ -1,4 +1,5 @@
 @integration @keeper-cli @p1
+@contract.keeper.usage
 Feature: rbee-keeper behaves as a command line should
   Help, usage errors, an unreachable queen: each gives a clear message and a meaningful
   exit code, never a traceback.

@@ -1,4 +1,5 @@
 @integration @inference @cancellation @keeper-cli @p0 @cap.cancellation
+@contract.keeper.ctrl-c
 Feature: Ctrl+C in rbee-keeper cancels the job it started
 
   Scenario: Ctrl+C while tokens stream

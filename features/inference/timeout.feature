@@ -7,6 +7,7 @@ Feature: A job's deadline travels from the client to the worker
   Background:
     Given a stack with 1 hive
 
+  @contract.queen.deadline-enforced
   Scenario: The worker stops at the deadline and says so
     # a warm worker: a cold start of slowllama under CPU contention once took the whole 3 s,
     # and queen ended the job before the worker had begun (job_timeout, not infer_timeout)
@@ -19,6 +20,7 @@ Feature: A job's deadline travels from the client to the worker
 
   # @serial: its 2-second "idle again" bound was missed once in 4 parallel runs (CPU contention)
   @serial
+  @contract.keeper.timeout
   Scenario: rbee-keeper --timeout ends a long job with a clear failure
     When I run rbee-keeper infer with model "slowllama", 3000 max tokens and a 3 second timeout
     Then rbee-keeper exits with code 1

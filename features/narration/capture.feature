@@ -1,4 +1,5 @@
 @integration @narration @p1 @cap.narration
+@contract.hive.narration-capture
 Feature: The hive relays its workers' narration lines and nothing else
   Workers print narration on stdout as "[actor] action : message"; the hive's
   ProcessNarrationCapture relays those lines to the job's stream (the message clipped to

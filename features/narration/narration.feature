@@ -1,4 +1,5 @@
 @integration @inference @narration @p0 @cap.narration
+@contract.sse.narration @contract.queen.narration-relay
 Feature: Narration from every layer reaches the job's stream
   Queen, hive and worker each tell what they do for a job; all of it reaches
   the client on the job's SSE stream, tagged with the job's id.

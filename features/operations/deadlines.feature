@@ -7,6 +7,7 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
   worker goes on starting and serves the next job.
 
   @p1
+  @contract.queen.deadlines
   Scenario: A job without timeout_s gets queen's default deadline
     Given a stack with 1 hive whose queen gives jobs 3 seconds by default
     And a completed job for model "slowllama" on hive "hive-1"
@@ -15,6 +16,7 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
     And the job's stream has narration "infer_timeout" from "llm-worker-rbee"
 
   @p1
+  @contract.queen.deadlines @contract.queen.deadline-header
   Scenario Outline: The sooner of timeout_s and the caller's deadline holds (<sooner>)
     Given a stack with 1 hive
     And a completed job for model "slowllama" on hive "hive-1"
@@ -28,6 +30,7 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
       | timeout_s              | 3       | 600      |
 
   @p1
+  @contract.queen.deadline-cold-start
   Scenario: A deadline that passes during a cold start ends the job, and the worker serves the next one
     Given a stack with 1 hive whose workers start 4 seconds late
     When I submit an infer job for model "tinyllama" with 8 max tokens and a 1 second deadline
@@ -36,6 +39,7 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
     And the next job for model "tinyllama" runs on the worker spawned for the timed-out job
 
   @p2
+  @contract.queen.deadline-header
   Scenario Outline: A caller's deadline that is <value> is refused, and no job is taken
     Given a stack with 1 hive
     When a client asks queen for a job, sending the header X-Request-Deadline "<value>"

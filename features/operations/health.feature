@@ -9,6 +9,7 @@ Feature: A hive removes a worker that stops answering, and reaps every worker th
   keeps serving. Whatever way a worker ends, the hive reaps it at once: no zombie remains.
 
   @p1 @cap.worker-health
+  @contract.hive.health-checks @contract.hive.unhealthy-removal @contract.worker.ready
   Scenario: A worker that fails its health checks too often in a row is killed and removed
     Given a stack with 1 hive that checks its workers' health every 0.5 seconds and removes a worker after 3 failed checks
     And a completed job for model "tinyllama" on hive "hive-1"
@@ -20,6 +21,7 @@ Feature: A hive removes a worker that stops answering, and reaps every worker th
     And the next job for model "tinyllama" starts a new worker
 
   @p1 @cap.worker-health
+  @contract.hive.health-checks
   Scenario: A worker that answers again before the removal bound stays and serves
     Given a stack with 1 hive that checks its workers' health every 0.5 seconds and removes a worker after 12 failed checks
     And a completed job for model "tinyllama" on hive "hive-1"
@@ -30,6 +32,7 @@ Feature: A hive removes a worker that stops answering, and reaps every worker th
     And the next job for model "tinyllama" runs on the paused worker
 
   @p1
+  @contract.hive.reap
   Scenario: A worker killed from outside is reaped at once
     Given a stack with 1 hive
     And a completed job for model "tinyllama" on hive "hive-1"

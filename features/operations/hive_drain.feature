@@ -1,4 +1,5 @@
 @integration @operations @lifecycle @cap.hive-drain
+@contract.hive.drain @contract.hive.health
 Feature: A hive drains on its own SIGTERM, without queen
   On SIGTERM a hive says `draining` (in `/health` and in its heartbeats, so queen gives it no
   new work), refuses new workers with **503** `HIVE_DRAINING`, lets workers that run a job
@@ -20,6 +21,7 @@ Feature: A hive drains on its own SIGTERM, without queen
     And queen still serves
 
   @p1
+  @contract.worker.sigterm
   Scenario: A job longer than the hive's grace is stopped when the grace ends
     Given a stack with 1 hive that gives busy workers 2 seconds to finish when it stops
     And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"

@@ -9,6 +9,7 @@ Feature: rbee-keeper shows an operator what queen knows
     And a completed job for model "tinyllama" on hive "hive-1"
 
   @p1
+  @contract.keeper.operator-views
   Scenario: hives, workers and status agree with queen's registry
     When I run rbee-keeper with hives --json
     Then rbee-keeper exits with code 0
@@ -22,6 +23,7 @@ Feature: rbee-keeper shows an operator what queen knows
     Then rbee-keeper printed a table whose header starts "HIVE" and whose rows name "hive-1"
 
   @p1
+  @contract.keeper.logs @contract.sse.late-reader
   Scenario: logs prints the job's narration and its end
     When I run rbee-keeper logs with the job's id
     Then rbee-keeper exits with code 0
@@ -29,6 +31,7 @@ Feature: rbee-keeper shows an operator what queen knows
     And rbee-keeper's last line on stdout is "[DONE]"
 
   @p2
+  @contract.keeper.logs
   Scenario: logs of a job queen does not know fails clearly
     When I run rbee-keeper with logs job-that-never-was
     Then rbee-keeper exits with code 1

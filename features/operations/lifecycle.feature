@@ -9,6 +9,7 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
   keeps serving.
 
   @p1
+  @contract.hive.start-timeout
   Scenario: A worker stuck before ready is stopped after the start timeout
     Given a stack with 1 hive whose workers hang before they are ready, with 3 seconds to start
     When I submit an infer job for model "tinyllama" with 8 max tokens
@@ -18,6 +19,7 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
     And queen lists hive "hive-1" as available
 
   @p1
+  @contract.hive.idle-timeout @contract.worker.ready
   Scenario: An idle worker is stopped after the idle timeout, and the next job starts a new one
     Given a stack with 1 hive that stops workers idle for 2 seconds
     And a completed job for model "tinyllama" on hive "hive-1"
@@ -27,6 +29,7 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
     And the next job for model "tinyllama" starts a new worker
 
   @p1
+  @contract.hive.idle-timeout
   Scenario: A worker with a job is never stopped for idleness
     Given a stack with 1 hive that stops workers idle for 2 seconds
     # about 70 tokens a second here: 600 tokens keep the worker busy for several idle timeouts
@@ -35,6 +38,7 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
     And the job's stream has no narration "worker_idle_stop"
 
   @p1
+  @contract.hive.binary-not-found
   Scenario Outline: A worker program that is <how> fails the spawn at once and leaves nothing behind
     Given a stack with 1 hive that runs its own copy of the worker program
     And hive "hive-1"'s worker program is <how>

@@ -1,4 +1,5 @@
 @integration @operations @metrics @cap.alerting-metrics
+@contract.queen.metrics @contract.hive.metrics
 Feature: The series an operator alerts on move for the events they count, and only for them
   Queen counts jobs by terminal code (`rbee_queen_jobs_total{code}`) and times them
   (`rbee_queen_job_duration_seconds`, `_queue_wait_seconds`, `_time_to_first_token_seconds`,
@@ -9,6 +10,7 @@ Feature: The series an operator alerts on move for the events they count, and on
   reads `/metrics` before and after one event and checks how far each series moved.
 
   @p1
+  @contract.worker.metrics
   Scenario: A completed job moves the job series, the spawn counter and the worker's histograms by one
     Given a stack with 1 hive
     And the metrics of queen and hive "hive-1" are noted
@@ -64,6 +66,7 @@ Feature: The series an operator alerts on move for the events they count, and on
       | hive-1 | rbee_hive_worker_oom_kills_total             | 0  |
 
   @p1 @cap.auth
+  @contract.daemon.auth-failures-metric
   Scenario: A refused credential moves the auth failure count of its reason by one
     Given a stack with 1 hive
     And the metrics of queen and hive "hive-1" are noted

@@ -9,6 +9,7 @@ Feature: A hive checks that a model fits before it starts a worker or a download
   catalog unchanged.
 
   @p1
+  @contract.hive.insufficient-memory
   Scenario: A model bigger than the worker's memory limit is refused before anything starts
     Given a stack with 1 hive whose workers get at most 32 MiB of memory
     When I submit an infer job for model "slowllama" with 8 max tokens
@@ -17,6 +18,7 @@ Feature: A hive checks that a model fits before it starts a worker or a download
     And hive "hive-1" has no worker, no worker cgroup and no worker queen knows of
 
   @p1 @needs.tmpfs @cap.provisioning
+  @contract.hive.provision-errors
   Scenario: A download whose announced size does not fit the disk is refused before a byte is written
     Given a stack with 1 hive whose downloads go to a disk of 256 KiB
     And a model hub that serves "hubllama" (the bytes of tinyllama) at 512 KiB/s
@@ -26,6 +28,7 @@ Feature: A hive checks that a model fits before it starts a worker or a download
     And hive "hive-1" neither lists the model "hubllama" nor keeps any file of it
 
   @p1 @needs.tmpfs @cap.provisioning
+  @contract.hive.provision-errors
   Scenario: A disk that fills during a download ends it with DISK_FULL, and the partial file is removed
     Given a stack with 1 hive whose downloads go to a disk of 256 KiB
     And a model hub that serves "hubllama" (the bytes of tinyllama) without announcing its size

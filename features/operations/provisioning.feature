@@ -10,6 +10,7 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
   when a download succeeds.
 
   @p1
+  @contract.hive.provision-progress
   Scenario: The provision stream reports bytes, total and percent at every 10 % and at the end
     Given a stack with 1 hive
     And a model hub that serves "hubllama" (the bytes of tinyllama) at 512 KiB/s
@@ -19,6 +20,7 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
     And hive "hive-1" lists the model "hubllama"
 
   @p1
+  @contract.hive.provision-errors
   Scenario Outline: A hub that answers <status> ends the provisioning with <code>, and nothing is installed
     Given a stack with 1 hive
     And a model hub that answers <status> for "hubllama"
@@ -33,6 +35,7 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
       | 403    | UPSTREAM_FORBIDDEN       |
 
   @p1
+  @contract.hive.provision-errors
   Scenario: A download that stalls ends after the stall bound with DOWNLOAD_STALLED
     Given a stack with 1 hive whose downloads stall out after 2 seconds
     And a model hub that serves "hubllama" (the bytes of tinyllama) and stalls at 50 %
@@ -41,6 +44,7 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
     And hive "hive-1" does not list the model "hubllama"
 
   @p1
+  @contract.hive.provision-errors
   Scenario: A file whose sha256 does not match is never installed, and the next attempt downloads it again
     Given a stack with 1 hive
     And a model hub that serves "hubllama" as the bytes of tinyllama with one byte changed
@@ -54,6 +58,7 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
     And a job for model "hubllama" completes
 
   @p1 @cap.adoption
+  @contract.hive.provision
   Scenario: A partial file a crashed hive left is resumed by the next attempt
     Given a stack with 1 hive
     And a model hub that serves "hubllama" (the bytes of tinyllama) at 64 KiB/s

@@ -1,4 +1,5 @@
 @integration @operations @version @cap.protocol-versions
+@contract.queen.versions @contract.queen.hives
 Feature: Queen works with hives of its own protocol major version and refuses the rest
   Every heartbeat carries the hive's `version` and `protocol` (`MAJOR.MINOR`; none means 1.0).
   Queen takes any minor version of its own major one, older or newer. A hive of another major

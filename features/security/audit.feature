@@ -1,4 +1,5 @@
 @integration @security @audit @cap.audit
+@contract.sec.audit @contract.sec.audit-chain @contract.sec.audit-verify
 Feature: Security events are recorded in a hash-chained audit trail
   Each daemon appends a JSON line for every authentication refusal and every action that
   changes something (job submit and cancel, spawn, kill, provision, shutdown, credential

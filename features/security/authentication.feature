@@ -10,6 +10,7 @@ Feature: Only a caller with a valid credential and the scope it needs reaches th
     Given a stack with 1 hive
 
   @p0
+  @contract.err.unauthenticated @contract.sec.tokens @contract.sec.jwt
   Scenario Outline: A job asked for with <credential> is refused with 401 and the reason
     When a client asks queen for a job with <credential>
     Then queen answers 401 with reason "<reason>" and a Bearer challenge
@@ -29,6 +30,7 @@ Feature: Only a caller with a valid credential and the scope it needs reaches th
       | an RS256 JWT signed with another key | bad_signature  |
 
   @p0
+  @contract.sec.tokens @contract.sec.jwt
   Scenario Outline: A job asked for with <credential> runs
     When a client asks queen for a job with <credential>
     Then queen accepts the job and its stream ends with "[DONE]" within 60 seconds
@@ -40,6 +42,7 @@ Feature: Only a caller with a valid credential and the scope it needs reaches th
       | an RS256 JWT with scope submit |
 
   @p1
+  @contract.err.forbidden @contract.sec.scopes
   Scenario Outline: <credential> may look but not submit
     When a client asks queen for a job with <credential>
     Then queen answers 403 with reason "scope"
@@ -52,6 +55,7 @@ Feature: Only a caller with a valid credential and the scope it needs reaches th
       | an HS256 JWT with scope read |
 
   @p0
+  @contract.sec.cluster-only
   Scenario: A fake hive without the cluster credential cannot register
     When a hive "intruder" posts its heartbeat to queen with the admin token
     Then queen answers 403 with reason "scope"
@@ -60,6 +64,7 @@ Feature: Only a caller with a valid credential and the scope it needs reaches th
     And queen's registry lists only hive "hive-1"
 
   @p0
+  @contract.sec.cluster-token @contract.sec.scopes @contract.worker.jobs
   Scenario: Without the cluster credential nobody drives a worker or a hive directly
     Given a completed job for model "tinyllama" on hive "hive-1"
     When a client posts a job straight to the job's worker with the admin token
@@ -70,6 +75,7 @@ Feature: Only a caller with a valid credential and the scope it needs reaches th
     And the job's worker has run 1 job
 
   @p1
+  @contract.sec.rotation
   Scenario: Client tokens rotate on SIGHUP, without a restart and without dropping a stream
     Given a job for model "tinyllama" with 2000 max tokens is streaming on hive "hive-1"
     When the admin token is replaced by a new one in queen's token file and queen gets SIGHUP

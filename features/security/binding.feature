@@ -5,12 +5,14 @@ Feature: A daemon refuses to start where it would be unsafe, and says how to fix
   code 2 and one line saying why and what to do, before it listens.
 
   @p0
+  @contract.sec.safe-binding
   Scenario: queen asked to listen on every interface without credentials
     When I start a stack without credentials whose queen listens on "0.0.0.0"
     Then the start fails within 10 seconds
     And the failure names queen, exit code 2 and its log line "refusing to listen on 0.0.0.0 without credentials" once
 
   @p0
+  @contract.sec.credential-files
   Scenario: credential files that others may read
     When I start a stack whose credential files others may read
     Then the start fails within 10 seconds

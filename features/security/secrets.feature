@@ -1,4 +1,5 @@
 @integration @security @secrets @cap.auth
+@contract.sec.secrets @contract.err.scrubbed
 Feature: Credentials never show where they could leak
   Daemons read credentials from files (or the environment), never from their command line; no
   token, key or Authorization value is written to a log, an error body, an audit record or a

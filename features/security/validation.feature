@@ -9,6 +9,7 @@ Feature: Bad input is refused with a clear, safe error and changes nothing
     Given a stack with 1 hive
 
   @p0
+  @contract.err.invalid-request @contract.err.refused-changes-nothing @contract.err.shape @contract.daemon.no-traceback
   Scenario Outline: queen refuses a job whose <field> is <value>
     When a client asks queen for a job whose <field> is <value>
     Then queen answers 422 with code "INVALID_REQUEST" naming the field "<field>"
@@ -34,6 +35,7 @@ Feature: Bad input is refused with a clear, safe error and changes nothing
       | colour      | "blue"               |
 
   @p0
+  @contract.queen.jobs-post
   Scenario: A prompt of any Unicode text is served, whatever the model's vocabulary holds
     # found by make fuzz: llama.cpp aborted the worker (std::out_of_range) on "é", because the
     # generated models had no byte-fallback tokens, as every real SentencePiece vocabulary has
@@ -42,6 +44,7 @@ Feature: Bad input is refused with a clear, safe error and changes nothing
     And hive "hive-1" runs 1 worker process for model "tinyllama"
 
   @p1
+  @contract.err.malformed-json @contract.err.body-too-large @contract.err.media-type
   Scenario Outline: queen refuses a body that is <body>
     When a client posts to queen's jobs a body that is <body>
     Then queen answers <status> with code "<code>"
@@ -57,6 +60,7 @@ Feature: Bad input is refused with a clear, safe error and changes nothing
       | 2 MiB of JSON, chunked     | 413    | BODY_TOO_LARGE         |
 
   @p0
+  @contract.sec.identifiers @contract.sec.strict-bodies
   Scenario Outline: a hive asked to provision the model <name> refuses and touches no file
     When I ask hive "hive-1" to provision the model <name>
     Then hive "hive-1" answers 422 with code "INVALID_REQUEST" naming the field "name"

@@ -1,7 +1,12 @@
-"""Daemons' configuration files, rewritten and reloaded on SIGHUP, and what the hive then allows."""
+"""Daemons' configuration files, rewritten and reloaded on SIGHUP, and what the hive then allows; log lines."""
+
+import re
 
 from behave import then, when
-from hamcrest import assert_that, equal_to
+from hamcrest import assert_that, equal_to, greater_than
+
+LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) rbee-hive \S")
 
 
 @when('hive "{hive}"\'s config file is rewritten to say "{text}" and it gets SIGHUP')
@@ -24,3 +29,14 @@ def step_spawns_then_refuses(context, hive, count, model, status, code):
 def step_log_once(context, hive, text):
     log = context.stack.node(hive).log_text()
     assert_that(log.count(text), equal_to(1), f"times {hive}'s log says {text!r}")
+
+
+@then('every line of hive "{hive}"\'s log reads "time LEVEL rbee-hive message", at {level} or above')
+def step_log_format(context, hive, level):
+    lines = context.stack.node(hive).log_text().splitlines()
+    assert_that(len(lines), greater_than(0), f"lines in {hive}'s log")
+    matches = [(line, LOG_LINE.match(line)) for line in lines]
+    malformed = [line for line, match in matches if match is None]
+    assert_that(malformed, equal_to([]), f"{hive}'s log lines not of the form 'time LEVEL rbee-hive message'")
+    below = [line for line, match in matches if match and LEVELS.index(match["level"]) < LEVELS.index(level)]
+    assert_that(below, equal_to([]), f"{hive}'s log lines below {level}")

@@ -138,3 +138,12 @@ def step_idle_again(context, seconds):
         assert_that([w["idle"] for w in rows], contains_exactly(True), f"idle flag of {worker_id} at queen")
 
     holds(idle, seconds, f"{worker_id} to be idle again")
+
+
+@then("the job's stream has exactly {count:d} tokens, or fewer with the worker saying the model ended the sequence")
+def step_exact_tokens(context, count):
+    stream = context.world.jobs.last.stream
+    said = [e["human"] for e in stream.narration() if e["action"] == "infer_complete"]
+    expected = count if not any("the model ended the sequence" in text for text in said) else len(stream.tokens())
+    assert_that(len(stream.tokens()), equal_to(expected), f"tokens on the stream (max_tokens {count}); worker: {said}")
+    assert_that(len(stream.tokens()), less_than(count + 1), "never more than max_tokens")

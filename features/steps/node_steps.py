@@ -1,6 +1,7 @@
 """Acting on the stack's real processes: kill, stop, start, restart; bad requests to the daemons."""
 
 import signal
+import time
 
 import parse
 from behave import register_type, then, when
@@ -27,6 +28,7 @@ def step_kill_worker(context, sig):
 @when("{node:Node} is stopped")
 def step_stop(context, node):
     context.stack.node(node).stop(timeout=20)
+    context.world.stopped_at[node] = time.monotonic()
 
 
 @when("{node:Node} is started again")

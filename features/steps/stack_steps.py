@@ -99,6 +99,16 @@ def step_hive_grace_stack(context, seconds):
     start_stack(context, 1, hive_args=("--shutdown-grace", str(seconds)))
 
 
+@given('a stack with 1 hive started with "{flags}"')
+def step_hive_flags_stack(context, flags):
+    start_stack(context, 1, hive_args=tuple(flags.split()))
+
+
+@given('a stack with {count:Hives} whose queen forgets a silent hive after {seconds:Seconds}')
+def step_stack_remove_after(context, count, seconds):
+    start_stack(context, count, queen_args=("--hive-remove-after", str(seconds)))
+
+
 @given('a stack with 1 hive whose config file says "{text}", started with "{flags}"')
 def step_hive_config_flags_stack(context, text, flags):
     start_stack(context, 1, hive_config=text + "\n", hive_args=tuple(flags.split()))

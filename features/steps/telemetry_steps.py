@@ -9,6 +9,7 @@ from hamcrest import (
     contains_string,
     equal_to,
     greater_than,
+    greater_than_or_equal_to,
     has_entries,
     has_length,
     is_in,
@@ -194,3 +195,32 @@ def step_watcher_rhythm(context, hive, gap):
     assert_that(max(gaps), less_than_or_equal_to(gap), f"gaps between {hive}'s heartbeats on the watching stream: "
                                                       f"{gaps}")
     assert_that(context.world.ui.failure, equal_to(None), "the watching stream's own end")
+
+
+@then('queen forgets hive "{hive}" between {low:g} and {high:g} seconds after it was stopped')
+def step_forgets_between(context, hive, low, high):
+    step_forgets(context, hive, high)
+    after = time.monotonic() - context.world.stopped_at[hive]
+    assert_that(after, greater_than(low), f"seconds from {hive}'s stop until queen forgot it")
+
+
+@then('the heartbeat stream told of hive "{hive}" becoming unavailable, then removed')
+def step_ui_hive_events(context, hive):
+    told = [e.name for e in context.world.ui.events if e.name in ("hive_unavailable", "hive_removed")
+            and e.json().get("hive_id") == hive]
+    assert_that(told, equal_to(["hive_unavailable", "hive_removed"]), f"UI events about {hive}")
+
+
+@then('hive "{hive}"\'s telemetry of the job\'s worker agrees with what the kernel says of its process')
+def step_telemetry_is_kernel(context, hive):
+    job = context.world.jobs.last
+    worker_id = context.stack.job_worker(job)
+    row = context.stack.worker_process(hive, worker_id)
+    stats, kernel = context.stack.worker_telemetry(hive, worker_id), context.stack.kernel_view(row.pid)
+    identity = {"pid": row.node_pid, "group": "llm", "instance": worker_id, "model": job.request["model"]}
+    assert_that(stats, has_entries(identity), "the worker's identity in the telemetry")
+    assert_that(abs(stats["rss_mb"] - kernel["rss_mb"]), less_than_or_equal_to(max(4.0, 0.1 * kernel["rss_mb"])),
+                f"rss_mb {stats['rss_mb']} vs the kernel's {kernel['rss_mb']:.1f} MiB")
+    assert_that(abs(stats["uptime_s"] - kernel["uptime_s"]), less_than_or_equal_to(3.0),
+                f"uptime_s {stats['uptime_s']} vs the kernel's {kernel['uptime_s']:.1f} s")
+    assert_that(min(stats["cpu_pct"], stats["io_r_mb_s"], stats["io_w_mb_s"]), greater_than_or_equal_to(0), str(stats))

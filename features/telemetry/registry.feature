@@ -4,6 +4,7 @@ Feature: Queen's registry follows the hives' heartbeats
   once (pushed by its hive), a silent hive becomes unavailable after the staleness
   bound and is forgotten later, and the scheduling queries answer from it.
 
+  @contract.hive.heartbeat @contract.queen.registry
   Scenario: A worker that dies is gone from queen's registry within 2 seconds
     Given a stack with 1 hive
     And a completed job for model "tinyllama"
@@ -11,6 +12,7 @@ Feature: Queen's registry follows the hives' heartbeats
     Then queen no longer lists the job's worker within 2 seconds
     And hive "hive-1" reports the job's worker ended "killed by SIGKILL"
 
+  @contract.queen.workers-query
   Scenario: Scheduling queries answer by model, idleness and hive
     Given a stack with 2 hives
     And a completed job for model "tinyllama" on hive "hive-1"
@@ -25,6 +27,7 @@ Feature: Queen's registry follows the hives' heartbeats
       | idle=false            | hive-1:slowllama                                     |
       | model=slowllama&idle=true |                                                  |
 
+  @contract.queen.registry
   Scenario: A silent hive becomes unavailable after the staleness bound, then is forgotten
     Given a stack with 2 hives
     When hive "hive-2" is stopped
@@ -32,6 +35,16 @@ Feature: Queen's registry follows the hives' heartbeats
     And queen forgets hive "hive-2" within 10 seconds
     And a job for model "tinyllama" completes
 
+  @contract.queen.registry @contract.queen.ui-stream
+  Scenario: With --hive-remove-after, a silent hive is forgotten at that bound, and the UI stream tells of both steps
+    Given a stack with 2 hives whose queen forgets a silent hive after 10 seconds
+    And I watch queen's heartbeat stream
+    When hive "hive-2" is stopped
+    Then queen marks hive "hive-2" unavailable within 5 seconds
+    And queen forgets hive "hive-2" between 7 and 16 seconds after it was stopped
+    And the heartbeat stream told of hive "hive-2" becoming unavailable, then removed
+
+  @contract.queen.unavailable @contract.queen.workers-query
   Scenario: The running workers of an unavailable hive are never listed, and never given a job
     Given a stack with 2 hives
     And a completed job for model "tinyllama" on hive "hive-1"
@@ -41,12 +54,14 @@ Feature: Queen's registry follows the hives' heartbeats
     And queen lists no worker of hive "hive-1"
     And the next 3 jobs for model "tinyllama" all run on hive "hive-2"
 
+  @contract.queen.heartbeat
   Scenario: A malformed heartbeat is refused and changes nothing
     Given a stack with 1 hive
     When a heartbeat missing its hive_id is posted to queen
     Then the answer is 422 with code "INVALID_REQUEST" naming "hive_id"
     And queen lists hive "hive-1" as available
 
+  @contract.hive.invalid-limit
   Scenario: A spawn with a bad CPU limit is refused before any process starts
     Given a stack with 1 hive
     When I ask hive "hive-1" to spawn a worker for "tinyllama" with CPU limit "lots"

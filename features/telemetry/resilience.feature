@@ -1,6 +1,7 @@
 @integration @telemetry @p1
 Feature: Telemetry survives restarts, an absent queen, missing rights and slow readers
 
+  @contract.queen.no-state @contract.hive.heartbeat-first
   Scenario: Queen restarts and rebuilds its registry from the next heartbeats
     Given a stack with 1 hive whose queen stops alone
     And a completed job for model "tinyllama"
@@ -9,6 +10,7 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     And a job for model "tinyllama" completes
     And it ran on a worker queen knew before the restart
 
+  @contract.hive.adopt
   Scenario: A hive that restarts clears the workers it ran before
     Given a stack with 1 hive
     And a completed job for model "tinyllama"
@@ -18,6 +20,7 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     And a job for model "tinyllama" completes
 
 
+  @contract.hive.heartbeat-backoff
   Scenario: While queen is away the hive keeps serving, and it catches up when queen returns
     Given a stack with 1 hive whose queen stops alone
     When queen is stopped
@@ -28,6 +31,7 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     And hive "hive-1"'s log says "reachable again" within 10 seconds
 
   @cap.cgroup-telemetry
+  @contract.hive.cgroups-degraded @contract.hive.capabilities
   Scenario: Without the rights to write cgroups, spawning still works and capabilities say so
     Given a stack with 1 hive without cgroup rights
     Then hive "hive-1" reports cgroups as degraded because they are not writable
@@ -35,6 +39,7 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
 
   @needs.cgroups @cap.cgroup-telemetry
+  @contract.hive.cgroups
   Scenario: With the rights, each worker runs in its own cgroup under the limits asked for
     Given a stack with 1 hive
     Then hive "hive-1" reports cgroups as enabled
@@ -42,6 +47,7 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
     Then the worker's process runs in a cgroup with a CPU quota of 50000 per 100000 µs and 512 MiB of memory
 
   @cap.ui-stream
+  @contract.queen.ui-drop @contract.queen.ui-subscribers
   Scenario: A UI subscriber that stops reading is dropped, the others keep their rhythm
     Given a stack with 1 hive and a UI buffer of 8 events
     And I watch queen's heartbeat stream

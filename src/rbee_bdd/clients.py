@@ -136,6 +136,10 @@ class HiveClient:
     def capabilities(self) -> dict[str, Any]:
         return _json(request("GET", f"{self.url}/v1/capabilities", timeout=5.0), 200)
 
+    def telemetry(self) -> dict[str, Any]:
+        """``GET /v1/telemetry``: a collection made now."""
+        return _json(request("GET", f"{self.url}/v1/telemetry", timeout=10.0), 200)
+
     def models(self) -> dict[str, Any]:
         return _json(request("GET", f"{self.url}/v1/models", timeout=5.0), 200)
 

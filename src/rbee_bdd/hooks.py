@@ -20,6 +20,7 @@ from rbee_bdd.report import FACTS, ScenarioFact, append_fact, failed_step
 from rbee_bdd.selection import drop_unselected
 from rbee_bdd.stack import Stack
 from rbee_bdd.sweep import of_scenario, sweep
+from rbee_bdd.tags import CONTRACT_PREFIX
 from rbee_bdd.waiting import set_timeout_multiplier
 from rbee_bdd.world import World
 
@@ -111,7 +112,9 @@ def after_scenario(context: Any, scenario: Any) -> None:
         seconds=round(time.monotonic() - context.scenario_started, 3), skip_reason=context.skip_reason,
         stack_start_s=stack.start_seconds if stack is not None else None, leftovers=leftovers,
         failed_step=step, error=error or "; ".join([*errors, *leftovers]),
-        caps=sorted(t.removeprefix("cap.") for t in scenario.effective_tags if t.startswith("cap."))))
+        caps=sorted(t.removeprefix("cap.") for t in scenario.effective_tags if t.startswith("cap.")),
+        clauses=sorted(t.removeprefix(CONTRACT_PREFIX) for t in scenario.effective_tags
+                       if t.startswith(CONTRACT_PREFIX))))
     if failed:
         say(f"logs of {scenario.name!r}: {getattr(context, 'log_dir', '(none)')}")
         attach_evidence(context, evidence)

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rbee_bdd.traceability import CONTRACT, ELSEWHERE, clause_ids, elsewhere
+
 FACTS = "facts.jsonl"
 
 
@@ -33,6 +35,7 @@ class ScenarioFact:
     failed_step: str = ""  # the step that failed, with its keyword
     error: str = ""  # its message (or the cleanup's, or the leftovers)
     caps: list[str] = field(default_factory=list)  # the optional capabilities (@cap.*) it verifies
+    clauses: list[str] = field(default_factory=list)  # the contract's clauses (@contract.*) it verifies
 
 
 def failed_step(scenario: Any) -> tuple[str, str]:
@@ -98,6 +101,27 @@ def conformance_markdown(facts: list[ScenarioFact]) -> list[str]:
     return [*lines, ""]
 
 
+def traceability_markdown(facts: list[ScenarioFact], contract: Path = CONTRACT,
+                          listed_path: Path = ELSEWHERE) -> list[str]:
+    """Each clause of the contract: its scenarios passed and failed in this run, or where else it is verified."""
+    if not contract.exists():
+        return []
+    passed: dict[str, int] = defaultdict(int)
+    failed: dict[str, int] = defaultdict(int)
+    for fact in facts:
+        for clause in fact.clauses:
+            if fact.status == "passed":
+                passed[clause] += 1
+            elif fact.status in FAILED:
+                failed[clause] += 1
+    listed = elsewhere(listed_path)
+    lines = ["## Contract traceability", "", "| clause | passed | failed | elsewhere |", "|---|---:|---:|---|"]
+    for clause in clause_ids(contract):
+        kind, reason = listed.get(clause, ("", ""))
+        lines.append(f"| `{clause}` | {passed[clause]} | {failed[clause]} | {f'{kind}: {reason}' if kind else ''} |")
+    return [*lines, ""]
+
+
 def summary(facts: list[ScenarioFact]) -> str:
     """The run in markdown: counts, skips with reasons, time per feature, slowest scenarios."""
     counts = tally(facts)
@@ -117,6 +141,7 @@ def summary(facts: list[ScenarioFact]) -> str:
                 lines.append("  - message: " + " / ".join(line.strip() for line in message[:6])[:600])
         lines.append("")
     lines += conformance_markdown(facts)
+    lines += traceability_markdown(facts)
     skipped = [f for f in facts if f.status == "skipped"]
     if skipped:
         lines += ["## Skipped", ""] + [f"- {f.scenario}: {f.skip_reason or '(no reason given)'}" for f in skipped]

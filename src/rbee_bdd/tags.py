@@ -69,6 +69,7 @@ NEEDS = {f"needs.{name}": "skipped, with the reason printed, where the machine l
          for name in [*CHECKS, *TARGET_CHECKS]}
 CAPS = {f"cap.{name}": f"optional capability: {meaning}" for name, meaning in CAPABILITIES.items()}
 REGISTRY = {**PRIORITIES, **KINDS, **AREAS, **TOPICS, **NEEDS, **CAPS}
+CONTRACT_PREFIX = "contract."  # @contract.<clause id>: checked against docs/contract.md by rbee_bdd.traceability
 
 
 def problems(features: Path) -> list[str]:
@@ -81,7 +82,7 @@ def problems(features: Path) -> list[str]:
         unknown: dict[str, int] = {}
         for scenario in feature.walk_scenarios():  # an outline's rows, each with the outline's tags
             tags = set(scenario.effective_tags)
-            for tag in sorted(tags - set(REGISTRY)):
+            for tag in sorted(t for t in tags - set(REGISTRY) if not t.startswith(CONTRACT_PREFIX)):
                 unknown.setdefault(tag, scenario.line)
             priorities = sorted(tags & set(PRIORITIES))
             if len(priorities) != 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import threading
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Engine:
         self._lock = threading.Lock()
         self.n_ctx = 0
         self.max_ctx = 0
+        self.finish = ""  # why the last generation ended: length, stop (end of sequence) or cancelled
 
     def load(self) -> None:
         """Load the weights (blocking); raises ModelLoadError with llama.cpp's reason."""
@@ -98,24 +100,41 @@ class Engine:
             self._load(n_ctx)
 
     def generate(self, sampling: Sampling, cancelled: threading.Event) -> Generator[str, None, None]:
-        """Yield the completion's tokens as text until max_tokens, end of sequence or cancel."""
-        if self._llama is None:
+        """Yield one text per generated token, in order, until max_tokens, the end of the sequence or
+        a cancel; ``finish`` then says which (``length``, ``stop`` or ``cancelled``).
+
+        A token whose bytes complete no character yet (a byte-fallback piece of a multi-byte
+        character), or a control token, yields "": its bytes come with a later token's text. So a
+        job the model does not end yields exactly max_tokens items, and their concatenation is the
+        completion. (llama.cpp's own streaming merges such tokens, and its callers then see fewer.)
+        """
+        from llama_cpp import llama_vocab_is_eog
+
+        llama = self._llama
+        if llama is None:
             raise ModelLoadError("model not loaded")
         with self._lock:
-            chunks = self._llama.create_completion(
-                sampling.prompt,
-                max_tokens=sampling.max_tokens,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                seed=sampling.seed,
-                stream=True,
-            )
+            self.finish = "cancelled"
+            bos = llama.token_bos()
+            prompt = ([bos] if bos != -1 and llama._model.add_bos_token() else []) + \
+                llama.tokenize(sampling.prompt.encode("utf-8"), add_bos=False, special=True)
+            llama.set_seed(sampling.seed)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            generated: list[int] = []
+            tokens = llama.generate(prompt, top_k=40, top_p=sampling.top_p, min_p=0.05, temp=sampling.temperature,
+                                    repeat_penalty=1.0)
             try:
-                for chunk in chunks:
+                for token in tokens:
                     if cancelled.is_set():
                         return
-                    text = chunk["choices"][0]["text"]
-                    if text:
-                        yield text
+                    if llama_vocab_is_eog(llama._model.vocab, token):
+                        self.finish = "stop"
+                        return
+                    text = decoder.decode(llama.detokenize([token], prev_tokens=prompt + generated))
+                    generated.append(token)
+                    yield text
+                    if len(generated) >= sampling.max_tokens:
+                        self.finish = "length"
+                        return
             finally:
-                chunks.close()
+                tokens.close()
