@@ -43,3 +43,13 @@ Feature: Crashes: workers and hives killed with SIGKILL
     Then queen marks hive "hive-1" unavailable within 6 seconds
     And a new job for model "tinyllama" on hive "hive-1" is refused with 503 and code "HIVE_UNAVAILABLE"
     And a job for model "tinyllama" completes
+
+  @failover
+  @contract.queen.failover
+  Scenario: A worker killed while it starts for a job: the job runs on a new worker, and the client sees no error
+    Given a stack with 1 hive whose workers start 4 seconds late
+    When I submit an infer job for model "tinyllama" with 8 max tokens
+    And the job's spawned worker on hive "hive-1" is killed with SIGKILL while it starts
+    Then the job's stream ends with "[DONE]" within 30 seconds
+    And the job's stream has narration "job_retry" from "queen-rbee"
+    And the job ran on another worker than the killed one

@@ -46,3 +46,24 @@ def step_other_worker(context):
 def step_no_narration(context, action):
     events = [e for e in context.world.jobs.last.stream.narration() if e["action"] == action]
     assert_that(events, has_length(0), f"{action} narration on the job's stream")
+
+
+@when('the job\'s spawned worker on hive "{hive}" is killed with SIGKILL while it starts')
+def step_kill_starting(context, hive):
+    job = context.world.jobs.last
+
+    def spawned():
+        assert_that(job.spawned_workers(), has_length(1), f"workers spawned for {job.job_id}")
+        return job.spawned_workers()[0]
+
+    worker_id = eventually(spawned, 10, f"a worker spawned for {job.job_id}")
+    state = context.stack.hive(hive).worker(worker_id)["state"]
+    assert_that(state, equal_to("starting"), f"{worker_id} before the kill")
+    context.stack.kill_worker(hive, worker_id, signal.SIGKILL)
+    context.world.killed_worker = worker_id
+
+
+@then("the job ran on another worker than the killed one")
+def step_other_than_killed(context):
+    ran_on = context.stack.job_worker(context.world.jobs.last)
+    assert_that(ran_on, is_not(equal_to(context.world.killed_worker)), "worker that finished the job")

@@ -75,6 +75,7 @@ class World:
     spawned_worker: tuple[str, str] | None = None  # (hive, worker id) of one worker spawned directly
     paused: tuple[str, str] | None = None  # (hive, worker id) of the worker under SIGSTOP
     cut_worker: str = ""  # the worker a partition cut off from its hive
+    killed_worker: str = ""  # a worker a step SIGKILLed
     noted_worker: WorkerClient | None = None
     workers_before: set[str] = field(default_factory=set)  # worker ids queen listed before a restart
     process: dict[str, Any] = field(default_factory=dict)  # a worker's stats as the UI stream showed them

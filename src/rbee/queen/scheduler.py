@@ -91,7 +91,11 @@ class Scheduler:
         """Run the job on a worker; once more on another if the first is lost before any token."""
         lost: frozenset[str] = frozenset()
         while True:
-            worker = await self._place(job, lost)
+            try:
+                worker = await self._place(job, lost)
+            except WorkerLost as exc:  # the worker spawned for the job was killed while it started
+                lost = await self._retry_once(job, exc, lost)
+                continue
             try:
                 await self._dispatch(job, worker)
                 return
@@ -99,15 +103,20 @@ class Scheduler:
                 if (ended := await self._how_worker_ended(job, worker)) and ended.get("oom_killed"):
                     raise JobFailed("WORKER_OOM", f"worker {exc.worker_id} ran out of memory: "
                                     f"{ended.get('error', '')}") from None
-                if exc.relayed or lost:
-                    raise JobFailed("WORKER_CRASHED", exc.reason) from None
-                lost = frozenset({exc.worker_id})
-                log.warning("job %s: %s before its first token; retrying on another worker correlation_id=%s",
-                            job.job_id, exc.reason, job.correlation_id)
-                await job.narrate(ACTOR, "job_retry", f"{exc.worker_id} was lost before the first token; "
-                                  "retrying once on another worker", target=job.job_id)
+                lost = await self._retry_once(job, exc, lost)
             finally:
                 self.registry.release(worker["worker_id"])
+
+    async def _retry_once(self, job: Job, exc: WorkerLost, lost: frozenset[str]) -> frozenset[str]:
+        """A worker lost before the first token: the workers not to use again; WORKER_CRASHED after a token
+        or for the second lost worker."""
+        if exc.relayed or lost:
+            raise JobFailed("WORKER_CRASHED", exc.reason) from None
+        log.warning("job %s: %s before its first token; retrying on another worker correlation_id=%s",
+                    job.job_id, exc.reason, job.correlation_id)
+        await job.narrate(ACTOR, "job_retry", f"{exc.worker_id} was lost before the first token; "
+                          "retrying once on another worker", target=job.job_id)
+        return frozenset({exc.worker_id})
 
     async def _how_worker_ended(self, job: Job, worker: dict[str, Any]) -> dict[str, Any] | None:
         """The hive's record of a lost worker once it has exited (None: unknown within a second)."""
@@ -246,6 +255,9 @@ class Scheduler:
                 if state.get("oom_killed"):
                     raise JobFailed("WORKER_OOM", f"worker {worker_id} ran out of memory while loading "
                                     f"{job.request.model}: {state.get('error', '')}")
+                if isinstance(code := state.get("exit_code"), int) and code < 0:  # a signal, not the model
+                    raise WorkerLost(worker_id, 0, f"worker {worker_id} of hive {hive_id} was killed while it "
+                                     f"started: {state.get('error', '')}")
                 raise JobFailed("MODEL_LOAD_FAILED", state.get("error") or f"worker {worker_id} exited")
             await asyncio.sleep(0.05)
         self.registry.release(worker_id)
