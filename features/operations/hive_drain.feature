@@ -12,7 +12,7 @@ Feature: A hive drains on its own SIGTERM, without queen
     Given a stack with 1 hive that gives busy workers 30 seconds to finish when it stops
     And a job for model "slowllama" with 400 max tokens is streaming on hive "hive-1"
     When hive "hive-1" gets SIGTERM
-    Then hive "hive-1" refuses to spawn a worker with 503 "HIVE_DRAINING"
+    Then hive "hive-1" refuses to spawn a "tinyllama" worker with 503 "HIVE_DRAINING"
     And a job for model "tinyllama" submitted now ends with a marker starting "[ERROR] HIVE_DRAINING"
     And the streaming job is still running
     And the job's stream ends with "[DONE]" within 60 seconds

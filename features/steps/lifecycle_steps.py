@@ -64,8 +64,7 @@ def step_paused_gone(context):
 @then('the next job for model "{model}" runs on the paused worker')
 def step_next_on_paused(context, model):
     _, worker_id = context.world.paused
-    job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
-    context.world.jobs.add(job)
+    job = context.world.jobs.add(context.stack.run_job(model))
     assert_that(context.stack.job_worker(job), equal_to(worker_id), "the worker the job ran on")
 
 
@@ -79,8 +78,7 @@ def step_no_zombie(context, hive, seconds):
 def step_next_on_spawned(context, model):
     spawned = context.world.jobs.last.spawned_workers()
     assert_that(spawned, has_length(1), "workers spawned for the timed-out job")
-    job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
-    context.world.jobs.add(job)
+    job = context.world.jobs.add(context.stack.run_job(model))
     assert_that(context.stack.job_worker(job), equal_to(spawned[0]), "the worker the next job ran on")
 
 
@@ -90,9 +88,9 @@ def step_hive_sigterm(context, hive):
     context.stack.terminate(hive)
 
 
-@then('hive "{hive}" refuses to spawn a worker with {status:d} "{code}"')
-def step_spawn_refused(context, hive, status, code):
-    answer = context.stack.hive(hive).spawn("tinyllama")
+@then('hive "{hive}" refuses to spawn a "{model}" worker with {status:d} "{code}"')
+def step_spawn_refused(context, hive, model, status, code):
+    answer = context.stack.hive(hive).spawn(model)
     assert_that((answer.status_code, answer.json().get("error", {}).get("code")), equal_to((status, code)),
                 f"{hive}'s answer to a spawn: {answer.text[:300]}")
 

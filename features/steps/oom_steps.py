@@ -25,15 +25,14 @@ def step_spawned_reported(context, hive, text):
 @then("the job's spawned worker has no process, no cgroup and no registry entry left")
 def step_spawned_gone(context):
     worker_id = spawned_worker(context)
-    left = context.stack.worker_leftovers("hive-1", worker_id)
+    left = context.stack.worker_leftovers(context.stack.hive_of(worker_id), worker_id)
     assert_that(left, equal_to({what: [] for what in left}), f"what is left of {worker_id}")
 
 
 @then('the next job for model "{model}" starts a new worker')
 def step_next_job_new_worker(context, model):
     before = spawned_worker(context)
-    job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
-    context.world.jobs.add(job)
+    context.world.jobs.add(context.stack.run_job(model))
     assert_that(spawned_worker(context), is_not(equal_to(before)), "the worker spawned for the next job")
 
 

@@ -35,7 +35,7 @@ def step_heartbeat_refused(context, status, code, protocol):
     answer = context.world.answer
     error = answer.json().get("error", {})
     assert_that((answer.status_code, error.get("code")), equal_to((status, code)), f"answer: {answer.text[:300]}")
-    ours = hive_row(context, "hive-1")["protocol"]
+    ours = context.stack.queen().hives()[0]["queen_protocol"]
     assert_that(error.get("message", ""), contains_string(f"protocol {protocol}"), "the refusal's message")
     assert_that(error.get("message", ""), contains_string(f"speaks {ours}"), "the refusal's message")
 

@@ -203,6 +203,18 @@ class Stack:
         authorize(self.queen_node.direct_url, self.client_token())
         return QueenClient(self.queen_node.url, self.cluster_token)
 
+    def run_job(self, model: str, max_tokens: int = 8) -> SubmittedJob:
+        """Submit a job to queen and wait for it to complete ([DONE]); AssertionError otherwise."""
+        return self.queen().submit_infer(model, max_tokens=max_tokens).wait_ended_with("[DONE]", 60)
+
+    def hive_of(self, worker_id: str) -> str:
+        """The hive that keeps a record of *worker_id* (live or ended)."""
+        for name in self.hive_nodes:
+            with contextlib.suppress(httpx.HTTPError):
+                if request("GET", f"{self.hive(name).url}/v1/workers/{worker_id}", timeout=5.0).status_code == 200:
+                    return name
+        raise AssertionError(f"no hive has a record of {worker_id}")
+
     def job_worker(self, job: SubmittedJob) -> str:
         """The id of the worker queen ran *job* on (as queen's job record says)."""
         return str(self.queen().job(job.job_id)["worker_id"])
