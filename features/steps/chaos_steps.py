@@ -6,10 +6,11 @@ from hamcrest import assert_that, equal_to
 from rbee_bdd.chaos.nemesis import faults_for
 from rbee_bdd.chaos.run import TIMELINE, Settings, run
 from rbee_bdd.hooks import attach_picture
+from rbee_bdd.world import StepContext
 
 
 @when("a chaos run with seed {seed:d} injects faults for {seconds:Seconds} against {clients:d} clients")
-def step_chaos_run(context, seed, seconds, clients):
+def step_chaos_run(context: StepContext, seed, seconds, clients):
     faults, left_out = faults_for(context.suite_config.target)
     for reason in left_out:
         print(f"chaos: {reason}", flush=True)
@@ -20,6 +21,6 @@ def step_chaos_run(context, seed, seconds, clients):
 
 
 @then("the checker finds no violation in the run's history")
-def step_no_violation(context):
+def step_no_violation(context: StepContext):
     described = [v.describe() for v in context.world.chaos_violations]
     assert_that(described, equal_to([]), "the checker's violations")

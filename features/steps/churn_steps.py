@@ -8,11 +8,12 @@ from hamcrest import assert_that, empty, equal_to, greater_than_or_equal_to, has
 
 from rbee_bdd.cgroupfs import cgroup_dirs_named
 from rbee_bdd.waiting import holds
+from rbee_bdd.world import StepContext
 
 
 @given('I ask hive "{hive}" to spawn {count:Workers} for "{model}" at once')
 @when('I ask hive "{hive}" to spawn {count:Workers} for "{model}" at once')
-def step_spawn_burst(context, hive, count, model):
+def step_spawn_burst(context: StepContext, hive, count, model):
     client = context.stack.hive(hive)
     with ThreadPoolExecutor(count) as pool:
         answers = list(pool.map(lambda _: client.spawn(model), range(count)))
@@ -23,7 +24,7 @@ def step_spawn_burst(context, hive, count, model):
 
 
 @then("all the spawned workers are ready within {seconds:Seconds}")
-def step_spawned_ready(context, seconds):
+def step_spawned_ready(context: StepContext, seconds):
     client = context.stack.hive(context.world.churn_hive)
 
     def ready():
@@ -34,7 +35,7 @@ def step_spawned_ready(context, seconds):
 
 
 @when("I stop {count:d} of the spawned workers")
-def step_stop_some(context, count):
+def step_stop_some(context: StepContext, count):
     client = context.stack.hive(context.world.churn_hive)
     context.world.stopped = context.world.spawned[:count]
     with ThreadPoolExecutor(count) as pool:
@@ -43,7 +44,7 @@ def step_stop_some(context, count):
 
 
 @then('the workers of hive "{hive}" have unique ids, ports and pids')
-def step_unique(context, hive):
+def step_unique(context: StepContext, hive):
     workers = context.stack.hive(hive).workers()
     rows = context.stack.worker_processes(hive)
     for key in ("worker_id", "port", "pid"):
@@ -56,7 +57,7 @@ def step_unique(context, hive):
 
 
 @then("the stopped workers have no process and no cgroup left")
-def step_stopped_gone(context):
+def step_stopped_gone(context: StepContext):
     running = {r.worker_id for r in context.stack.worker_processes(context.world.churn_hive)}
     assert_that(running & set(context.world.stopped), empty(), "stopped workers still in the process table")
     assert_that([d for w in context.world.stopped for d in cgroup_dirs_named(w)], empty(),
@@ -64,10 +65,10 @@ def step_stopped_gone(context):
 
 
 @then("each hive served at least {count:d} of the jobs")
-def step_fair_share(context, count):
+def step_fair_share(context: StepContext, count):
     queen = context.stack.queen()
     hive_of = {w["worker_id"]: w["hive_id"] for w in queen.workers()}
-    served = Counter(hive_of.get(queen.job(job.job_id)["worker_id"], "?") for job in context.world.jobs.batch)
+    served = Counter(hive_of.get(queen.job(job.job_id)["worker_id"] or "", "?") for job in context.world.jobs.batch)
     print(f"jobs served per hive: {dict(served)}")
     for hive in context.stack.hive_nodes:
         assert_that(served[hive], greater_than_or_equal_to(count), f"jobs served by {hive} (all: {dict(served)})")

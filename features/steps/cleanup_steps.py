@@ -5,6 +5,7 @@ from hamcrest import assert_that, equal_to, less_than
 
 from rbee_bdd.metrics import scrape
 from rbee_bdd.waiting import holds
+from rbee_bdd.world import StepContext, noted
 
 OPEN_STATE = {
     "queen": ("rbee_queen_jobs_active", "rbee_queen_job_streams_open", "rbee_queen_reservations"),
@@ -22,24 +23,25 @@ def wait_released(url, kind, seconds):
 
 
 @given('I note the "{model}" worker of hive "{hive}"')
-def step_note_worker(context, model, hive):
+def step_note_worker(context: StepContext, model, hive):
     rows = context.stack.queen().workers(model=model, hive=hive)
     assert_that(len(rows), equal_to(1), f"{model} workers on {hive}")
     context.world.noted_worker = context.stack.worker(hive, rows[0]["worker_id"])
 
 
 @then("queen's metrics show no active job, open stream or reservation within {seconds:Seconds}")
-def step_queen_clean(context, seconds):
+def step_queen_clean(context: StepContext, seconds):
     wait_released(context.stack.queen().url, "queen", seconds)
 
 
 @then("the worker's metrics show no active job, open stream or busy flag within {seconds:Seconds}")
-def step_worker_clean(context, seconds):
-    wait_released(context.world.noted_worker.url, "worker", seconds)
+def step_worker_clean(context: StepContext, seconds):
+    noted_worker = noted(context.world.noted_worker, "noted_worker")
+    wait_released(noted_worker.url, "worker", seconds)
 
 
 @when('I run {count:d} sequential jobs for model "{model}" with {max_tokens:d} max tokens')
-def step_sequential(context, count, model, max_tokens):
+def step_sequential(context: StepContext, count, model, max_tokens):
     queen = context.stack.queen()
     context.world.memory_before = context.stack.daemon_memory()
     for _ in range(count):
@@ -49,7 +51,7 @@ def step_sequential(context, count, model, max_tokens):
 
 
 @then("no daemon's memory grew by more than {mib:d} MiB")
-def step_memory_flat(context, mib):
+def step_memory_flat(context: StepContext, mib):
     world = context.world
     growth = {name: (world.memory_after[name] - before) / 2**20 for name, before in world.memory_before.items()}
     print(f"RSS growth in MiB: { {k: round(v, 2) for k, v in growth.items()} }")

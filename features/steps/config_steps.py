@@ -5,17 +5,19 @@ import re
 from behave import then, when
 from hamcrest import assert_that, equal_to, greater_than
 
+from rbee_bdd.world import StepContext
+
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) rbee-hive \S")
 
 
 @when('hive "{hive}"\'s config file is rewritten to say "{text}" and it gets SIGHUP')
-def step_rewrite_config(context, hive, text):
+def step_rewrite_config(context: StepContext, hive, text):
     context.stack.rewrite_config(hive, text + "\n")
 
 
 @then('hive "{hive}" spawns {count:Workers} for "{model}" and refuses one more with {status:d} "{code}"')
-def step_spawns_then_refuses(context, hive, count, model, status, code):
+def step_spawns_then_refuses(context: StepContext, hive, count, model, status, code):
     client = context.stack.hive(hive)
     answers = [client.spawn(model) for _ in range(count)]
     assert_that([a.status_code for a in answers], equal_to([201] * count),
@@ -26,13 +28,13 @@ def step_spawns_then_refuses(context, hive, count, model, status, code):
 
 
 @then('hive "{hive}"\'s log holds "{text}" exactly once')
-def step_log_once(context, hive, text):
+def step_log_once(context: StepContext, hive, text):
     log = context.stack.node(hive).log_text()
     assert_that(log.count(text), equal_to(1), f"times {hive}'s log says {text!r}")
 
 
 @then('every line of hive "{hive}"\'s log reads "time LEVEL rbee-hive message", at {level} or above')
-def step_log_format(context, hive, level):
+def step_log_format(context: StepContext, hive, level):
     lines = context.stack.node(hive).log_text().splitlines()
     assert_that(len(lines), greater_than(0), f"lines in {hive}'s log")
     matches = [(line, LOG_LINE.match(line)) for line in lines]

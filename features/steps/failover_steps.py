@@ -7,10 +7,11 @@ from hamcrest import assert_that, equal_to, has_length, is_not
 
 from rbee_bdd.faults import process_state
 from rbee_bdd.waiting import eventually, holds
+from rbee_bdd.world import StepContext, noted
 
 
 @given('the "{model}" worker of hive "{hive}" is paused with SIGSTOP')
-def step_pause(context, model, hive):
+def step_pause(context: StepContext, model, hive):
     rows = context.stack.queen().workers(model=model, hive=hive)
     assert_that(rows, has_length(1), f"{model} workers queen lists on {hive}")
     worker_id = rows[0]["worker_id"]
@@ -20,8 +21,9 @@ def step_pause(context, model, hive):
 
 
 @when("queen has sent the job to the paused worker")
-def step_sent_to_paused(context):
-    _, worker_id = context.world.paused
+def step_sent_to_paused(context: StepContext):
+    paused = noted(context.world.paused, "paused")
+    _, worker_id = paused
     job = context.world.jobs.last
 
     def dispatched():
@@ -32,24 +34,26 @@ def step_sent_to_paused(context):
 
 
 @when("the paused worker is killed with SIGKILL")
-def step_kill_paused(context):
-    context.stack.kill_worker(*context.world.paused, signal.SIGKILL)
+def step_kill_paused(context: StepContext):
+    paused = noted(context.world.paused, "paused")
+    context.stack.kill_worker(*paused, signal.SIGKILL)
 
 
 @then("the job ran on another worker than the paused one")
-def step_other_worker(context):
+def step_other_worker(context: StepContext):
+    paused = noted(context.world.paused, "paused")
     ran_on = context.stack.job_worker(context.world.jobs.last)
-    assert_that(ran_on, is_not(equal_to(context.world.paused[1])), "worker that finished the job")
+    assert_that(ran_on, is_not(equal_to(paused[1])), "worker that finished the job")
 
 
 @then('the job\'s stream has no narration "{action}"')
-def step_no_narration(context, action):
+def step_no_narration(context: StepContext, action):
     events = [e for e in context.world.jobs.last.stream.narration() if e["action"] == action]
     assert_that(events, has_length(0), f"{action} narration on the job's stream")
 
 
 @when('the job\'s spawned worker on hive "{hive}" is killed with SIGKILL while it starts')
-def step_kill_starting(context, hive):
+def step_kill_starting(context: StepContext, hive):
     job = context.world.jobs.last
 
     def spawned():
@@ -64,6 +68,6 @@ def step_kill_starting(context, hive):
 
 
 @then("the job ran on another worker than the killed one")
-def step_other_than_killed(context):
+def step_other_than_killed(context: StepContext):
     ran_on = context.stack.job_worker(context.world.jobs.last)
     assert_that(ran_on, is_not(equal_to(context.world.killed_worker)), "worker that finished the job")

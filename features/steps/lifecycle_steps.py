@@ -5,15 +5,16 @@ from hamcrest import assert_that, contains_string, empty, equal_to, greater_than
 
 from rbee_bdd.faults import process_state
 from rbee_bdd.waiting import eventually, holds, scaled
+from rbee_bdd.world import StepContext, noted
 
 
 @given('hive "{hive}"\'s worker program is {how}')
-def step_break_worker_program(context, hive, how):
+def step_break_worker_program(context: StepContext, hive, how):
     context.stack.break_worker_program(hive, how)
 
 
 @then('hive "{hive}" has no worker, no worker cgroup and no worker queen knows of')
-def step_no_worker_left(context, hive):
+def step_no_worker_left(context: StepContext, hive):
     stack = context.stack
 
     def nothing_left():
@@ -26,15 +27,17 @@ def step_no_worker_left(context, hive):
 
 
 @when("the paused worker is resumed with SIGCONT")
-def step_resume_paused(context):
-    hive, worker_id = context.world.paused
+def step_resume_paused(context: StepContext):
+    paused = noted(context.world.paused, "paused")
+    hive, worker_id = paused
     context.stack.resume_worker(hive, worker_id)
 
 
 @given('queen lists the paused worker as "{state}" within {seconds:Seconds}')
 @then('queen lists the paused worker as "{state}" within {seconds:Seconds}')
-def step_paused_listed_as(context, state, seconds):
-    _, worker_id = context.world.paused
+def step_paused_listed_as(context: StepContext, state, seconds):
+    paused = noted(context.world.paused, "paused")
+    _, worker_id = paused
 
     def listed():
         states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == worker_id]
@@ -44,15 +47,17 @@ def step_paused_listed_as(context, state, seconds):
 
 
 @then('hive "{hive}" reports the paused worker failed with code "{code}" within {seconds:Seconds}')
-def step_paused_failed(context, hive, code, seconds):
-    _, worker_id = context.world.paused
+def step_paused_failed(context: StepContext, hive, code, seconds):
+    paused = noted(context.world.paused, "paused")
+    _, worker_id = paused
     holds(lambda: assert_that(context.stack.hive(hive).worker(worker_id), has_entries(state="failed", error_code=code),
                               f"hive {hive}'s record of {worker_id}"), seconds, f"{hive} to end {worker_id}")
 
 
 @then("the paused worker has no process, no cgroup and no registry entry left")
-def step_paused_gone(context):
-    hive, worker_id = context.world.paused
+def step_paused_gone(context: StepContext):
+    paused = noted(context.world.paused, "paused")
+    hive, worker_id = paused
 
     def nothing_left():
         left = context.stack.worker_leftovers(hive, worker_id)
@@ -62,20 +67,21 @@ def step_paused_gone(context):
 
 
 @then('the next job for model "{model}" runs on the paused worker')
-def step_next_on_paused(context, model):
-    _, worker_id = context.world.paused
+def step_next_on_paused(context: StepContext, model):
+    paused = noted(context.world.paused, "paused")
+    _, worker_id = paused
     job = context.world.jobs.add(context.stack.run_job(model))
     assert_that(context.stack.job_worker(job), equal_to(worker_id), "the worker the job ran on")
 
 
 @then('hive "{hive}" has no zombie process within {seconds:Seconds}')
-def step_no_zombie(context, hive, seconds):
+def step_no_zombie(context: StepContext, hive, seconds):
     holds(lambda: assert_that(context.stack.zombies(hive), empty(), f"processes in state Z on {hive}"),
           seconds, f"every ended process of {hive} to be reaped")
 
 
 @then('the next job for model "{model}" runs on the worker spawned for the timed-out job')
-def step_next_on_spawned(context, model):
+def step_next_on_spawned(context: StepContext, model):
     spawned = context.world.jobs.last.spawned_workers()
     assert_that(spawned, has_length(1), "workers spawned for the timed-out job")
     job = context.world.jobs.add(context.stack.run_job(model))
@@ -83,40 +89,40 @@ def step_next_on_spawned(context, model):
 
 
 @when('hive "{hive}" gets SIGTERM')
-def step_hive_sigterm(context, hive):
+def step_hive_sigterm(context: StepContext, hive):
     context.world.pids_at_sigterm = {row.worker_id: row.pid for row in context.stack.worker_processes(hive)}
     context.stack.terminate(hive)
 
 
 @then('hive "{hive}" refuses to spawn a "{model}" worker with {status:d} "{code}"')
-def step_spawn_refused(context, hive, model, status, code):
+def step_spawn_refused(context: StepContext, hive, model, status, code):
     answer = context.stack.hive(hive).spawn(model)
     assert_that((answer.status_code, answer.json().get("error", {}).get("code")), equal_to((status, code)),
                 f"{hive}'s answer to a spawn: {answer.text[:300]}")
 
 
 @then('a job for model "{model}" submitted now ends with a marker starting "{prefix}"')
-def step_job_now_ends(context, model, prefix):
+def step_job_now_ends(context: StepContext, model, prefix):
     job = context.stack.queen().submit_infer(model, max_tokens=8)
     job.stream.wait_ended(scaled(30))
     assert_that(job.stream.terminal or "", starts_with(prefix), f"terminal marker: {job.stream.summary()}")
 
 
 @then("the streaming job is still running")
-def step_still_running(context):
+def step_still_running(context: StepContext):
     job = context.world.jobs.last
     assert_that(job.stream.terminal, equal_to(None), f"{job.job_id}: {job.stream.summary()}")
 
 
 @then('hive "{hive}" exits with code {code:d} within {seconds:Seconds}')
-def step_hive_exits(context, hive, code, seconds):
+def step_hive_exits(context: StepContext, hive, code, seconds):
     node = context.stack.node(hive)
     exited = eventually(lambda: node.exit_code() is not None, seconds, f"{hive} to exit")
     assert_that((exited, node.exit_code()), equal_to((True, code)), f"{hive}'s exit code")
 
 
 @then('every worker process hive "{hive}" ran at the SIGTERM is gone')
-def step_workers_gone(context, hive):
+def step_workers_gone(context: StepContext, hive):
     pids = context.world.pids_at_sigterm
     assert_that(len(pids), greater_than(0), f"worker processes {hive} ran at the SIGTERM")
     assert_that({w: process_state(pid) for w, pid in pids.items()}, equal_to(dict.fromkeys(pids, "gone")),
@@ -124,23 +130,23 @@ def step_workers_gone(context, hive):
 
 
 @then("queen still serves")
-def step_queen_serves(context):
+def step_queen_serves(context: StepContext):
     assert_that(context.stack.queen().health().get("state"), equal_to("serving"), "queen's /health state")
 
 
 @when('the rbee-hive process of hive "{hive}" is paused with SIGSTOP')
-def step_pause_hive(context, hive):
+def step_pause_hive(context: StepContext, hive):
     context.stack.pause_daemon(hive, context.cleanup)
 
 
 @then('hive "{hive}"\'s process table still holds {count:WorkerProcesses} for model "{model}"')
-def step_process_table_holds(context, hive, count, model):
+def step_process_table_holds(context: StepContext, hive, count, model):
     rows = [r for r in context.stack.worker_processes(hive) if f"{model}.gguf" in r.command]
     assert_that(rows, has_length(count), f"{model} worker processes in {hive}'s process table")
 
 
 @then('the next {count:d} jobs for model "{model}" all run on hive "{hive}"')
-def step_jobs_all_on(context, count, model, hive):
+def step_jobs_all_on(context: StepContext, count, model, hive):
     ran_on = []
     for _ in range(count):
         job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
@@ -150,7 +156,7 @@ def step_jobs_all_on(context, count, model, hive):
 
 
 @then('the job\'s error names what "{model}" needs and the {mib:d} MiB limit, in bytes')
-def step_memory_numbers(context, model, mib):
+def step_memory_numbers(context: StepContext, model, mib):
     # the contract's estimate: the model file's size plus 20 %
     need = int((context.suite_config.models_dir / f"{model}.gguf").stat().st_size * 1.2)
     marker = context.world.jobs.last.stream.terminal or ""
@@ -159,6 +165,7 @@ def step_memory_numbers(context, model, mib):
 
 
 @then("the job ran on the paused worker")
-def step_ran_on_paused(context):
-    _, worker_id = context.world.paused
+def step_ran_on_paused(context: StepContext):
+    paused = noted(context.world.paused, "paused")
+    _, worker_id = paused
     assert_that(context.stack.job_worker(context.world.jobs.last), equal_to(worker_id), "the worker the job ran on")

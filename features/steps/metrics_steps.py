@@ -4,9 +4,10 @@ from behave import given, then
 from hamcrest import assert_that, equal_to
 
 from rbee_bdd.metrics import scrape
+from rbee_bdd.world import StepContext
 
 
-def daemon_metrics(context, daemon):
+def daemon_metrics(context: StepContext, daemon):
     """The samples of ``queen``, a hive by name, or ``worker`` (the last job's worker), scraped now."""
     stack = context.stack
     if daemon == "queen":
@@ -18,12 +19,12 @@ def daemon_metrics(context, daemon):
 
 
 @given('the metrics of queen and hive "{hive}" are noted')
-def step_note_metrics(context, hive):
+def step_note_metrics(context: StepContext, hive):
     context.world.metrics_before = {"queen": daemon_metrics(context, "queen"), hive: daemon_metrics(context, hive)}
 
 
 @then("these series moved by exactly:")
-def step_series_moved(context):
+def step_series_moved(context: StepContext):
     before = context.world.metrics_before
     now: dict[str, dict[str, float]] = {}
     for row in context.table:

@@ -8,6 +8,7 @@ from behave import register_type, then, when
 from hamcrest import assert_that, contains_string, equal_to, has_entries
 
 from rbee_bdd.waiting import eventually
+from rbee_bdd.world import StepContext, noted
 
 
 @parse.with_pattern(r'queen|hive "[^"]+"')
@@ -20,24 +21,24 @@ register_type(Node=parse_node)
 
 
 @when("the job's worker is killed with {sig}")
-def step_kill_worker(context, sig):
+def step_kill_worker(context: StepContext, sig):
     hive, worker_id = context.stack.job_worker_hive(context.world.jobs.last)
     context.stack.kill_worker(hive, worker_id, signal.Signals[sig])
 
 
 @when("{node:Node} is stopped")
-def step_stop(context, node):
+def step_stop(context: StepContext, node):
     context.stack.node(node).stop(timeout=20)
     context.world.stopped_at[node] = time.monotonic()
 
 
 @when("{node:Node} is started again")
-def step_start(context, node):
+def step_start(context: StepContext, node):
     context.stack.node(node).start()
 
 
 @when("{node:Node} restarts")
-def step_restart(context, node):
+def step_restart(context: StepContext, node):
     context.world.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
     target = context.stack.node(node)
     target.stop(timeout=20)
@@ -45,18 +46,18 @@ def step_restart(context, node):
 
 
 @when('the rbee-hive process of hive "{hive}" is killed with SIGKILL and comes back')
-def step_crash_recover(context, hive):
+def step_crash_recover(context: StepContext, hive):
     context.world.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
     context.stack.node(hive).crash_and_recover()
 
 
 @when("{node:Node} is killed with SIGKILL")
-def step_crash(context, node):
+def step_crash(context: StepContext, node):
     context.stack.node(node).kill(signal.SIGKILL)
 
 
 @then('hive "{hive}" still answers and spawns a ready worker for "{model}"')
-def step_hive_serves(context, hive, model):
+def step_hive_serves(context: StepContext, hive, model):
     client = context.stack.hive(hive)
     answer = client.spawn(model)
     assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text}")
@@ -65,24 +66,24 @@ def step_hive_serves(context, hive, model):
 
 
 @then('hive "{hive}"\'s log says "{text}" within {seconds:Seconds}')
-def step_hive_log(context, hive, text, seconds):
+def step_hive_log(context: StepContext, hive, text, seconds):
     node = context.stack.node(hive)
     eventually(lambda: text in node.log_tail(200), seconds, f"{hive}'s log to say {text!r}")
 
 
 @when("a heartbeat missing its hive_id is posted to queen")
-def step_bad_heartbeat(context):
+def step_bad_heartbeat(context: StepContext):
     context.world.answer = context.stack.queen().post_heartbeat({"url": "http://nowhere:1", "workers": []})
 
 
 @when('I ask hive "{hive}" to spawn a worker for "{model}" with CPU limit "{limit}"')
-def step_bad_limit(context, hive, model, limit):
+def step_bad_limit(context: StepContext, hive, model, limit):
     context.world.answer = context.stack.hive(hive).spawn(model, cpu_limit=limit)
 
 
 @then('the answer is {status:d} with code "{code}" naming "{text}"')
-def step_answer(context, status, code, text):
-    answer = context.world.answer
+def step_answer(context: StepContext, status, code, text):
+    answer = noted(context.world.answer, "answer")
     assert_that(answer.status_code, equal_to(status), f"status of {answer.request.url}: {answer.text}")
     assert_that(answer.json()["error"], has_entries(code=code), "error body")
     assert_that(answer.json()["error"]["message"], contains_string(text), "error message")

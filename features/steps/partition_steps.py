@@ -4,21 +4,23 @@ from behave import then, when
 from hamcrest import assert_that, equal_to, is_not
 
 from rbee_bdd.waiting import eventually, holds
+from rbee_bdd.world import StepContext, noted
 
 
 @when('hive "{hive}" is cut off from queen with {mode}')
-def step_cut_off(context, hive, mode):
+def step_cut_off(context: StepContext, hive, mode):
     context.world.partition = context.stack.partition_from_queen(hive, mode.lower(), context.cleanup)
 
 
 @when("the partition heals")
-def step_heal(context):
-    context.world.partition.heal()
+def step_heal(context: StepContext):
+    partition = noted(context.world.partition, "partition")
+    partition.heal()
 
 
 @then('a new job for model "{model}" is refused with {status:d} and code "{code}"')
 @then('a new job for model "{model}" on hive "{hive}" is refused with {status:d} and code "{code}"')  # first
-def step_refused(context, model, status, code, hive=None):
+def step_refused(context: StepContext, model, status, code, hive=None):
     answer = context.stack.queen().post_infer(model, hive)
     assert_that(answer.status_code, equal_to(status), f"status of POST /v1/jobs: {answer.text[:300]} "
                 f"(queen's hives: {context.stack.queen().hives()})")
@@ -26,7 +28,7 @@ def step_refused(context, model, status, code, hive=None):
 
 
 @then('queen lists hive "{hive}" as available within {seconds:Seconds}')
-def step_available_again(context, hive, seconds):
+def step_available_again(context: StepContext, hive, seconds):
     def available():
         rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
         assert_that([h["available"] for h in rows], equal_to([True]), f"{hive} in queen's hive list")
@@ -35,20 +37,21 @@ def step_available_again(context, hive, seconds):
 
 
 @then("the noted worker stops generating within {seconds:Seconds}")
-def step_noted_idle(context, seconds):
-    worker = context.world.noted_worker
+def step_noted_idle(context: StepContext, seconds):
+    noted_worker = noted(context.world.noted_worker, "noted_worker")
+    worker = noted_worker
     eventually(lambda: worker.ready()["state"] == "ready", seconds, "the noted worker to stop generating")
 
 
 @when('hive "{hive}" is cut off from that worker')
-def step_cut_worker(context, hive):
+def step_cut_worker(context: StepContext, hive):
     (row,) = context.stack.queen().workers(hive=hive)
     context.world.cut_worker = row["worker_id"]
     context.world.partition = context.stack.partition_from_worker(hive, row["worker_id"], context.cleanup)
 
 
 @then('queen lists that worker as "{state}" within {seconds:Seconds}')
-def step_worker_state(context, state, seconds):
+def step_worker_state(context: StepContext, state, seconds):
     def listed():
         states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == context.world.cut_worker]
         assert_that(states, equal_to([state]), f"state of {context.world.cut_worker} at queen")
@@ -57,7 +60,7 @@ def step_worker_state(context, state, seconds):
 
 
 @then('a job for model "{model}" runs on another worker')
-def step_runs_elsewhere(context, model):
+def step_runs_elsewhere(context: StepContext, model):
     job = context.stack.queen().submit_infer(model, max_tokens=8)
     job.wait_ended_with("[DONE]", 60)
     ran_on = context.stack.job_worker(job)

@@ -16,39 +16,40 @@ from hamcrest import (
 )
 
 from rbee_bdd.waiting import holds, scaled
+from rbee_bdd.world import StepContext, noted
 
 
-def provision(context, hive, name):
-    hub, path = context.world.hub, context.world.hub_path
+def provision(context: StepContext, hive, name):
+    hub, path = noted(context.world.hub, "hub"), context.world.hub_path
     return context.stack.hive(hive).provision(name, hub.url(path), hub.files[path].sha256)
 
 
 @given('a model hub that serves "{name}" (the bytes of {source}) at {kib:d} KiB/s')
-def step_hub_slow(context, name, source, kib):
-    context.world.hub = context.stack.start_model_hub(context.cleanup, bytes_per_second=kib * 1024)
-    context.world.hub_path = context.world.hub.add(name, context.suite_config.models_dir / f"{source}.gguf")
+def step_hub_slow(context: StepContext, name, source, kib):
+    hub = context.world.hub = context.stack.start_model_hub(context.cleanup, bytes_per_second=kib * 1024)
+    context.world.hub_path = hub.add(name, context.suite_config.models_dir / f"{source}.gguf")
 
 
 @given('a model hub that serves "{name}" (the bytes of {source}) and cuts its first download at {pct:d} %')
-def step_hub_cut(context, name, source, pct):
-    context.world.hub = context.stack.start_model_hub(context.cleanup)
-    context.world.hub_path = context.world.hub.add(name, context.suite_config.models_dir / f"{source}.gguf", pct / 100)
-    context.world.cut_at = int(len(context.world.hub.files[context.world.hub_path].data) * pct / 100)
+def step_hub_cut(context: StepContext, name, source, pct):
+    hub = context.world.hub = context.stack.start_model_hub(context.cleanup)
+    context.world.hub_path = hub.add(name, context.suite_config.models_dir / f"{source}.gguf", pct / 100)
+    context.world.cut_at = int(len(noted(context.world.hub, "hub").files[context.world.hub_path].data) * pct / 100)
 
 
 @when('{count:d} clients ask hive "{hive}" at once to provision "{name}" from the hub')
-def step_provision_many(context, count, hive, name):
+def step_provision_many(context: StepContext, count, hive, name):
     with ThreadPoolExecutor(count) as pool:
         context.world.provisioned = list(pool.map(lambda _: provision(context, hive, name), range(count)))
 
 
 @when('a client asks hive "{hive}" to provision "{name}" from the hub')
-def step_provision_one(context, hive, name):
+def step_provision_one(context: StepContext, hive, name):
     context.world.provisioned = [provision(context, hive, name)]
 
 
 @then('all {count:d} clients get the model "{name}", exactly one of them by downloading it')
-def step_all_get(context, count, name):
+def step_all_get(context: StepContext, count, name):
     answers = [a.json() for a in context.world.provisioned]
     assert_that([a.status_code for a in context.world.provisioned], equal_to([200] * count), f"answers: {answers}")
     assert_that([a["name"] for a in answers], equal_to([name] * count), "models the clients got")
@@ -56,46 +57,48 @@ def step_all_get(context, count, name):
 
 
 @then('the client gets the model "{name}" with the hub\'s sha256')
-def step_one_gets(context, name):
+def step_one_gets(context: StepContext, name):
     (answer,) = context.world.provisioned
     assert_that(answer.status_code, equal_to(200), f"answer: {answer.text[:300]}")
-    hub, path = context.world.hub, context.world.hub_path
+    hub, path = noted(context.world.hub, "hub"), context.world.hub_path
     assert_that(answer.json()["sha256"], equal_to(hub.files[path].sha256), "sha256 on the hive")
     context.world.provision_answer = answer.json()
 
 
 @then('the hub was asked for "{name}" exactly once')
-def step_hub_once(context, name):
-    requests = context.world.hub.requests_for(context.world.hub_path)
+def step_hub_once(context: StepContext, name):
+    hub = noted(context.world.hub, "hub")
+    requests = hub.requests_for(context.world.hub_path)
     assert_that(requests, equal_to([""]), f"requests for {name} (Range headers)")
 
 
 @then('the hub was asked for "{name}" twice, the second time from byte {pct:d} % on')
-def step_hub_resumed(context, name, pct):
-    ranges = context.world.hub.requests_for(context.world.hub_path)
+def step_hub_resumed(context: StepContext, name, pct):
+    hub = noted(context.world.hub, "hub")
+    ranges = hub.requests_for(context.world.hub_path)
     assert_that(ranges, equal_to(["", f"bytes={context.world.cut_at}-"]), f"requests for {name} (Range headers)")
     resumed = context.world.provision_answer["resumed_from"]
     assert_that(resumed, equal_to([context.world.cut_at]), "where the hive resumed")
 
 
 @then('hive "{hive}" lists the model "{name}"')
-def step_lists_model(context, hive, name):
+def step_lists_model(context: StepContext, hive, name):
     assert_that(context.stack.hive(hive).models()["models"], has_item(name), f"models {hive} lists")
 
 
-def source_bytes(context, source):
+def source_bytes(context: StepContext, source):
     return (context.suite_config.models_dir / f"{source}.gguf").read_bytes()
 
 
-def hub_serving(context, name, data, **options):
+def hub_serving(context: StepContext, name, data, **options):
     """Serve *data* as *name* on the scenario's hub (started at the first call)."""
-    if context.world.hub is None:
+    if noted(context.world.hub, "hub") is None:
         context.world.hub = context.stack.start_model_hub(context.cleanup)
-    context.world.hub_path = context.world.hub.add_bytes(name, data, **options)
+    context.world.hub_path = noted(context.world.hub, "hub").add_bytes(name, data, **options)
 
 
 @given('a model hub that answers {status:d} for "{name}"')
-def step_hub_refuses(context, name, status):
+def step_hub_refuses(context: StepContext, name, status):
     if status == 404:  # a hub that runs, without that file
         hub_serving(context, "another-model", b"GGUF")
         context.world.hub_path = f"/models/{name}.gguf"
@@ -104,45 +107,46 @@ def step_hub_refuses(context, name, status):
 
 
 @given('a model hub that serves "{name}" (the bytes of {source}) and stalls at {pct:d} %')
-def step_hub_stalls(context, name, source, pct):
+def step_hub_stalls(context: StepContext, name, source, pct):
     hub_serving(context, name, source_bytes(context, source), stall_at=pct / 100)
 
 
 @given('a model hub that serves "{name}" (the bytes of {source}) without announcing its size')
-def step_hub_unsized(context, name, source):
+def step_hub_unsized(context: StepContext, name, source):
     hub_serving(context, name, source_bytes(context, source), unsized=True)
 
 
 @given('a model hub that serves "{name}" as the bytes of {source} with one byte changed')
-def step_hub_corrupt(context, name, source):
+def step_hub_corrupt(context: StepContext, name, source):
     data = bytearray(source_bytes(context, source))
     data[len(data) // 2] ^= 0xFF
     hub_serving(context, name, bytes(data))
 
 
 @when('the hub serves the true bytes of {source} as "{name}"')
-def step_hub_fixed(context, source, name):
+def step_hub_fixed(context: StepContext, source, name):
     hub_serving(context, name, source_bytes(context, source))
 
 
 @when('a client asks hive "{hive}" to provision "{name}" from the hub, expecting the sha256 of {source}')
-def step_provision_expecting(context, hive, name, source):
-    hub = context.world.hub
+def step_provision_expecting(context: StepContext, hive, name, source):
+    hub = noted(context.world.hub, "hub")
     expected = hashlib.sha256(source_bytes(context, source)).hexdigest()
     context.world.provisioned = [context.stack.hive(hive).provision(name, hub.url(context.world.hub_path), expected)]
 
 
 @when('a client follows hive "{hive}"\'s provisioning of "{name}" from the hub')
-def step_follow_provision(context, hive, name):
-    hub, path = context.world.hub, context.world.hub_path
+def step_follow_provision(context: StepContext, hive, name):
+    hub, path = noted(context.world.hub, "hub"), context.world.hub_path
     stream = context.stack.hive(hive).follow_provision(name, hub.url(path), hub.files[path].sha256)
     context.cleanup.push("close the provision stream", stream.close)
     context.world.provision_stream = stream
 
 
 @when("the provision stream has reported at least {pct:d} %")
-def step_stream_reached(context, pct):
-    stream = context.world.provision_stream
+def step_stream_reached(context: StepContext, pct):
+    provision_stream = noted(context.world.provision_stream, "provision_stream")
+    stream = provision_stream
 
     def reached():
         percents = [e.json()["percent"] or 0 for e in stream.named("progress")]
@@ -153,16 +157,19 @@ def step_stream_reached(context, pct):
 
 
 @then('the provision stream ends with "{marker}" within {seconds:Seconds}')
-def step_stream_ends(context, marker, seconds):
-    stream = context.world.provision_stream
+def step_stream_ends(context: StepContext, marker, seconds):
+    provision_stream = noted(context.world.provision_stream, "provision_stream")
+    stream = provision_stream
     stream.wait_ended(scaled(seconds))
     assert_that(stream.terminal, equal_to(marker), f"the provision stream: {stream.summary()}")
 
 
 @then("its progress events report bytes, total and percent, at least every 10 % and at 100 %")
-def step_progress_events(context):
-    progress = [e.json() for e in context.world.provision_stream.named("progress")]
-    size = len(context.world.hub.files[context.world.hub_path].data)
+def step_progress_events(context: StepContext):
+    hub = noted(context.world.hub, "hub")
+    provision_stream = noted(context.world.provision_stream, "provision_stream")
+    progress = [e.json() for e in provision_stream.named("progress")]
+    size = len(hub.files[context.world.hub_path].data)
     assert_that({p["total"] for p in progress}, equal_to({size}), f"the totals the progress events report: {progress}")
     for event in progress:
         assert_that(event["percent"], close_to(100 * event["bytes"] / size, 0.1), f"percent of {event}")
@@ -175,21 +182,22 @@ def step_progress_events(context):
 
 
 @then('the hive answers {status:d} with code "{code}"')
-def step_hive_answers(context, status, code):
+def step_hive_answers(context: StepContext, status, code):
     (answer,) = context.world.provisioned
     assert_that((answer.status_code, answer.json().get("error", {}).get("code")), equal_to((status, code)),
                 f"the hive's answer: {answer.text[:300]}")
 
 
 @then('the hive\'s answer names {what}')
-def step_answer_names(context, what):
+def step_answer_names(context: StepContext, what):
+    hub = noted(context.world.hub, "hub")
     (answer,) = context.world.provisioned
-    expected = {"the file's size": str(len(context.world.hub.files[context.world.hub_path].data))}[what]
+    expected = {"the file's size": str(len(hub.files[context.world.hub_path].data))}[what]
     assert_that(answer.json()["error"]["message"], contains_string(expected), "the hive's error message")
 
 
 @then('hive "{hive}" neither lists the model "{name}" nor keeps any file of it')
-def step_nothing_installed(context, hive, name):
+def step_nothing_installed(context: StepContext, hive, name):
     models = context.stack.hive(hive).models()["models"]
     assert_that(name in models, equal_to(False), f"{name} among the models {hive} lists: {models}")
     kept = [f for f in context.stack.downloaded_files(hive) if f.startswith(name)]
@@ -197,14 +205,16 @@ def step_nothing_installed(context, hive, name):
 
 
 @then('the hub was asked for "{name}" twice, each time from the start')
-def step_hub_twice_fresh(context, name):
-    assert_that(context.world.hub.requests_for(context.world.hub_path), equal_to(["", ""]),
+def step_hub_twice_fresh(context: StepContext, name):
+    hub = noted(context.world.hub, "hub")
+    assert_that(hub.requests_for(context.world.hub_path), equal_to(["", ""]),
                 f"requests for {name} (Range headers)")
 
 
 @then('the hub\'s last request for "{name}" went on from where the crashed hive had got to')
-def step_hub_resumed_after_crash(context, name):
-    ranges = context.world.hub.requests_for(context.world.hub_path)
+def step_hub_resumed_after_crash(context: StepContext, name):
+    hub = noted(context.world.hub, "hub")
+    ranges = hub.requests_for(context.world.hub_path)
     assert_that(len(ranges), greater_than_or_equal_to(2), f"requests for {name}: {ranges}")
     start = int(ranges[-1].removeprefix("bytes=").removesuffix("-") or 0)
     assert_that(start, greater_than_or_equal_to(context.world.reached_bytes), f"where the last request began: {ranges}")
@@ -213,6 +223,6 @@ def step_hub_resumed_after_crash(context, name):
 
 
 @then('hive "{hive}" does not list the model "{name}"')
-def step_not_listed(context, hive, name):
+def step_not_listed(context: StepContext, hive, name):
     models = context.stack.hive(hive).models()["models"]
     assert_that(name in models, equal_to(False), f"{name} among the models {hive} lists: {models}")

@@ -7,6 +7,7 @@ from hamcrest import assert_that, contains_string, empty, equal_to, has_length, 
 
 from rbee_bdd.exits import ExitWatch
 from rbee_bdd.waiting import eventually, scaled
+from rbee_bdd.world import StepContext, noted
 
 
 def first_token_or_end(job):
@@ -14,7 +15,7 @@ def first_token_or_end(job):
 
 
 @given('{count:d} jobs for model "{model}" with {max_tokens:d} max tokens are streaming')
-def step_jobs_streaming(context, count, model, max_tokens):
+def step_jobs_streaming(context: StepContext, count, model, max_tokens):
     queen = context.stack.queen()
     jobs = context.world.jobs.add_batch([queen.submit_infer(model, max_tokens=max_tokens) for _ in range(count)])
     for job in jobs:
@@ -23,25 +24,26 @@ def step_jobs_streaming(context, count, model, max_tokens):
 
 
 @when("queen gets SIGTERM")
-def step_queen_sigterm(context):
+def step_queen_sigterm(context: StepContext):
     stack = context.stack
     workers = {row.worker_id: row.pid for hive in stack.hive_nodes for row in stack.worker_processes(hive)}
     nodes = {"queen": stack.node("queen"), **stack.hive_nodes}
     context.world.exit_watch = ExitWatch(workers, nodes).start()
-    context.cleanup.push("stop watching exits", context.world.exit_watch.close)
+    context.cleanup.push("stop watching exits", noted(context.world.exit_watch, "exit_watch").close)
     context.world.sigterm_at = time.monotonic()
     stack.terminate("queen")
 
 
 @then('both streaming jobs end with "{marker}" within {seconds:Seconds}')
-def step_streaming_done(context, marker, seconds):
+def step_streaming_done(context: StepContext, marker, seconds):
     for job in context.world.jobs.batch:
         job.wait_ended_with(marker, seconds)
 
 
 @then("every worker, then every hive, then queen exits within {seconds:Seconds} of the SIGTERM")
-def step_exit_order(context, seconds):
-    watch = context.world.exit_watch
+def step_exit_order(context: StepContext, seconds):
+    exit_watch = noted(context.world.exit_watch, "exit_watch")
+    watch = exit_watch
     finished = watch.wait(scaled(seconds) - (time.monotonic() - context.world.sigterm_at))
     assert_that(watch.missing(), empty(), "processes still running")
     assert_that(finished, equal_to(True), "every watched process gone")
@@ -54,17 +56,19 @@ def step_exit_order(context, seconds):
 
 
 @then("queen and every hive exited with code 0")
-def step_codes(context):
-    codes = {e.name: e.code for e in context.world.exit_watch.exits if e.kind != "worker"}
+def step_codes(context: StepContext):
+    exit_watch = noted(context.world.exit_watch, "exit_watch")
+    codes = {e.name: e.code for e in exit_watch.exits if e.kind != "worker"}
     assert_that(codes, equal_to(dict.fromkeys(codes, 0)), "exit codes of queen and the hives")
     assert_that(codes, has_length(1 + len(context.stack.hive_nodes)), "daemons seen exiting")
 
 
 @then("queen and every hive exited with code 0, and each hive saw its workers exit with code 0")
-def step_codes_and_workers(context):
+def step_codes_and_workers(context: StepContext):
+    exit_watch = noted(context.world.exit_watch, "exit_watch")
     step_codes(context)
     logs = {hive: node.log_tail(1000) for hive, node in context.stack.hive_nodes.items()}
-    for worker in (e.name for e in context.world.exit_watch.exits if e.kind == "worker"):
+    for worker in (e.name for e in exit_watch.exits if e.kind == "worker"):
         reports = [line for log in logs.values() for line in log.splitlines() if f"{worker} exited (" in line]
         assert_that(reports, has_length(1), f"hive log lines reporting how {worker} exited")
         assert_that(reports[0], contains_string(f"{worker} exited (exit code 0)"), f"how {worker} exited")

@@ -7,10 +7,10 @@ from hamcrest import assert_that, contains_string, equal_to, less_than
 
 from rbee_bdd.targets.base import NodeStartError
 from rbee_bdd.waiting import scaled
-from rbee_bdd.world import start_stack
+from rbee_bdd.world import StepContext, noted, start_stack
 
 
-def try_start(context, **options):
+def try_start(context: StepContext, **options):
     started = time.monotonic()
     try:
         start_stack(context, 1, **options)
@@ -21,38 +21,40 @@ def try_start(context, **options):
 
 
 @when('I start a stack whose queen gets the unknown flag "{flag}"')
-def step_bad_queen(context, flag):
+def step_bad_queen(context: StepContext, flag):
     try_start(context, queen_args=(flag,))
 
 
 @when('I start a stack whose hive gets the unknown flag "{flag}"')
-def step_bad_hive(context, flag):
+def step_bad_hive(context: StepContext, flag):
     try_start(context, hive_args=(flag,))
 
 
 @then("the start fails within {seconds:Seconds}")
-def step_fails_fast(context, seconds):
-    assert_that(context.world.start_error is not None, equal_to(True), "the stack's start failed")
+def step_fails_fast(context: StepContext, seconds):
+    start_error = noted(context.world.start_error, "start_error")
+    assert_that(start_error is not None, equal_to(True), "the stack's start failed")
     assert_that(context.world.start_took, less_than(scaled(seconds)), "seconds until the start failed")
 
 
 @then('the failure names {node}, exit code {code:d} and its log line "{line}" once')
-def step_failure_says(context, node, code, line):
-    message = str(context.world.start_error)
+def step_failure_says(context: StepContext, node, code, line):
+    start_error = noted(context.world.start_error, "start_error")
+    message = str(start_error)
     assert_that(message, contains_string(f"{node} exited during start-up with exit code {code}"), "the failure")
     assert_that(message.count(line), equal_to(1), f"times the failure quotes {line!r}: {message}")
 
 
 @when('I start a stack without credentials whose queen listens on "{host}"')
-def step_public_without_credentials(context, host):
+def step_public_without_credentials(context: StepContext, host):
     try_start(context, credentials=False, queen_args=("--host", host))
 
 
 @when('I start a stack whose hive\'s config file says "{text}"')
-def step_bad_hive_config(context, text):
+def step_bad_hive_config(context: StepContext, text):
     try_start(context, hive_config=text + "\n")
 
 
 @when("I start a stack whose credential files others may read")
-def step_readable_credentials(context):
+def step_readable_credentials(context: StepContext):
     try_start(context, credential_mode=0o644)

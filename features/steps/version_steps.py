@@ -3,6 +3,8 @@
 from behave import then, when
 from hamcrest import assert_that, contains_string, equal_to, has_entries, has_length, matches_regexp
 
+from rbee_bdd.world import StepContext, noted
+
 # where the posed hive says it listens: loopback's discard port, so nothing could ever reach a worker there
 NOWHERE = "http://127.0.0.1:9"
 
@@ -14,25 +16,25 @@ def skew_heartbeat(hive, protocol, worker_model, models):
 
 
 @when('a hive "{hive}" speaking protocol {protocol} reports a ready "{model}" worker')
-def step_skew_hive(context, hive, protocol, model):
+def step_skew_hive(context: StepContext, hive, protocol, model):
     context.world.answer = context.stack.queen().post_heartbeat(skew_heartbeat(hive, protocol, model, [model]))
 
 
 @when('a hive "{hive}" speaking protocol {protocol} reports a ready "{model}" worker and model "{other}"')
-def step_skew_hive_models(context, hive, protocol, model, other):
+def step_skew_hive_models(context: StepContext, hive, protocol, model, other):
     body = skew_heartbeat(hive, protocol, model, [model, other])
     context.world.answer = context.stack.queen().post_heartbeat(body)
 
 
 @then("queen answered the heartbeat with {status:d}")
-def step_heartbeat_answer(context, status):
-    answer = context.world.answer
+def step_heartbeat_answer(context: StepContext, status):
+    answer = noted(context.world.answer, "answer")
     assert_that(answer.status_code, equal_to(status), f"queen's answer to the heartbeat: {answer.text[:300]}")
 
 
 @then('queen answered the heartbeat with {status:d} "{code}" naming protocols {protocol} and the one queen speaks')
-def step_heartbeat_refused(context, status, code, protocol):
-    answer = context.world.answer
+def step_heartbeat_refused(context: StepContext, status, code, protocol):
+    answer = noted(context.world.answer, "answer")
     error = answer.json().get("error", {})
     assert_that((answer.status_code, error.get("code")), equal_to((status, code)), f"answer: {answer.text[:300]}")
     ours = context.stack.queen().hives()[0]["queen_protocol"]
@@ -40,14 +42,14 @@ def step_heartbeat_refused(context, status, code, protocol):
     assert_that(error.get("message", ""), contains_string(f"speaks {ours}"), "the refusal's message")
 
 
-def hive_row(context, hive):
+def hive_row(context: StepContext, hive):
     rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
     assert_that(rows, has_length(1), f"rows of {hive} in queen's /v1/hives")
     return rows[0]
 
 
 @then('queen lists hive "{hive}" with the protocol queen speaks and a version')
-def step_hive_protocol(context, hive):
+def step_hive_protocol(context: StepContext, hive):
     row = hive_row(context, hive)
     assert_that(row, has_entries(protocol=row.get("queen_protocol"), state="serving"), f"queen's row of {hive}")
     assert_that(row.get("version", ""), matches_regexp(r"^\d+\.\d+"), f"{hive}'s version")
@@ -55,22 +57,22 @@ def step_hive_protocol(context, hive):
 
 
 @then('queen lists hive "{hive}" as "{state}", speaking protocol {protocol}')
-def step_hive_state(context, hive, state, protocol):
+def step_hive_state(context: StepContext, hive, state, protocol):
     assert_that(hive_row(context, hive), has_entries(state=state, protocol=protocol), f"queen's row of {hive}")
 
 
 @then('queen lists the "{model}" worker of hive "{hive}"')
-def step_lists_worker(context, model, hive):
+def step_lists_worker(context: StepContext, model, hive):
     assert_that(context.stack.queen().workers(model=model, hive=hive), has_length(1), f"{model} workers of {hive}")
 
 
 @then('queen lists no worker of hive "{hive}"')
-def step_lists_no_worker(context, hive):
+def step_lists_no_worker(context: StepContext, hive):
     assert_that(context.stack.queen().workers(hive=hive), has_length(0), f"workers queen lists of {hive}")
 
 
 @then('a job for model "{model}" runs on hive "{hive}"')
-def step_job_on_hive(context, model, hive):
+def step_job_on_hive(context: StepContext, model, hive):
     job = context.stack.queen().submit_infer(model, max_tokens=8).wait_ended_with("[DONE]", 60)
     context.world.jobs.add(job)
     ran_on, worker_id = context.stack.job_worker_hive(job)

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from hamcrest import assert_that, equal_to
 
 from rbee_bdd.http import request
+from rbee_bdd.records import (
+    Capabilities,
+    Health,
+    HiveRow,
+    HiveWorker,
+    JobRecord,
+    Models,
+    QueenWorker,
+    Telemetry,
+    WorkerReady,
+)
 from rbee_bdd.sse import JobStream
 from rbee_bdd.waiting import scaled
 
@@ -89,19 +100,19 @@ class QueenClient:
     def cancel(self, job_id: str) -> dict[str, Any]:
         return _json(request("DELETE", f"{self.url}/v1/jobs/{job_id}", timeout=10.0), 200)
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        return _json(request("GET", f"{self.url}/v1/jobs/{job_id}", timeout=5.0), 200)
+    def job(self, job_id: str) -> JobRecord:
+        return cast(JobRecord, _json(request("GET", f"{self.url}/v1/jobs/{job_id}", timeout=5.0), 200))
 
-    def workers(self, **filters: str) -> list[dict[str, Any]]:
+    def workers(self, **filters: str) -> list[QueenWorker]:
         answer = request("GET", f"{self.url}/v1/workers", params=filters, timeout=5.0)
-        return list(_json(answer, 200)["workers"])
+        return cast(list[QueenWorker], list(_json(answer, 200)["workers"]))
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> Health:
         """``GET /health``; ``state`` says ``serving`` or ``draining``."""
-        return _json(request("GET", f"{self.url}/health", timeout=2.0), 200)
+        return cast(Health, _json(request("GET", f"{self.url}/health", timeout=2.0), 200))
 
-    def hives(self) -> list[dict[str, Any]]:
-        return list(_json(request("GET", f"{self.url}/v1/hives", timeout=5.0), 200)["hives"])
+    def hives(self) -> list[HiveRow]:
+        return cast(list[HiveRow], list(_json(request("GET", f"{self.url}/v1/hives", timeout=5.0), 200)["hives"]))
 
     def post_heartbeat(self, body: dict[str, Any], authorization: str | None = None) -> httpx.Response:
         """Post a heartbeat as a hive would (with the cluster credential), or with *authorization* as given."""
@@ -118,36 +129,37 @@ class WorkerClient:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def ready(self) -> dict[str, Any]:
-        return _json(request("GET", f"{self.url}/v1/ready", timeout=5.0), 200)
+    def ready(self) -> WorkerReady:
+        return cast(WorkerReady, _json(request("GET", f"{self.url}/v1/ready", timeout=5.0), 200))
 
 
 class HiveClient:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def workers(self) -> list[dict[str, Any]]:
-        return list(_json(request("GET", f"{self.url}/v1/workers", timeout=5.0), 200)["workers"])
+    def workers(self) -> list[HiveWorker]:
+        answer = request("GET", f"{self.url}/v1/workers", timeout=5.0)
+        return cast(list[HiveWorker], list(_json(answer, 200)["workers"]))
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> Health:
         """``GET /health``; ``state`` says ``serving`` or ``draining``."""
-        return _json(request("GET", f"{self.url}/health", timeout=2.0), 200)
+        return cast(Health, _json(request("GET", f"{self.url}/health", timeout=2.0), 200))
 
-    def capabilities(self) -> dict[str, Any]:
-        return _json(request("GET", f"{self.url}/v1/capabilities", timeout=5.0), 200)
+    def capabilities(self) -> Capabilities:
+        return cast(Capabilities, _json(request("GET", f"{self.url}/v1/capabilities", timeout=5.0), 200))
 
-    def telemetry(self) -> dict[str, Any]:
+    def telemetry(self) -> Telemetry:
         """``GET /v1/telemetry``: a collection made now."""
-        return _json(request("GET", f"{self.url}/v1/telemetry", timeout=10.0), 200)
+        return cast(Telemetry, _json(request("GET", f"{self.url}/v1/telemetry", timeout=10.0), 200))
 
-    def models(self) -> dict[str, Any]:
-        return _json(request("GET", f"{self.url}/v1/models", timeout=5.0), 200)
+    def models(self) -> Models:
+        return cast(Models, _json(request("GET", f"{self.url}/v1/models", timeout=5.0), 200))
 
-    def worker(self, worker_id: str) -> dict[str, Any]:
-        return _json(request("GET", f"{self.url}/v1/workers/{worker_id}", timeout=5.0), 200)
+    def worker(self, worker_id: str) -> HiveWorker:
+        return cast(HiveWorker, _json(request("GET", f"{self.url}/v1/workers/{worker_id}", timeout=5.0), 200))
 
-    def stop_worker(self, worker_id: str) -> dict[str, Any]:
-        return _json(request("DELETE", f"{self.url}/v1/workers/{worker_id}", timeout=30.0), 200)
+    def stop_worker(self, worker_id: str) -> HiveWorker:
+        return cast(HiveWorker, _json(request("DELETE", f"{self.url}/v1/workers/{worker_id}", timeout=30.0), 200))
 
     def provision(self, name: str, url: str, sha256: str) -> httpx.Response:
         """Ask the hive to provision model *name* from *url*; its answer as it is (a download may take long)."""

@@ -175,7 +175,8 @@ class Stack:
 
     def partition_from_worker(self, hive: str, worker_id: str, cleanup: CleanupStack) -> Partition:
         """Cut the hive off from one of its workers (queen still reaches the worker) until healed."""
-        port = int(self.hive(hive).worker(worker_id)["port"])
+        port = self.hive(hive).worker(worker_id)["port"]
+        assert port is not None, f"{worker_id} of {hive} has no port yet (still starting)"
         return block_local_port(self._netns_pid(hive), port, cleanup)
 
     def start_model_hub(self, cleanup: CleanupStack, bytes_per_second: float = 0.0) -> ModelHub:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import SubmittedJob, WorkerClient
+from rbee_bdd.config import SuiteConfig
 from rbee_bdd.exits import ExitWatch
 from rbee_bdd.keeper import KeeperProcess, KeeperResult
 from rbee_bdd.load import HeartbeatFlood
@@ -23,6 +25,8 @@ from rbee_bdd.slow_consumers import PacedReader
 from rbee_bdd.sse import HeartbeatStream, JobStream
 from rbee_bdd.stack import Stack
 from rbee_bdd.targets.base import NodeStartError
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -133,3 +137,20 @@ def start_stack(context: Any, hives: int, credentials: bool = True, credential_m
                           credentials, credential_mode)
     context.stack.start(hives, **options)
     return context.stack
+
+
+def noted(value: T | None, what: str) -> T:
+    """A World slot an earlier step filled; an AssertionError naming it when no step did."""
+    assert value is not None, f"the scenario's {what} is not there: no earlier step noted it (steps out of order?)"
+    return value
+
+
+class StepContext(Protocol):
+    """What a step reads from behave's context: typed, so that mypy checks the steps' use of the harness."""
+
+    world: World
+    stack: Stack
+    cleanup: CleanupStack
+    suite_config: SuiteConfig
+    log_dir: Path
+    table: Any
