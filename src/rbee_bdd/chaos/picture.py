@@ -16,6 +16,9 @@ COLOURS = {"[DONE]": "#2e7d32", "[ERROR]": "#c62828", "[CANCELLED]": "#f9a825", 
            "refused": "#6a1b9a", "no end": "#000000"}
 
 
+LABELLED_BANDS = 30
+
+
 @dataclass(frozen=True)
 class Band:
     node: str
@@ -79,7 +82,8 @@ def draw(events: list[Event], path: Path, title: str) -> Path:
         row = nodes.index(band.node)
         faults_axis.broken_barh([(band.start, max(band.end - band.start, 0.05))], (row - 0.4, 0.8),
                                 color="#ef9a9a", edgecolor="#b71c1c")
-        faults_axis.text(band.start, row, band.name, fontsize=6, va="center")
+        if len(bands) <= LABELLED_BANDS:  # a long run's bands are too many to name
+            faults_axis.text(band.start, row, band.name, fontsize=6, va="center")
     faults_axis.set_yticks(range(len(nodes)), nodes)
     faults_axis.set_title(title)
     top = max((p.latency_s for p in points if p.latency_s is not None), default=1.0) * 1.05

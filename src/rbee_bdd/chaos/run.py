@@ -152,5 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chaos: interrupted; everything it started is removed", file=sys.stderr)
         return 130
-    print(f"chaos: history and verdict in {out_dir}")
-    return 1 if violations else 0
+    left = stack.leftovers()  # after the teardown: no process, container, network, cgroup or directory
+    print(f"chaos: left behind after the teardown: {len(left)}" + (f": {', '.join(left)}" if left else ""))
+    print(f"chaos: history, verdict and timeline in {out_dir}")
+    return 1 if violations or left else 0
