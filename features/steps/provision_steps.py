@@ -92,9 +92,10 @@ def source_bytes(context: StepContext, source):
 
 def hub_serving(context: StepContext, name, data, **options):
     """Serve *data* as *name* on the scenario's hub (started at the first call)."""
-    if noted(context.world.hub, "hub") is None:
-        context.world.hub = context.stack.start_model_hub(context.cleanup)
-    context.world.hub_path = noted(context.world.hub, "hub").add_bytes(name, data, **options)
+    hub = context.world.hub
+    if hub is None:
+        hub = context.world.hub = context.stack.start_model_hub(context.cleanup)
+    context.world.hub_path = hub.add_bytes(name, data, **options)
 
 
 @given('a model hub that answers {status:d} for "{name}"')
