@@ -22,10 +22,10 @@ Feature: Tokens stream in order and are reproducible for a seed
     Then the last two completions differ
 
   @contract.worker.jobs
-  Scenario Outline: A job yields exactly max_tokens tokens unless the model ends it first (<max_tokens> tokens)
+  Scenario Outline: A job yields exactly max_tokens tokens unless the model or its context ends it first (<max_tokens> tokens)
     When I submit an infer job for model "<model>" with <max_tokens> max tokens and seed <seed>
     And it completes
-    Then the job's stream has exactly <max_tokens> tokens, or fewer with the worker saying the model ended the sequence
+    Then the job's stream has exactly <max_tokens> tokens, or fewer with the worker saying why
 
     Examples:
       | model       | max_tokens | seed |

@@ -146,7 +146,8 @@ async def _run_job(engine: Engine, state: WorkerState, job: WorkerJob, req: Infe
         elif job.cancelled.is_set():
             await narrate("infer_cancelled", f"cancelled after {count} tokens")
         else:
-            ended = "the model ended the sequence" if engine.finish == "stop" else "max_tokens reached"
+            ended = {"stop": "the model ended the sequence", "context": "the model's context is full"}.get(
+                engine.finish, "max_tokens reached")
             await narrate("infer_complete", f"generated {count} tokens: {ended}")
             marker = DONE
         log.info("job %s ended after %d tokens correlation_id=%s", job.job_id, count, job.correlation_id)

@@ -100,8 +100,9 @@ class Engine:
             self._load(n_ctx)
 
     def generate(self, sampling: Sampling, cancelled: threading.Event) -> Generator[str, None, None]:
-        """Yield one text per generated token, in order, until max_tokens, the end of the sequence or
-        a cancel; ``finish`` then says which (``length``, ``stop`` or ``cancelled``).
+        """Yield one text per generated token, in order, until max_tokens, the end of the sequence, the
+        end of the context or a cancel; ``finish`` then says which (``length``, ``stop``, ``context``
+        or ``cancelled``). A prompt that fills the context on its own raises ValueError.
 
         A token whose bytes complete no character yet (a byte-fallback piece of a multi-byte
         character), or a control token, yields "": its bytes come with a later token's text. So a
@@ -118,6 +119,10 @@ class Engine:
             bos = llama.token_bos()
             prompt = ([bos] if bos != -1 and llama._model.add_bos_token() else []) + \
                 llama.tokenize(sampling.prompt.encode("utf-8"), add_bos=False, special=True)
+            room = self.n_ctx - len(prompt)  # tokens the context still holds after the prompt
+            if room <= 0:
+                raise ValueError(f"the prompt's {len(prompt)} tokens exceed the context of {self.n_ctx}")
+            limit = min(sampling.max_tokens, room)
             llama.set_seed(sampling.seed)
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             generated: list[int] = []
@@ -133,8 +138,8 @@ class Engine:
                     text = decoder.decode(llama.detokenize([token], prev_tokens=prompt + generated))
                     generated.append(token)
                     yield text
-                    if len(generated) >= sampling.max_tokens:
-                        self.finish = "length"
+                    if len(generated) >= limit:
+                        self.finish = "length" if limit == sampling.max_tokens else "context"
                         return
             finally:
                 tokens.close()

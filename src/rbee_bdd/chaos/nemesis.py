@@ -27,6 +27,7 @@ from rbee_bdd.stack import Stack
 
 FAULTS = ("kill-worker", "pause-worker", "pause-hive", "restart-hive", "pause-queen", "restart-queen")
 MEMORY_FAULTS = ("oom-worker",)  # the workers' cgroups have a memory limit, and the kernel's log is readable
+WORKER_FAULTS = ("kill-worker", "pause-worker", "partition-worker", "oom-worker")  # each on one running worker
 # each node in a network namespace of its own (the docker target): queen↔hive and hive↔worker cuts
 NETWORK_FAULTS = ("partition-hive", "partition-worker")
 
@@ -114,68 +115,71 @@ class Nemesis:
     def _inject(self, planned: Planned) -> Callable[[], None] | None:
         """Inject the fault; its heal (None: healed already, or nothing to do)."""
         hive = self._hive(planned.pick)
-        name, stack = planned.name, self.stack
-        if name in ("kill-worker", "pause-worker", "partition-worker", "oom-worker"):
-            workers = sorted(stack.worker_processes(hive), key=lambda r: r.worker_id)
+        if planned.name in WORKER_FAULTS:
+            workers = sorted(self.stack.worker_processes(hive), key=lambda r: r.worker_id)
             if not workers:
-                self.history.add("fault_skipped", name=name, node=hive, detail="no worker running")
+                self.history.add("fault_skipped", name=planned.name, node=hive, detail="no worker running")
                 return None
             row = workers[planned.pick // 7 % len(workers)]
-            if name == "oom-worker":
-                pid = stack.squeeze_worker(hive, row.worker_id, self.cleanup)
-                kills = [k for k in oom_kills_in_cgroup(row.worker_id) if k.pid == pid]
-                state = process_state(pid)
-                self.history.add("fault", name=name, node=hive, confirmed=state in GONE and bool(kills),
-                                 detail=f"memory balloon in {row.worker_id}'s cgroup: pid {pid} now {state}, "
-                                 f"OOM kills of it in the kernel's log: {len(kills)}")
-                self.history.add("heal", name=name, detail="balloon gone; nothing else to heal: the hive reaps")
-                return None
-            if name == "partition-worker":
-                cut = stack.partition_from_worker(hive, row.worker_id, self.cleanup)
-                self.history.add("fault", name=name, node=hive, confirmed=cut.in_force(),
-                                 detail=f"{hive}↔{row.worker_id} partitioned "
-                                 "(queen still reaches the worker)")
-                return cut.heal
-            if name == "kill-worker":
-                stack.kill_worker(hive, row.worker_id)
-                state = process_state(row.pid)
-                self.history.add("fault", name=name, node=hive, confirmed=state in GONE,
-                                 detail=f"SIGKILL to {row.worker_id} (pid {row.pid}), now {state}")
-                self.history.add("heal", name=name, detail="nothing to heal: the hive reaps its worker")
-                return None
-            pid = stack.pause_worker(hive, row.worker_id, self.cleanup)
-            state = process_state(pid)
-            self.history.add("fault", name=name, node=hive, confirmed=state == "T",
-                             detail=f"SIGSTOP to {row.worker_id} (pid {pid}), state {state}")
+            return self._worker_fault(planned.name, hive, row.worker_id, row.pid)
+        if planned.name in ("pause-hive", "pause-queen"):
+            node = "queen" if planned.name == "pause-queen" else hive
+            pid = self.stack.pause_daemon(node, self.cleanup)
+            self._fault(planned.name, node, process_state(pid) == "T",
+                        f"SIGSTOP to the daemon of {node} (pid {pid}), state {process_state(pid)}")
             return lambda: resume(pid)
-        if name in ("pause-hive", "pause-queen"):
-            node = "queen" if name == "pause-queen" else hive
-            pid = stack.pause_daemon(node, self.cleanup)
-            state = process_state(pid)
-            self.history.add("fault", name=name, node=node, confirmed=state == "T",
-                             detail=f"SIGSTOP to the daemon of {node} (pid {pid}), state {state}")
-            return lambda: resume(pid)
-        if name == "restart-queen":
-            queen = stack.node("queen")
-            pid = queen.daemon_pid()
-            queen.kill(signal.SIGKILL)
-            state = process_state(pid)
-            self.history.add("fault", name=name, node="queen", confirmed=state in GONE,
-                             detail=f"SIGKILL to queen-rbee (pid {pid}), now {state}; its jobs are lost")
-            self.stopping.wait(planned.hold_s)
-            queen.start()
-            self.history.add("heal", name=name, detail="queen-rbee started again")
+        if planned.name in ("restart-queen", "restart-hive"):
+            self._restart("queen" if planned.name == "restart-queen" else hive, planned)
             return None
-        if name == "restart-hive":
-            self.history.add("fault", name=name, node=hive, confirmed=True,
-                             detail="SIGKILL to rbee-hive, which comes back (crash_and_recover waits until it is gone)")
-            stack.node(hive).crash_and_recover()
-            self.history.add("heal", name=name, detail="rbee-hive serves again")
-            return None
-        if name == "partition-hive":
+        if planned.name == "partition-hive":
             mode: Mode = "drop" if planned.pick % 2 else "reject"
-            partition = stack.partition_from_queen(hive, mode, self.cleanup)
-            self.history.add("fault", name=name, node=hive, confirmed=partition.in_force(),
-                             detail=f"queen↔{hive} partitioned ({mode})")
+            partition = self.stack.partition_from_queen(hive, mode, self.cleanup)
+            self._fault(planned.name, hive, partition.in_force(), f"queen↔{hive} partitioned ({mode})")
             return partition.heal
-        raise ValueError(f"unknown fault {name!r}")
+        raise ValueError(f"unknown fault {planned.name!r}")
+
+    def _fault(self, name: str, node: str, confirmed: bool, detail: str) -> None:
+        self.history.add("fault", name=name, node=node, confirmed=confirmed, detail=detail)
+
+    def _worker_fault(self, name: str, hive: str, worker_id: str, pid: int) -> Callable[[], None] | None:
+        """A fault of one worker (its host *pid*): killed, squeezed until the OOM killer ends it, cut off
+        from its hive, or paused."""
+        if name == "kill-worker":
+            self.stack.kill_worker(hive, worker_id)
+            self._fault(name, hive, process_state(pid) in GONE, f"SIGKILL to {worker_id} (pid {pid}), "
+                        f"now {process_state(pid)}")
+            self.history.add("heal", name=name, detail="nothing to heal: the hive reaps its worker")
+            return None
+        if name == "oom-worker":
+            self.stack.squeeze_worker(hive, worker_id, self.cleanup)
+            kills = [k for k in oom_kills_in_cgroup(worker_id) if k.pid == pid]
+            self._fault(name, hive, process_state(pid) in GONE and bool(kills),
+                        f"memory balloon in {worker_id}'s cgroup: pid {pid} now {process_state(pid)}, "
+                        f"OOM kills of it in the kernel's log: {len(kills)}")
+            self.history.add("heal", name=name, detail="balloon gone; nothing else to heal: the hive reaps")
+            return None
+        if name == "partition-worker":
+            cut = self.stack.partition_from_worker(hive, worker_id, self.cleanup)
+            self._fault(name, hive, cut.in_force(), f"{hive}↔{worker_id} partitioned (queen still reaches it)")
+            return cut.heal
+        self.stack.pause_worker(hive, worker_id, self.cleanup)
+        self._fault(name, hive, process_state(pid) == "T", f"SIGSTOP to {worker_id} (pid {pid}), "
+                    f"state {process_state(pid)}")
+        return lambda: resume(pid)
+
+    def _restart(self, node: str, planned: Planned) -> None:
+        """SIGKILL a daemon and have it back: queen started again after the hold (its jobs are lost), a
+        hive by its supervisor at once (it adopts its workers)."""
+        daemon = self.stack.node(node)
+        pid = daemon.daemon_pid()
+        if node == "queen":
+            daemon.kill(signal.SIGKILL)
+            self._fault(planned.name, node, process_state(pid) in GONE,
+                        f"SIGKILL to queen-rbee (pid {pid}), now {process_state(pid)}; its jobs are lost")
+            self.stopping.wait(planned.hold_s)
+            daemon.start()
+        else:
+            daemon.crash_and_recover()
+            self._fault(planned.name, node, process_state(pid) in GONE,
+                        f"SIGKILL to rbee-hive (pid {pid}), now {process_state(pid)}; it came back")
+        self.history.add("heal", name=planned.name, detail=f"{node} serves again")
