@@ -236,16 +236,16 @@ def step_still_healthy(context: StepContext):
 @when('I ask hive "{hive}" to provision the model {name}')
 def step_provision_bad(context: StepContext, hive, name):
     client = context.stack.hive(hive)
-    context.world.before = {"models": client.models()["models"], "tmp": context.stack.node(hive).list_dir("/tmp")}
+    context.world.before = {"name": str(value_of(name)), **context.stack.provisioning_traces(hive, str(value_of(name)))}
     probe(context, "POST", f"{client.url}/v1/models/provision",
           json={"name": value_of(name), "url": "http://127.0.0.1:9/never-fetched", "sha256": "0" * 64})
 
 
 @then('hive "{hive}"\'s model catalog and folders are as they were')
 def step_catalog_unchanged(context: StepContext, hive):
-    after = {"models": context.stack.hive(hive).models()["models"],
-             "tmp": context.stack.node(hive).list_dir("/tmp")}
-    assert_that(after, equal_to(context.world.before), f"hive {hive}'s models and /tmp, after the refusal")
+    before = dict(context.world.before)
+    after = {"name": before["name"], **context.stack.provisioning_traces(hive, before["name"])}
+    assert_that(after, equal_to(before), f"hive {hive}'s catalog, download directory and /tmp, after the refusal")
 
 
 # --- audit --------------------------------------------------------------------------

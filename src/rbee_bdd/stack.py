@@ -245,6 +245,19 @@ class Stack:
         assert daemons, f"{hive} runs no process"
         return [path.name for path in worker_cgroups(daemons[0].pid, self.target.hive_slice(hive))]
 
+    def provisioning_traces(self, hive: str, name: str) -> dict[str, list[str]]:
+        """Where provisioning model *name* could leave a file: the hive's catalog, its download
+        directory, and anything named after the name's last part in the node's /tmp (not all of /tmp:
+        on the local target it is the host's, which other scenarios write to at the same time)."""
+        assert self.target is not None
+        node, stem = self.hive_nodes[hive], name.replace("\\", "/").rsplit("/", 1)[-1]
+        try:
+            downloads = node.list_dir(self.target.download_dir(hive))
+        except (FileNotFoundError, AssertionError):  # not made yet (each target says so its own way)
+            downloads = ["(no such directory)"]
+        in_tmp = [entry for entry in node.list_dir("/tmp") if stem and entry.startswith(stem)]
+        return {"catalog": self.hive(hive).models()["models"], "download dir": downloads, f"/tmp/{stem}*": in_tmp}
+
     def downloaded_files(self, hive: str) -> list[str]:
         """The names in the hive's download directory, read on its own filesystem."""
         assert self.target is not None
