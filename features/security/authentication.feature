@@ -77,7 +77,7 @@ Feature: Only a caller with a valid credential and the scope it needs reaches th
   @p1
   @contract.sec.rotation
   Scenario: Client tokens rotate on SIGHUP, without a restart and without dropping a stream
-    Given a job for model "tinyllama" with 2000 max tokens is streaming on hive "hive-1"
+    Given a job for model "slowllama" with 400 max tokens is streaming on hive "hive-1"
     When the admin token is replaced by a new one in queen's token file and queen gets SIGHUP
     Then a job asked for with the new token is accepted at once
     And a job asked for with the replaced token is refused with 401 and reason "invalid" at once
