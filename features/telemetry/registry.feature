@@ -35,7 +35,7 @@ Feature: Queen's registry follows the hives' heartbeats
     And queen forgets hive "hive-2" within 10 seconds
     And a job for model "tinyllama" completes
 
-  @contract.queen.registry @contract.queen.ui-stream
+  @cap.ui-stream @contract.queen.registry @contract.queen.ui-stream
   Scenario: With --hive-remove-after, a silent hive is forgotten at that bound, and the UI stream tells of both steps
     Given a stack with 2 hives whose queen forgets a silent hive after 10 seconds
     And I watch queen's heartbeat stream
