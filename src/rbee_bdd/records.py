@@ -29,16 +29,9 @@ class JobRecord(TypedDict):
     model: str
 
 
-class QueenWorker(TypedDict):
-    """A row of queen's ``GET /v1/workers``."""
+class ProcessFigures(TypedDict):
+    """What a hive measures of a worker's process (ProcessStats), as queen's worker rows repeat it."""
 
-    worker_id: str
-    hive_id: str
-    model: str
-    url: str
-    state: str
-    idle: bool
-    error: str | None
     pid: int
     cpu_pct: float
     rss_mb: float
@@ -48,6 +41,18 @@ class QueenWorker(TypedDict):
     gpu_util_pct: float
     vram_mb: float
     total_vram_mb: float
+
+
+class QueenWorker(ProcessFigures):
+    """A row of queen's ``GET /v1/workers``."""
+
+    worker_id: str
+    hive_id: str
+    model: str
+    url: str
+    state: str
+    idle: bool
+    error: str | None
 
 
 class HiveRow(TypedDict):
@@ -100,20 +105,11 @@ class HiveWorker(TypedDict):
     uptime_s: float
 
 
-class ProcessStats(TypedDict):
+class ProcessStats(ProcessFigures):
     """One process of a hive's telemetry (and of its heartbeats)."""
 
-    pid: int
     group: str
     instance: str
-    cpu_pct: float
-    rss_mb: float
-    io_r_mb_s: float
-    io_w_mb_s: float
-    uptime_s: float
-    gpu_util_pct: float
-    vram_mb: float
-    total_vram_mb: float
     model: str
 
 
