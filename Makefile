@@ -34,7 +34,7 @@ run_suite    = @status=0; $(SUITE) $(1) -f rerun -o $(REPORTS)/parts/rerun-{part
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
-	clean distclean bench bench-startup bench-flow bench-auth bench-load fuzz fuzz-short chaos
+	clean distclean bench bench-startup bench-flow bench-auth bench-load fuzz fuzz-short chaos vm vm-test vm-shell
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
@@ -197,6 +197,24 @@ fuzz-short: setup fixtures
 
 bench: setup fixtures
 	$(BIN)/python -m benchmarks.telemetry --runs 5
+
+# --- the cgroup v2 guest: a Debian VM with systemd and Docker, under QEMU (docs/vm.md) -----------
+VM_CACHE ?= $(HOME)/.cache/rbee/vm
+VM_TAGS  ?= @needs.cgroups or @telemetry
+# software emulation (no hardware virtualisation here) is about 15x slower than the host
+VM_TIMEOUT_MULTIPLIER ?= 10
+VM_TIMEOUT ?= 7200
+vm: setup
+	@$(BIN)/python fixtures/vm/build_vm.py --cache $(VM_CACHE) --wheel-cache $(WHEEL_CACHE)
+
+vm-test: vm fixtures stack-image
+	@$(BIN)/python fixtures/vm/stage.py --cache $(VM_CACHE) --image $(REFERENCE_IMAGE) \
+	  --tags '$(VM_TAGS)' --timeout-multiplier $(VM_TIMEOUT_MULTIPLIER)
+	@rm -rf $(REPORTS)/vm
+	$(BIN)/python fixtures/vm/run_vm.py --cache $(VM_CACHE) --job test --out $(REPORTS)/vm --timeout $(VM_TIMEOUT)
+
+vm-shell: vm
+	$(BIN)/python fixtures/vm/run_vm.py --cache $(VM_CACHE) --shell --out $(REPORTS)/vm-shell
 
 # --- cleaning ----------------------------------------------------------------------------
 clean:

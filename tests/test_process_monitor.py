@@ -1,5 +1,6 @@
-"""ProcessMonitor against real cgroups (v1 on these machines), a cgroup v2 tree laid out in a
-temp dir, real processes, and the fake nvidia-smi."""
+"""ProcessMonitor against the machine's real cgroups (v1 on this project's machines, v2 in the
+guest of make vm-test), a cgroup v2 tree laid out in a temp dir, real processes, and the fake
+nvidia-smi."""
 
 import contextlib
 import json
@@ -13,7 +14,18 @@ from pathlib import Path
 import psutil
 import pytest
 
-from rbee.hive.cgroups import Limits, V1Tree, V2Tree, detect, own_paths, parse_cpu_limit, parse_memory_limit
+from rbee.hive.cgroups import (
+    LEAF,
+    CgroupTree,
+    Limits,
+    V1Tree,
+    V2Tree,
+    detect,
+    make_inner,
+    own_paths,
+    parse_cpu_limit,
+    parse_memory_limit,
+)
 from rbee.hive.monitor import ProcessMonitor, SpawnError
 
 FAKE_SMI = str(Path(__file__).resolve().parents[1] / "fixtures" / "bin" / "nvidia-smi")
@@ -24,12 +36,20 @@ WRITER = [sys.executable, "-c",
           "while time.time() < end:\n    f.write(b'x' * 65536)\n    time.sleep(0.001)"]
 
 
-def real_tree() -> V1Tree:
+def real_tree() -> CgroupTree:
     found = detect()
     if isinstance(found, str):
         pytest.fail(f"these tests need writable cgroups (run as root on Linux): {found}")
-    assert isinstance(found, V1Tree), "this machine kind has a cgroup v1 hierarchy for cpu and memory"
+    unified = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    assert isinstance(found, V2Tree if unified else V1Tree), f"the machine has cgroup v{2 if unified else 1}"
     return found
+
+
+def remove_under(root: Path) -> None:
+    for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
+        if path.is_dir():
+            path.rmdir()
+    root.rmdir()
 
 
 @pytest.fixture
@@ -37,16 +57,33 @@ def tree():
     """A private parent under the real hierarchies, removed afterwards."""
     base = real_tree()
     parent = f"rbee-test-{uuid.uuid4().hex[:8]}"
+    if isinstance(base, V2Tree):
+        own = base.root.parent
+        make_inner(own)  # this process moves into the leaf, so own may give controllers to children
+        (own / parent).mkdir()
+        yield V2Tree(own / parent)
+        remove_under(own / parent)
+        return
+    assert isinstance(base, V1Tree)
     roots = {name: path.parent / parent for name, path in base.roots.items()}
     for root in roots.values():
         root.mkdir()
-    test_tree = V1Tree(roots)
-    yield test_tree
+    yield V1Tree(roots)
     for root in roots.values():
-        for path in sorted(root.rglob("*"), key=lambda p: -len(p.parts)):
-            if path.is_dir():
-                path.rmdir()
-        root.rmdir()
+        remove_under(root)
+
+
+def limit_text(tree: CgroupTree, instance: str) -> dict[str, str]:
+    """The instance's cpu and memory limits as the kernel shows them, in v2's words."""
+    if isinstance(tree, V2Tree):
+        directory = tree.root / "llm" / instance
+        return {"cpu": (directory / "cpu.max").read_text().strip(),
+                "memory": (directory / "memory.max").read_text().strip()}
+    assert isinstance(tree, V1Tree)
+    cpu = tree.roots["cpu"] / "llm" / instance
+    quota = (cpu / "cpu.cfs_quota_us").read_text().strip()
+    return {"cpu": f"{'max' if quota == '-1' else quota} {(cpu / 'cpu.cfs_period_us').read_text().strip()}",
+            "memory": (tree.roots["memory"] / "llm" / instance / "memory.limit_in_bytes").read_text().strip()}
 
 
 @pytest.fixture
@@ -102,15 +139,12 @@ def test_spawn_creates_cgroup(monitor, tree):
 
 def test_spawn_applies_cpu_limit(monitor, tree):
     monitor.spawn("llm", "w1", SLEEPER, Limits(cpu_quota_us=50_000, cpu_period_us=100_000))
-    cpu = tree.roots["cpu"] / "llm" / "w1"
-    assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
-    assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
+    assert limit_text(tree, "w1")["cpu"] == "50000 100000"
 
 
 def test_spawn_applies_memory_limit(monitor, tree):
     monitor.spawn("llm", "w1", SLEEPER, Limits(memory_bytes=parse_memory_limit("256M")))
-    limit = tree.roots["memory"] / "llm" / "w1" / "memory.limit_in_bytes"
-    assert int(limit.read_text()) == 256 * 1024 * 1024
+    assert int(limit_text(tree, "w1")["memory"]) == 256 * 1024 * 1024
 
 
 def test_spawn_returns_valid_pid(monitor):
@@ -279,6 +313,19 @@ def test_spawned_process_is_in_the_cgroup_before_it_runs(monitor, tree):
     probe = [sys.executable, "-c", "print(open('/proc/self/cgroup').read())"]
     proc = monitor.spawn("llm", "probe", probe, Limits(), stdout=subprocess.PIPE, text=True)
     out, _ = proc.communicate(timeout=30)
-    memory_path = str(tree.roots["memory"] / "llm" / "probe")
-    assert any(line.split(":", 2)[2] and memory_path.endswith(line.split(":", 2)[2])
-               for line in out.splitlines() if ":memory:" in line), out
+    v1 = isinstance(tree, V1Tree)
+    directory = str(tree.roots["memory"] / "llm" / "probe" if isinstance(tree, V1Tree) else tree.root / "llm" / "probe")
+    wanted = ":memory:" if v1 else "0::"
+    assert any(line.split(":", 2)[2] and directory.endswith(line.split(":", 2)[2])
+               for line in out.splitlines() if wanted in line), out
+
+
+def test_detect_takes_the_parent_of_the_hive_leaf(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory\n")
+    (tmp_path / "hive" / LEAF).mkdir(parents=True)
+    (tmp_path / "hive" / "cgroup.controllers").write_text("cpu memory\n")
+    proc_cgroup = tmp_path / "proc-cgroup"
+    proc_cgroup.write_text(f"0::/hive/{LEAF}\n")
+    found = detect(fs_root=tmp_path, proc_cgroup=proc_cgroup, platform="linux")
+    assert isinstance(found, V2Tree)
+    assert found.root == tmp_path / "hive" / "rbee.slice"

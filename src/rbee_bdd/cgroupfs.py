@@ -6,12 +6,16 @@ import os
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+LEAF = "rbee.leaf"  # contract (cgroups): on v2 a hive moves its own cgroup's processes into this leaf
 
 
 def _paths(pid: int) -> dict[str, str]:
+    """*pid*'s cgroup per v1 controller (``""``: v2); a hive's ``rbee.leaf`` counts as its parent."""
     paths: dict[str, str] = {}
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
+        if path.rsplit("/", 1)[-1] == LEAF:
+            path = path.rsplit("/", 1)[0] or "/"
         for name in controllers.split(",") if controllers else [""]:
             paths[name] = path
     return paths

@@ -4,11 +4,19 @@ cgroup v2 where its cpu and memory controllers are available, v1 (cpu, cpuacct, 
 hierarchies) otherwise. The slice sits under the hive's own cgroup, so a hive in a
 container keeps its workers inside the container's cgroup. Where nothing can be
 written, :func:`detect` says why and the hive runs workers without cgroups.
+
+On cgroup v2 the hive's own cgroup is taken as delegated to it (a systemd service with
+``Delegate=yes``, a container's cgroup): a cgroup that holds processes cannot give
+controllers to its children, so the processes of that cgroup are moved into its leaf
+``rbee.leaf`` first (:func:`make_inner`). A hive that finds itself in such a leaf (the
+supervisor that restarts it was moved there) uses the leaf's parent, so its slice stays
+where its workers are.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sys
@@ -17,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SLICE = "rbee.slice"
+LEAF = "rbee.leaf"  # v2: where the processes of the hive's own cgroup go (no process in an inner node)
+V2_CONTROLLERS = "+cpu +memory\n"
 V1_CONTROLLERS = ("cpu", "cpuacct", "memory")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -223,8 +233,9 @@ class V2Tree(CgroupTree):
             cgroup.directory.mkdir(parents=True, exist_ok=False)
         except OSError as exc:
             raise CgroupError(f"cannot create {cgroup.directory}: {exc.strerror}") from None
-        for level in (self.root.parent, self.root, self.root / group):
-            _write(level / "cgroup.subtree_control", "+cpu +memory\n")
+        make_inner(self.root.parent)
+        for level in (self.root, self.root / group):
+            _write(level / "cgroup.subtree_control", V2_CONTROLLERS)
         quota = "max" if limits.cpu_quota_us is None else str(limits.cpu_quota_us)
         _write(cgroup.directory / "cpu.max", f"{quota} {limits.cpu_period_us}\n")
         memory = "max" if limits.memory_bytes is None else str(limits.memory_bytes)
@@ -282,6 +293,34 @@ class V1Tree(CgroupTree):
         return cgroup
 
 
+def make_inner(cgroup: Path, attempts: int = 5) -> None:
+    """Give *cgroup*'s children the cpu and memory controllers (v2). Where its own processes stand
+    in the way (EBUSY: no process in an inner node), they are moved into its leaf ``rbee.leaf``."""
+    control = cgroup / "cgroup.subtree_control"
+    for _ in range(attempts):
+        try:
+            control.write_text(V2_CONTROLLERS)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise CgroupError(f"cannot write {V2_CONTROLLERS.strip()!r} to {control}: {exc.strerror}") from None
+        leaf = cgroup / LEAF
+        try:
+            leaf.mkdir(exist_ok=True)
+            pids = (cgroup / "cgroup.procs").read_text().split()
+        except OSError as exc:
+            raise CgroupError(f"cannot make the leaf {leaf}: {exc.strerror}") from None
+        for pid in pids:
+            try:
+                (leaf / "cgroup.procs").write_text(f"{pid}\n")
+            except ProcessLookupError:
+                continue  # it exited meanwhile
+            except OSError as exc:
+                raise CgroupError(f"cannot move process {pid} into {leaf}: {exc.strerror}") from None
+    raise CgroupError(f"{cgroup} still holds processes after {attempts} moves into {LEAF}; "
+                      "its controllers cannot be given to its children")
+
+
 def own_paths(proc_cgroup: Path = Path("/proc/self/cgroup")) -> dict[str, str]:
     """This process's cgroup path per v1 controller, and ``""`` for the v2 hierarchy."""
     paths: dict[str, str] = {}
@@ -304,6 +343,8 @@ def detect(fs_root: Path = Path("/sys/fs/cgroup"), proc_cgroup: Path = Path("/pr
     unified = fs_root / "cgroup.controllers"
     if unified.exists():
         parent = fs_root / paths.get("", "/").lstrip("/")
+        if parent.name == LEAF:
+            parent = parent.parent
         controllers = (parent / "cgroup.controllers").read_text().split() if parent.exists() else []
         if {"cpu", "memory"} <= set(controllers) and os.access(parent, os.W_OK):
             return V2Tree(parent, slice_name)

@@ -368,13 +368,18 @@ class DockerTarget:
             # containers cannot start on every engine): the host's, read-write, lets the hive
             # make its workers' cgroups under its own container's cgroup
             volumes["/sys/fs/cgroup"] = {"bind": "/sys/fs/cgroup", "mode": "rw"}
+            # and the host's cgroup namespace, so that /proc/self/cgroup names the container's cgroup
+            # in that tree (cgroup v2 engines default to a private namespace, in which it reads "/")
+            cgroup_options = {"cgroupns": "host"}
+        else:
+            cgroup_options = {}
         config = {self.config_path(spec.name): spec.config} if spec.config else {}
         if spec.download_disk_bytes:  # a tmpfs mount needs no privilege
             volumes_extra = {"tmpfs": {DOWNLOAD_DIR: f"size={spec.download_disk_bytes}"}}
         else:
             volumes_extra = {}
         return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"], files=config,
-                         **volumes_extra,
+                         **volumes_extra, **cgroup_options,
                          extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE, "RBEE_REAL_WORKER": worker})
 
     def worker_program(self, hive: str) -> str:
