@@ -46,6 +46,7 @@ help:
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
 	@echo "make bench-auth what authentication adds to POST /v1/jobs;  make bench-load  100 and 1000 concurrent clients"
 	@echo "make chaos      a seeded chaos run judged by the checker (SEED=1 DURATION=600 CLIENTS=4 TARGET=docker CONCURRENT=1)"
+	@echo "make vm-test    the cgroup and telemetry scenarios in a cgroup v2 guest under QEMU (docs/vm.md); make vm, vm-shell"
 	@echo "make fuzz       schemathesis against queen, hive and worker (FUZZ_EXAMPLES=100 SEED=1); fuzz-short: 10"
 	@echo "make setup | fixtures | image | image-standalone | lint | unit | clean | distclean"
 	@echo ""

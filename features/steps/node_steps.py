@@ -28,8 +28,9 @@ def step_kill_worker(context: StepContext, sig):
 
 @when("{node:Node} is stopped")
 def step_stop(context: StepContext, node):
-    context.stack.node(node).stop(timeout=20)
+    # the node may fall silent as soon as it is told to stop: the stop's start is when its silence may begin
     context.world.stopped_at[node] = time.monotonic()
+    context.stack.node(node).stop(timeout=20)
 
 
 @when("{node:Node} is started again")

@@ -87,7 +87,7 @@ class World:
     partition: Partition | None = None
     exit_watch: ExitWatch | None = None
     sigterm_at: float = 0.0
-    stopped_at: dict[str, float] = field(default_factory=dict)  # node → time.monotonic() once its stop returned
+    stopped_at: dict[str, float] = field(default_factory=dict)  # node → time.monotonic() when its stop began
     pids_at_sigterm: dict[str, int] = field(default_factory=dict)  # worker id → host pid when a hive got SIGTERM
     ui: HeartbeatStream | None = None  # queen's UI stream, read by the harness
     stalled_subscriber: socket.socket | None = None  # a UI subscriber that never reads
