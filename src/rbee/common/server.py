@@ -15,6 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from rbee.common.streaming import TRANSPORT_EXTENSION
+
 # What a connection buffers for a reader that does not read, before writes wait: in the
 # transport (asyncio's default is 64 KiB) and in the kernel (which would otherwise grow the send
 # buffer to megabytes). Small, so a stalled stream reader is noticed in seconds, not minutes.
@@ -23,7 +25,8 @@ SOCKET_SEND_BUFFER = 16 * 1024
 
 
 class BoundedBufferProtocol(H11Protocol):
-    """uvicorn's h11 protocol with a small write buffer per connection."""
+    """uvicorn's h11 protocol with a small write buffer per connection, whose requests carry the
+    connection's transport (the ``rbee.transport`` extension: a stream judges its reader's progress by it)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
@@ -31,6 +34,12 @@ class BoundedBufferProtocol(H11Protocol):
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
         super().connection_made(transport)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        scope = getattr(self, "scope", None)  # the request just parsed: its task has not run yet
+        if scope is not None:
+            scope.setdefault("extensions", {})[TRANSPORT_EXTENSION] = self.transport
 
 
 def bind(host: str, port: int) -> socket.socket:

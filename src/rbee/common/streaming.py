@@ -1,9 +1,16 @@
 """An SSE response whose reader must keep up.
 
 A reader that stops reading fills its socket buffers, then the server's transport buffer;
-from then on every write waits. A write that waits longer than the stall bound ends the
+from then on every write waits. A reader that takes nothing for the stall bound ends the
 response: the connection is closed and the event iterator is closed, which runs its own
 clean-up (for a job stream: the job is cancelled when no reader is left).
+
+"Takes nothing" is judged by progress, not by how long one write waits: a waiting write
+resumes only once the transport's buffer has drained to its low-water mark, which for a
+slow but steady reader can take longer than the bound. Where the server says which
+transport carries the response (the ``rbee.transport`` extension, see server.py), a write
+may wait as long as the transport's buffer keeps shrinking; elsewhere one write may wait
+the bound.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ import logging
 from collections.abc import AsyncGenerator
 
 from starlette.responses import StreamingResponse
-from starlette.types import Message, Send
+from starlette.types import Message, Receive, Scope, Send
 
 log = logging.getLogger("rbee.streaming")
+TRANSPORT_EXTENSION = "rbee.transport"  # the asyncio transport of the request's connection
+PROGRESS_POLL_S = 0.25
 
 
 # How a stream route's OpenAPI entry describes its events (with response_class=EventStreamResponse).
@@ -46,18 +55,45 @@ class GuardedStreamingResponse(StreamingResponse):
         self.stall_timeout_s = stall_timeout_s
         self.reader = reader
         self._events = content
+        self._transport: asyncio.WriteTransport | None = None
 
-    async def stream_response(self, send: Send) -> None:
-        async def guarded(message: Message) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
+        await super().__call__(scope, receive, send)
+
+    async def _send_while_taken(self, send: Send, message: Message) -> None:
+        """Send *message*; ReaderStalled once the reader took nothing for the stall bound."""
+        transport = self._transport
+        if transport is None:
             try:
                 await asyncio.wait_for(send(message), self.stall_timeout_s)
             except TimeoutError:
                 raise ReaderStalled from None
+            return
+        loop = asyncio.get_running_loop()
+        sending = asyncio.ensure_future(send(message))
+        progress_at, buffered = loop.time(), transport.get_write_buffer_size()
+        try:
+            while not (await asyncio.wait({sending}, timeout=PROGRESS_POLL_S))[0]:
+                now_buffered = transport.get_write_buffer_size()
+                if now_buffered < buffered:  # the reader took some: the kernel accepted more from the buffer
+                    progress_at = loop.time()
+                buffered = now_buffered
+                if loop.time() - progress_at >= self.stall_timeout_s:
+                    raise ReaderStalled
+        finally:
+            if not sending.done():
+                sending.cancel()
+        sending.result()
+
+    async def stream_response(self, send: Send) -> None:
+        async def guarded(message: Message) -> None:
+            await self._send_while_taken(send, message)
 
         try:
             await super().stream_response(guarded)
         except ReaderStalled:
-            log.warning("stream reader %s stalled: no write went through for %.1f s; disconnecting it",
+            log.warning("stream reader %s stalled: it took nothing for %.1f s; disconnecting it",
                         self.reader, self.stall_timeout_s)
         finally:
             with contextlib.suppress(Exception):
