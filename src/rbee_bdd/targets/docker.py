@@ -189,8 +189,18 @@ class DockerNode:
         self.write_file(GPU_STATE, json.dumps(state).encode())
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        """Replace the file at *path* inside the container with *data*."""
-        self.container.put_archive(str(Path(path).parent), tar_of({Path(path).name: data}, mode))
+        """Replace the file at *path* inside the container with *data*, at once: a program reading it
+        sees the old file or the new one, never half of it (the engine writes a file in steps, and a
+        hive that found half a catalog moved it aside before the engine had set its times)."""
+        target = Path(path)
+        if not self.is_running():  # nothing reads it meanwhile (and nothing could be run to rename it)
+            self.container.put_archive(str(target.parent), tar_of({target.name: data}, mode))
+            return
+        staged = target.with_name(f".{target.name}.rbee-bdd")
+        self.container.put_archive(str(target.parent), tar_of({staged.name: data}, mode))
+        result = self.container.exec_run(["python3", "-c", "import os, sys; os.replace(sys.argv[1], sys.argv[2])",
+                                          str(staged), path])
+        assert result.exit_code == 0, f"replacing {path} in {self.name}: {result.output.decode(errors='replace')}"
 
     def read_file(self, path: str) -> bytes:
         """The file at *path* inside the container, read through the engine."""
