@@ -78,3 +78,21 @@ def test_holds_waits_for_a_check_that_stops_raising():
     holds(check, 2, "the check to pass")
     with pytest.raises(EventuallyTimeout, match="last saw: assertion: never"):
         holds(lambda: (_ for _ in ()).throw(AssertionError("never")), 0.1, "never")
+
+
+def test_a_queen_address_of_its_own_is_on_loopback_and_bindable_at_the_queen_port():
+    import ipaddress
+    import socket
+    from pathlib import Path
+
+    from rbee_bdd.netutil import own_loopback_address
+    from rbee_bdd.targets.base import QUEEN_PORT
+
+    address = own_loopback_address()
+    if address is None:  # a host with 127.0.0.1 only: the local target then starts queen first
+        pytest.skip("this host binds 127.0.0.1 only")
+    assert address != "127.0.0.1" and ipaddress.ip_address(address).is_loopback
+    low, _ = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert low > QUEEN_PORT, "queen's port must be one the OS never hands out on its own"
+    with socket.socket() as sock:
+        sock.bind((address, QUEEN_PORT))

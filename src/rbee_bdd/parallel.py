@@ -14,8 +14,8 @@
    the reports folder (facts, logs, Allure results). ``python -m rbee_bdd.report merge``
    makes one JUnit set, one HTML report and one rerun.txt of the parts afterwards.
 
-Every scenario already has its own stack, network, ports, labels and cgroup slices, so the
-parts need no other isolation. The parts end when this runner ends (even by SIGKILL).
+Every scenario already has its own stack, ports, labels and cgroup slices, and each part its
+own Docker network, so the parts need no other isolation. The parts end when this runner ends (even by SIGKILL).
 """
 
 from __future__ import annotations

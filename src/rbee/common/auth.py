@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
-
 from rbee.common.secrets import SecretError, read_secret_file, secret_from
 
 log = logging.getLogger("rbee.auth")
@@ -190,6 +188,8 @@ class Authenticator:
         return Denial(401, "invalid", "the bearer token is not valid here")
 
     def _verify_jwt(self, token: str) -> Principal | Denial:
+        import jwt  # here, not at start-up: PyJWT loads cryptography (about 0.1 CPU-s of every daemon's start)
+
         settings = self.settings
         try:
             header = jwt.get_unverified_header(token)

@@ -1,4 +1,8 @@
-"""The local target: queen and hives as plain processes on 127.0.0.1 with OS-assigned ports."""
+"""The local target: queen and hives as plain processes on loopback.
+
+Hives and workers listen on 127.0.0.1 with OS-assigned ports. Queen, where the host allows it
+(Linux), listens on a loopback address of its own at QUEEN_PORT, known before it starts, so the
+hives start together with it; elsewhere on 127.0.0.1 with an OS-assigned port, before the hives."""
 
 from __future__ import annotations
 
@@ -20,8 +24,10 @@ from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.credentials import ScenarioCredentials, hive_flags, queen_flags
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
+from rbee_bdd.netutil import own_loopback_address
 from rbee_bdd.processes import kill_all, processes_with_env
 from rbee_bdd.targets.base import (
+    QUEEN_PORT,
     HiveSpec,
     NodeStartError,
     ProcessRow,
@@ -58,8 +64,9 @@ class LocalNode:
     """One daemon process; its output goes to its log file. Restarts keep its port."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path,
-                 slice_name: str = "") -> None:
+                 slice_name: str = "", host: str = "127.0.0.1", port: int = 0) -> None:
         self.name = name
+        self.host = host
         self.slice_name = slice_name  # a hive's cgroup slice: its workers are there, even adopted ones
         self.args = args
         self.env = env
@@ -67,14 +74,14 @@ class LocalNode:
         self.work_dir = work_dir
         self.port_file = work_dir / f"{name}.port"
         self.gpu_state = work_dir / f"{name}-nvidia-smi.json"
-        self.port = 0
+        self.port = port  # 0: the OS chooses at the first start (kept by restarts)
         self.url = ""
         self.popen: subprocess.Popen[bytes] | None = None
         self.rename: Callable[[list[str]], list[str]] = list  # to the build's own flag names
 
     @property
     def address(self) -> str:
-        return "127.0.0.1"
+        return self.host
 
     @property
     def direct_url(self) -> str:
@@ -118,7 +125,7 @@ class LocalNode:
         except AssertionError as exc:
             raise NodeStartError(f"{exc}\n{self.name}'s log ends with:\n{self.log_tail()}") from None
         self.port = int(bound)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}:{self.port}"
         wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S)
 
     def _tree(self) -> list[psutil.Process]:
@@ -206,7 +213,7 @@ class LocalNode:
 class LocalTarget:
     """Starts the configured programs as local processes, marked by the scenario's env vars."""
 
-    queen_address_known_before_start = False  # its port is chosen by the OS when it starts
+    queen_address_known_before_start: bool  # where queen has an address of its own
 
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
                  credentials: ScenarioCredentials | None = None, audit: bool = False) -> None:
@@ -221,6 +228,8 @@ class LocalTarget:
         self.mounts: list[Path] = []  # tmpfs mounts of hives' download dirs, unmounted at teardown
         self.credentials = credentials
         self.audit = audit
+        self.queen_host = own_loopback_address()
+        self.queen_address_known_before_start = self.queen_host is not None
         if credentials is not None:
             self.secrets_dir.mkdir(mode=0o700)
             self.write_credentials(credentials.files())
@@ -238,22 +247,25 @@ class LocalTarget:
         return flags + (["--audit-log", self.audit_path(node)] if self.audit else [])
 
     def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
-               slice_name: str = "") -> LocalNode:
+               slice_name: str = "", host: str = "127.0.0.1", port: int = 0) -> LocalNode:
         env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {}),
                **self.config.coverage_env()}  # with coverage, the daemons and their workers measure themselves
-        node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name)
+        node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name, host, port)
         node.rename = self.config.profile.rename
         self.nodes.append(node)
         node.start()
         return node
 
     def start_queen(self, extra_args: tuple[str, ...] = ()) -> LocalNode:
-        args = [*self.config.queen_cmd, "--host", "127.0.0.1",
+        host = self.queen_host or "127.0.0.1"
+        args = [*self.config.queen_cmd, "--host", host,
                 "--hive-stale-after", str(self.config.hive_stale_after),
                 *self._security_flags("queen", queen_flags(str(self.secrets_dir))), *extra_args]
-        return self._start("queen", args)
+        return self._start("queen", args, host=host, port=QUEEN_PORT if self.queen_host else 0)
 
     def queen_url_for_hives(self) -> str:
+        if self.queen_host:
+            return f"http://{self.queen_host}:{QUEEN_PORT}"
         queen = next(node for node in self.nodes if node.name == "queen")
         return queen.url
 
