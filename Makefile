@@ -23,7 +23,7 @@ SEED        ?= 1
 FUZZ_EXAMPLES ?= 100
 # Scenarios run in JOBS behave processes at once (each scenario has its own stack); SHARD=I/N
 # runs only the I-th of N slices balanced by recorded durations (CI matrix jobs). Default 2:
-# measured on 2 cores, 501 s serial, 348 s with 2, 306 s with 3 (see README).
+# measured on 2 cores, 174 scenarios: 546 s with 2, 567 s with 3 (the suite is CPU-bound; see README).
 JOBS        ?= 2
 SHARD       ?= 1/1
 PROGRESS    := -f rbee_bdd.progress:ScenarioProgress

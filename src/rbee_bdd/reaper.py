@@ -3,8 +3,8 @@
 ``before_all`` starts one per run (``python -m rbee_bdd.reaper --run ID --owner PID:START``),
 in a session of its own so that neither Ctrl+C nor the runner's death reaches it. It checks
 twice a second whether the runner still lives; once it does not (an ordinary end, a crash,
-``kill -9``), it removes every container, network, process and cgroup slice labelled or
-marked with the run, then exits. After an ordinary end there is nothing left to remove.
+``kill -9``), it removes every container, network, process, cgroup slice and temporary
+folder labelled or marked with the run, then exits. After an ordinary end there is nothing left to remove.
 This is testcontainers' Ryuk, without a container.
 """
 
@@ -17,7 +17,7 @@ import sys
 import time
 
 from rbee_bdd.identity import OWNER_ENV, RUN_ENV, SCENARIO_ENV, owner_alive
-from rbee_bdd.sweep import of_run, sweep, sweep_slices
+from rbee_bdd.sweep import of_run, sweep, sweep_dirs, sweep_slices
 
 POLL_S = 0.5
 
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(POLL_S)
     sweep(of_run(args.run))
     sweep_slices(args.run)
+    sweep_dirs(args.run)
     return 0
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 from docker.errors import APIError, NotFound
@@ -98,6 +101,16 @@ def sweep_slices(run_id: str) -> list[str]:
         with contextlib.suppress(OSError):
             remove_tree(path)
             removed.append(f"cgroup {path}")
+    return removed
+
+
+def sweep_dirs(run_id: str) -> list[str]:
+    """The temporary folders of *run_id*'s scenarios (``rbee-bdd-<run>-s<n>-…``: local work
+    folders, Docker nodes' harness folders)."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"rbee-bdd-{run_id}-s*"):
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(f"directory {path}")
     return removed
 
 

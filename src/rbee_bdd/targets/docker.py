@@ -12,12 +12,14 @@ import functools
 import io
 import json
 import os
+import shutil
 import signal
 import tarfile
+import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from docker import DockerClient
@@ -45,8 +47,8 @@ from rbee_bdd.waiting import eventually, scaled
 START_TIMEOUT_S = 30.0
 
 
-# What the harness itself puts into every container before it starts, so that an image needs
-# only the programs under test (plus /bin/sh and python3 for these fixture programs):
+# What the harness itself gives every container (a host folder of its own, bound before it starts),
+# so that an image needs only the programs under test (plus /bin/sh and python3 for these fixture programs):
 HARNESS_DIR = "/opt/rbee-bdd"
 FIXTURE_BIN = f"{HARNESS_DIR}/bin"  # fake nvidia-smi, hive-supervisor, worker wrappers
 FAKE_NVIDIA_SMI = f"{FIXTURE_BIN}/nvidia-smi"
@@ -93,6 +95,18 @@ def entries_of(files: dict[str, bytes], mode: int, folder: str = "", folder_mode
 def tar_of(files: dict[str, bytes], mode: int, folder: str = "", folder_mode: int = 0o755) -> bytes:
     """A tar of *files* (path: data) with *mode*, under *folder* (made with *folder_mode*) if given."""
     return tar_of_entries(entries_of(files, mode, folder, folder_mode))
+
+
+def lay_out(entries: Iterable[Entry], root: Path, under: str) -> None:
+    """Make *entries* (paths under *under*) in the host folder *root*, with their modes."""
+    for entry in entries:
+        target = root / PurePosixPath(entry.path).relative_to(under)  # ValueError for a path outside
+        if entry.data is None:
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(entry.data)
+        target.chmod(entry.mode)
 
 
 @functools.cache
@@ -350,10 +364,12 @@ class DockerTarget:
         self.nodes: list[DockerNode] = []
         self.worker_programs: dict[str, str] = {}
         self.network = run_network(self.client, identity.run)
+        # each node's HARNESS_DIR is a folder of this one, bound into its container
+        self.host_dir = Path(tempfile.mkdtemp(prefix=f"rbee-bdd-{identity.scenario_id}-docker-"))
 
     def _run(self, node: str, command: list[str], port: int, extra_env: dict[str, str] | None = None,
              files: dict[str, bytes] | None = None, **extra: Any) -> DockerNode:
-        """Create the node's container, put the harness's files and *files* (path: data) in, start it."""
+        """Create the node's container with the harness's files and *files* (path: data), start it."""
         name = self.identity.name(node)
         command = self.config.profile.rename(command)  # the build's own flag names
         if self.config.coverage:  # the daemons measure themselves into the host's reports
@@ -362,6 +378,15 @@ class DockerTarget:
                          "COVERAGE_FILE": "/coverage/.coverage"}
             extra["volumes"] = {**extra.get("volumes", {}),
                                 str(self.config.coverage_data): {"bind": "/coverage", "mode": "rw"}}
+        # HARNESS_DIR is a folder of the host, bound read-write: putting an archive into a container
+        # not yet started mounts its filesystem anew (about 65 ms, and a fuse-overlayfs process,
+        # each time on this engine); the engine is local anyway (the models are bound too)
+        entries = [*harness_entries(), *entries_of(files or {}, 0o644)]
+        if self.credentials is not None:
+            entries += entries_of(self.credentials.files(), self.credentials.file_mode, SECRETS_DIR, 0o700)
+        node_dir = self.host_dir / node
+        lay_out(entries, node_dir, HARNESS_DIR)
+        extra["volumes"] = {**extra.get("volumes", {}), str(node_dir): {"bind": HARNESS_DIR, "mode": "rw"}}
         try:
             container = self.client.containers.create(
                 self.config.image, command, name=name, hostname=node, init=True,
@@ -369,12 +394,6 @@ class DockerTarget:
                 ports={f"{port}/tcp": ("127.0.0.1", None)},
                 environment={**self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}, **extra,
             )
-            # one archive: each put into a container not yet started mounts its filesystem anew
-            # (about 65 ms and a fuse-overlayfs process each, measured on this engine)
-            entries = [*harness_entries(), *entries_of(files or {}, 0o644)]
-            if self.credentials is not None:
-                entries += entries_of(self.credentials.files(), self.credentials.file_mode, SECRETS_DIR, 0o700)
-            container.put_archive("/", tar_of_entries(entries))
             container.start()
         except APIError as exc:
             raise NodeStartError(f"cannot start container {name}: {exc.explanation}") from None
@@ -469,6 +488,8 @@ class DockerTarget:
         for container in self._labelled():
             with contextlib.suppress(NotFound, APIError):
                 container.remove(force=True)
+        shutil.rmtree(self.host_dir, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
-        return [f"container {c.name}" for c in self._labelled()]
+        folder = [f"directory {self.host_dir}"] if self.host_dir.exists() else []
+        return [f"container {c.name}" for c in self._labelled()] + folder
