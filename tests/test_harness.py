@@ -1,10 +1,14 @@
+import ipaddress
 import os
+import socket
+from pathlib import Path
 
 import pytest
 
 from rbee_bdd.config import ConfigError, SuiteConfig
 from rbee_bdd.identity import RunIdentity, owner_alive, slug
-from rbee_bdd.targets.base import ProcessRow
+from rbee_bdd.netutil import own_loopback_address
+from rbee_bdd.targets.base import QUEEN_PORT, ProcessRow
 from rbee_bdd.waiting import EventuallyTimeout, eventually, scaled, set_timeout_multiplier
 
 
@@ -81,13 +85,6 @@ def test_holds_waits_for_a_check_that_stops_raising():
 
 
 def test_a_queen_address_of_its_own_is_on_loopback_and_bindable_at_the_queen_port():
-    import ipaddress
-    import socket
-    from pathlib import Path
-
-    from rbee_bdd.netutil import own_loopback_address
-    from rbee_bdd.targets.base import QUEEN_PORT
-
     address = own_loopback_address()
     if address is None:  # a host with 127.0.0.1 only: the local target then starts queen first
         pytest.skip("this host binds 127.0.0.1 only")

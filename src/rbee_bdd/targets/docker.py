@@ -63,7 +63,7 @@ FIXTURES = PROJECT / "fixtures"
 
 @dataclass(frozen=True)
 class Entry:
-    """One member of an archive put into a container: a file (*data*) or, with data None, a folder."""
+    """A file (*data*) or, with data None, a folder the harness gives a container (bound or archived)."""
 
     path: str
     data: bytes | None
