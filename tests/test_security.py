@@ -15,7 +15,7 @@ from rbee.common.auth import Authenticator, AuthSettings, Denial, Principal
 from rbee.common.errors import scrub
 from rbee.common.guard import Guard, Route
 from rbee.common.secrets import SecretError
-from rbee_bdd.credentials import AUDIENCE, ISSUER, ScenarioCredentials
+from rbee_bdd.credentials import AUDIENCE, ISSUER, ScenarioCredentials, jwt_with_header
 from rbee_bdd.security import record_hash, tamper, unsafe_content
 
 
@@ -189,3 +189,24 @@ def test_an_action_is_recorded_before_its_answer_ends(tmp_path: Path, auth: Auth
 
     asyncio.run(run())
     assert seen_at_end == ["job.cancel"]
+
+
+def test_jwt_headers_the_library_refuses_are_malformed_not_errors(auth: Authenticator,
+                                                                  creds: ScenarioCredentials) -> None:
+    for header in ({"crit": ["x"]}, {"crit": ["x\nERROR forged"]}, {"kid": 123}):
+        found = auth.check(f"Bearer {jwt_with_header(creds, header)}", "submit")
+        assert isinstance(found, Denial) and (found.status, found.reason) == (401, "malformed"), header
+    # the same construction with a plain header is a valid token: only the header made the difference
+    assert auth.check(f"Bearer {jwt_with_header(creds, {})}", "submit") == Principal("bdd-jwt-user", "submit")
+
+
+def test_a_hash_inside_a_token_is_part_of_it(tmp_path: Path) -> None:
+    token = "abcdefghijklmnopqrstuvwx#yz0123456789abcdef"
+    text = f"# comment\nhashy submit {token}  # trailing comment\n  # indented comment\n"
+    auth = Authenticator(AuthSettings(token_file=write(tmp_path / "tokens", text)))
+    assert auth.check(f"Bearer {token}", "submit") == Principal("hashy", "submit")
+    cut = auth.check(f"Bearer {token.partition('#')[0]}", "submit")
+    assert isinstance(cut, Denial) and cut.reason == "invalid"
+    # a token that starts with '#' would be a comment: the line is refused, never taken short
+    with pytest.raises(SecretError, match="line 1"):
+        Authenticator(AuthSettings(token_file=write(tmp_path / "t2", f"x submit #{token}\n")))

@@ -3,21 +3,11 @@
 import signal
 import time
 
-import parse
-from behave import register_type, then, when
+from behave import then, when
 from hamcrest import assert_that, contains_string, equal_to, has_entries
 
 from rbee_bdd.waiting import eventually
 from rbee_bdd.world import StepContext, noted
-
-
-@parse.with_pattern(r'queen|hive "[^"]+"')
-def parse_node(text):
-    """``queen`` or ``hive "hive-1"`` → the node's name in the stack."""
-    return text if text == "queen" else text.split('"')[1]
-
-
-register_type(Node=parse_node)
 
 
 @when("the job's worker is killed with {sig}")

@@ -149,22 +149,22 @@ def step_worker_ran(context: StepContext, count):
 
 @when("the admin token is replaced by a new one in queen's token file and queen gets SIGHUP")
 def step_rotate(context: StepContext):
-    context.world.before["old"], context.world.before["new"] = context.stack.replace_client_token("admin")
+    context.world.replaced_token = context.stack.replace_client_token("admin")
     stream = context.world.jobs.last.stream
     assert_that(stream.terminal, equal_to(None), f"the job still streaming once the tokens rotated: {stream.summary()}")
 
 
 @then("a job asked for with the new token is accepted at once")
 def step_new_token(context: StepContext):
-    answer = context.stack.queen().post_job(infer_body("tinyllama", max_tokens=4),
-                                            {"Authorization": f"Bearer {context.world.before['new']}"})
+    new = noted(context.world.replaced_token, "replaced token")[1]
+    answer = context.stack.queen().post_job(infer_body("tinyllama", max_tokens=4), {"Authorization": f"Bearer {new}"})
     assert_that(answer.status_code, equal_to(201), f"queen's answer to the new token: {answer.text[:300]}")
 
 
 @then('a job asked for with the replaced token is refused with 401 and reason "{reason}" at once')
 def step_old_token(context: StepContext, reason):
-    answer = context.stack.queen().post_job(infer_body("tinyllama", max_tokens=4),
-                                            {"Authorization": f"Bearer {context.world.before['old']}"})
+    old = noted(context.world.replaced_token, "replaced token")[0]
+    answer = context.stack.queen().post_job(infer_body("tinyllama", max_tokens=4), {"Authorization": f"Bearer {old}"})
     assert_that(answer.status_code, equal_to(401), f"queen's answer to the replaced token: {answer.text[:300]}")
     assert_that(answer.json()["error"], has_entries(reason=reason), "the error body")
 

@@ -6,7 +6,11 @@ JWTs. The files the daemons read are written private (mode 600) where each targe
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,6 +19,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from rbee_bdd.identity import OWNER_ENV, RUN_ENV, SCENARIO_ENV
 
 SCOPES = ("read", "submit", "admin")
 ISSUER = "rbee-bdd"
@@ -52,11 +58,11 @@ class ScenarioCredentials:
     def token(self, scope: str) -> str:
         return self.tokens[f"bdd-{scope}"][1]
 
-    def replace_token(self, scope: str) -> tuple[str, str]:
-        """A new client token of *scope* in place of the old one: (old, new). The token file must then
-        be written again and reloaded."""
+    def replace_token(self, scope: str, new: str = "") -> tuple[str, str]:
+        """A new client token of *scope* (*new*, else a random one) in place of the old one: (old, new).
+        The token file must then be written again and reloaded."""
         name = f"bdd-{scope}"
-        old, new = self.tokens[name][1], new_token()
+        old, new = self.tokens[name][1], new or new_token()
         self.tokens[name] = (scope, new)
         return old, new
 
@@ -92,6 +98,19 @@ class ScenarioCredentials:
         return jwt.encode(claims, key, algorithm=algorithm)
 
 
+def jwt_with_header(credentials: ScenarioCredentials, header: dict[str, Any], scope: str = "submit") -> str:
+    """A JWT with valid claims and a valid HS256 signature whose header carries *header* too: what an
+    attacker who holds a valid token can send (PyJWT's own encoder refuses some such headers)."""
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"sub": "bdd-jwt-user", "scope": scope, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 300}
+    signed = f"{part({'alg': 'HS256', 'typ': 'JWT', **header})}.{part(claims)}"
+    signature = hmac.new(credentials.hs256_key.encode(), signed.encode(), hashlib.sha256).digest()
+    return f"{signed}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
 def queen_flags(folder: str) -> list[str]:
     """The reference flags that give queen every credential file under *folder*."""
     return ["--token-file", f"{folder}/{TOKEN_FILE}", "--cluster-token-file", f"{folder}/{CLUSTER_TOKEN_FILE}",
@@ -101,5 +120,27 @@ def queen_flags(folder: str) -> list[str]:
 
 
 def hive_flags(folder: str) -> list[str]:
-    """A hive needs only the cluster credential (it hands the same file to its workers)."""
+    """A hive needs only the cluster credential (it hands it on to its workers in a file of its own)."""
     return ["--cluster-token-file", f"{folder}/{CLUSTER_TOKEN_FILE}"]
+
+
+def hive_credentials(folder: str, credentials: ScenarioCredentials | None,
+                     in_env: bool) -> tuple[list[str], dict[str, str]]:
+    """The flags and environment that give a hive its credentials: the cluster token's file, or with
+    *in_env* ``$RBEE_CLUSTER_TOKEN`` beside a user's ``$RBEE_TOKEN``, as an operator's shell may hold them."""
+    if credentials is None:
+        return [], {}
+    if in_env:
+        return [], {"RBEE_CLUSTER_TOKEN": credentials.cluster_token, "RBEE_TOKEN": credentials.token("submit")}
+    return hive_flags(folder), {}
+
+
+# What a build that claims auth hands its workers of the hive's environment only when told
+# (--worker-env): the real worker the fixture wrappers exec, and the run's marks, by which the
+# sweep and the leftover checks find worker processes.
+HARNESS_WORKER_ENV = ("RBEE_REAL_WORKER", RUN_ENV, SCENARIO_ENV, OWNER_ENV)
+
+
+def worker_env_flags(claims: frozenset[str] | set[str]) -> list[str]:
+    """``--worker-env`` with the harness's variables, for a build that claims auth (the reference)."""
+    return ["--worker-env", ",".join(HARNESS_WORKER_ENV)] if "auth" in claims else []

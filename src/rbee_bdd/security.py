@@ -8,7 +8,10 @@ import json
 import re
 from collections.abc import Callable, Iterator
 
-from rbee_bdd.credentials import ScenarioCredentials, new_token
+from rbee_bdd.credentials import ScenarioCredentials, jwt_with_header, new_token
+
+# Text an attacker put in a token's header; a log that holds it let the attacker write there.
+FORGED_LOG_TEXT = "bdd-forged-log-line"
 
 # What a client may present instead of a valid credential, by the words the features use.
 BAD_CREDENTIALS: dict[str, Callable[[ScenarioCredentials], str]] = {
@@ -21,6 +24,12 @@ BAD_CREDENTIALS: dict[str, Callable[[ScenarioCredentials], str]] = {
     "a JWT from another issuer": lambda c: f"Bearer {c.jwt('submit', issuer='another-issuer')}",
     "a JWT signed with another key": lambda c: f"Bearer {c.jwt('submit', wrong_key=True)}",
     "an RS256 JWT signed with another key": lambda c: f"Bearer {c.jwt('submit', 'RS256', wrong_key=True)}",
+    # validly signed, with headers the JWT library refuses
+    "a JWT with a critical header extension": lambda c: f"Bearer {jwt_with_header(c, {'crit': ['x']})}",
+    "a JWT whose critical header forges a log line":
+        lambda c: f"Bearer {jwt_with_header(c, {'crit': [f'x{chr(10)}ERROR {FORGED_LOG_TEXT}']})}",
+    "a JWT whose key id is a number": lambda c: f"Bearer {jwt_with_header(c, {'kid': 123})}",
+    "the submit token cut at its #": lambda c: f"Bearer {c.token('submit').partition('#')[0]}",
 }
 
 # Valid credentials, by the words the features use.
@@ -60,6 +69,21 @@ UNSAFE = {
     "an IP address": re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),
     "a URL": re.compile(r"\bhttps?://", re.IGNORECASE),
 }
+
+
+# What a worker may find in its environment (docs/contract.md, sec.worker-env): the standard names,
+# the job's own, and what the harness names with --worker-env.
+WORKER_ENV_STANDARD = frozenset({
+    "PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME",
+    "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "RBEE_LOG_LEVEL", "COVERAGE_PROCESS_START",
+    "COVERAGE_FILE", "JOB_ID", "CORRELATION_ID", "WORKER_ID", "CUDA_VISIBLE_DEVICES",
+})
+
+
+def unpassed_variables(env: dict[str, str], named: tuple[str, ...]) -> list[str]:
+    """The names in a worker's *env* that neither the contract nor ``--worker-env`` (*named*) passes."""
+    return sorted(name for name in env
+                  if name not in WORKER_ENV_STANDARD and name not in named and not name.startswith("LC_"))
 
 
 def unsafe_content(body: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import time
@@ -18,7 +19,7 @@ from rbee_bdd.cgroupfs import cgroup_limits, worker_cgroups
 from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import HiveClient, QueenClient, SubmittedJob, WorkerClient
 from rbee_bdd.config import SuiteConfig
-from rbee_bdd.credentials import ScenarioCredentials
+from rbee_bdd.credentials import ScenarioCredentials, new_token
 from rbee_bdd.faults import pause_process, process_state, signal_process
 from rbee_bdd.http import authorize, forget_credentials, request
 from rbee_bdd.identity import ScenarioIdentity
@@ -60,7 +61,8 @@ class Stack:
 
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
               queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
-              hive_args: tuple[str, ...] = (), hive_config: str = "", download_disk_bytes: int = 0) -> None:
+              hive_args: tuple[str, ...] = (), hive_config: str = "", download_disk_bytes: int = 0,
+              hive_credentials_in_env: bool = False) -> None:
         """Start queen and the hives, and wait until queen has heard from each.
 
         Where hives know queen's address before it runs (docker: its container's name), all
@@ -75,7 +77,7 @@ class Stack:
         def start_hive(index: int) -> tuple[str, Node]:
             name = f"hive-{index}"
             spec = HiveSpec(name, target.queen_url_for_hives(), interval, cgroups, worker_wrapper, hive_args,
-                            hive_config.encode(), download_disk_bytes)
+                            hive_config.encode(), download_disk_bytes, hive_credentials_in_env)
             return name, target.start_hive(spec)
 
         with ThreadPoolExecutor(max_workers=1 + hives) as pool:
@@ -297,17 +299,35 @@ class Stack:
         return run_keeper(self.config.keeper_cmd, self.queen().url, args, timeout, self.keeper_env(),
                           self.config.profile.rename)
 
-    def replace_client_token(self, scope: str) -> tuple[str, str]:
-        """Put a new token in place of the client token of *scope* in queen's token file, send queen
-        SIGHUP, and wait until queen takes the new one: (old token, new token)."""
+    def replace_client_token(self, scope: str, new: str = "") -> tuple[str, str]:
+        """Put a new token (*new*, else a random one) in place of the client token of *scope* in queen's
+        token file, send queen SIGHUP, and wait until queen takes the new one: (old token, new token)."""
         assert self.credentials is not None and self.target is not None, "the stack runs without credentials"
-        old, new = self.credentials.replace_token(scope)
+        old, new = self.credentials.replace_token(scope, new)
         self.target.write_credentials(self.credentials.files())
         self.node("queen").kill(signal.SIGHUP)
         url = f"{self.node('queen').url}/v1/hives"
         eventually(lambda: request("GET", url, headers={"Authorization": f"Bearer {new}"}).status_code == 200, 5,
                    "queen to take the new token after SIGHUP")
         return old, new
+
+    def replace_cluster_token(self) -> tuple[str, str]:
+        """A new cluster credential in every daemon's file, SIGHUP to queen and each hive, and wait until
+        each takes it: (old token, new token)."""
+        assert self.credentials is not None and self.target is not None, "the stack runs without credentials"
+        old, new = self.credentials.cluster_token, new_token()
+        self.credentials.cluster_token = new
+        self.target.write_credentials(self.credentials.files())
+        for _, node in self.daemon_nodes():
+            node.kill(signal.SIGHUP)
+        for name, node in self.daemon_nodes():
+            eventually(functools.partial(self._takes, f"{node.url}/metrics", new), 5,
+                       f"{name} to take the new cluster token after SIGHUP")
+        return old, new
+
+    @staticmethod
+    def _takes(url: str, token: str) -> bool:
+        return request("GET", url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
     def audit_records(self, node: str) -> list[dict[str, Any]]:
         """The node's audit trail, one dict per line, read from the node's own filesystem."""

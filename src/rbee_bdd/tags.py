@@ -58,6 +58,7 @@ TOPICS = {
     "secrets": "credentials never leak, are read safely, and rotate",
     "validation": "bad input refused, nothing changed, safe error bodies",
     "audit": "the hash-chained audit trail",
+    "attacks": "attacks from outside that once got through, kept so that they stay fixed",
     "lifecycle": "workers that cannot start, do not start, stay idle, stop answering or end: what the hive does",
     "preflight": "a model checked against the memory and disk it may use before a spawn or a download",
     "config": "the daemons' --config TOML files, at start and on SIGHUP",

@@ -1,6 +1,7 @@
 """The suite's Gherkin vocabulary: counts with their noun, singular or plural as English wants.
 
-``{n:Workers}`` matches "1 worker" and "3 workers" and gives the number. Registered by
+``{n:Workers}`` matches "1 worker" and "3 workers" and gives the number; ``{n:Node}`` names a
+daemon (``queen``, ``hive "hive-1"``). Registered by
 ``features/environment.py`` before behave loads the steps.
 """
 
@@ -35,5 +36,11 @@ def count_of(singular: str, plural: str) -> Callable[[str], int]:
     return count
 
 
+@parse.with_pattern(r'queen|hive "[^"]+"')
+def parse_node(text: str) -> str:
+    """``{n:Node}``: ``queen`` or ``hive "hive-1"`` → the node's name in the stack."""
+    return text if text == "queen" else text.split('"')[1]
+
+
 def register() -> None:
-    register_type(**{name: count_of(*words) for name, words in NOUNS.items()})
+    register_type(**{name: count_of(*words) for name, words in NOUNS.items()}, Node=parse_node)

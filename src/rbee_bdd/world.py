@@ -120,6 +120,7 @@ class World:
     refused_secrets: list[str] = field(default_factory=list)  # secrets of refused probes, to look for later
     error_bodies: list[str] = field(default_factory=list)  # every error body the probes got
     before: dict[str, Any] = field(default_factory=dict)  # what a refused request must leave unchanged
+    replaced_token: tuple[str, str] | None = None  # (old, new) of a credential a step rotated
     audit_copy: Path | None = None  # a copy of an audit trail, to tamper with
     # a stack that would not start
     start_error: NodeStartError | None = None

@@ -24,6 +24,7 @@ OPEN = "open"  # no credential needed (GET /health)
 CLUSTER_TOKEN_ENV = "RBEE_CLUSTER_TOKEN"
 MIN_TOKEN_LENGTH = 16
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+COMMENT = re.compile(r"(?:^|\s)#")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def parse_token_file(text: str, path: Path) -> tuple[tuple[bytes, Principal], ..
     """Lines ``NAME SCOPE TOKEN`` (``#`` comments); errors name the line, never the token."""
     tokens: list[tuple[bytes, Principal]] = []
     for number, line in enumerate(text.splitlines(), 1):
-        words = line.split("#", 1)[0].split()
+        # a comment starts a line or follows a space: a '#' inside a token is part of it
+        words = COMMENT.split(line, maxsplit=1)[0].split()
         if not words:
             continue
         if len(words) != 3:
@@ -191,15 +193,17 @@ class Authenticator:
         import jwt  # here, not at start-up: PyJWT loads cryptography (about 0.1 CPU-s of every daemon's start)
 
         settings = self.settings
-        try:
+        try:  # any header PyJWT refuses (a critical extension, a non-string kid, …) is a malformed token
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+            log.warning("refused a bearer token: its JWT header cannot be used (%s)", type(exc).__name__)
             return Denial(401, "malformed", "the bearer token is not a well-formed JWT")
-        keys = [key for algorithm, key in self.credentials.jwt_keys if algorithm == header.get("alg")]
+        alg = header.get("alg")
+        keys = [key for algorithm, key in self.credentials.jwt_keys if algorithm == alg]
         if not keys:
             return Denial(401, "bad_signature", "the JWT's algorithm is not accepted here")
         try:
-            claims = jwt.decode(token, keys[0], algorithms=[header["alg"]], audience=settings.jwt_audience,
+            claims = jwt.decode(token, keys[0], algorithms=[str(alg)], audience=settings.jwt_audience,
                                 issuer=settings.jwt_issuer, leeway=settings.jwt_leeway_s,
                                 options={"require": ["exp", "iss", "aud", "sub"]})
         except jwt.ExpiredSignatureError:
@@ -214,7 +218,7 @@ class Authenticator:
             return Denial(401, "bad_signature", "the JWT's signature does not verify")
         except jwt.MissingRequiredClaimError as exc:
             return Denial(401, "malformed", f"the JWT lacks the claim {exc.claim!r}")
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, ValueError, TypeError):  # never a traceback with the caller's text in it
             return Denial(401, "malformed", "the bearer token is not a valid JWT")
         granted = [s for s in str(claims.get("scope", "")).split() if s in SCOPES]
         if not granted:

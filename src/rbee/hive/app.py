@@ -31,6 +31,7 @@ from rbee.hive.placement import check_memory, choose_gpu
 from rbee.hive.provision import Provisioner
 from rbee.hive.queen_link import QueenLink
 from rbee.hive.telemetry import Telemetry, heartbeat_body
+from rbee.hive.worker_env import WorkerCredential
 from rbee.hive.workers import SpawnSettings, WorkerManager, WorkerProgramMissing
 
 
@@ -51,6 +52,7 @@ class HiveConfig:
     device: str = "cpu"  # or "gpu": workers placed on a GPU after a memory preflight
     shutdown_grace_s: float = 30.0  # on SIGTERM, how long busy workers may take to finish their jobs
     download_stall_timeout_s: float = 30.0  # a download that gets no byte this long is DOWNLOAD_STALLED
+    worker_credential: WorkerCredential | None = None  # the file workers read the cluster credential from
 
 
 log = logging.getLogger("rbee.hive")
@@ -127,7 +129,7 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
 
     link = QueenLink(config.queen_url, config.heartbeat_interval_s, heartbeat, auth=security.cluster_auth())
     workers = WorkerManager(config.spawn, config.monitor, link.narrate, link.push_heartbeat,
-                            auth=security.cluster_auth())
+                            auth=security.cluster_auth(), credential=config.worker_credential)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -181,6 +183,7 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
 
     app = FastAPI(title="rbee-hive", lifespan=lifespan)
     app.state.drain = drain
+    app.state.workers = workers  # SIGHUP hands a rotated cluster credential on to them
     install_error_handlers(app)
     metrics = install_metrics(app, {
         "rbee_hive_workers_live": ("worker processes running", lambda: len(workers.live)),

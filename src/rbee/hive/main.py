@@ -18,6 +18,7 @@ from rbee.hive.app import ROUTES, HiveConfig, create_app
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
+from rbee.hive.worker_env import WorkerCredential, env_names
 from rbee.hive.workers import SpawnSettings
 
 PROG = "rbee-hive"
@@ -75,6 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nvidia-smi-timeout", type=positive, default=1.0, metavar="SECONDS")
     parser.add_argument("--gpu-interval", type=positive, default=2.0, metavar="SECONDS",
                         help="how often nvidia-smi is read")
+    parser.add_argument("--worker-env", type=env_names, action="extend", default=[], metavar="NAME[,NAME…]",
+                        help="more variables of the hive's environment that workers get (beside PATH, HOME, "
+                             "LANG, LC_*, TZ, TMPDIR, LD_LIBRARY_PATH, PYTHON*, RBEE_LOG_LEVEL, COVERAGE_*); "
+                             "never a credential")
     add_security_arguments(parser)
     args = config.parse_args(parser, PROG, argv)
     setup_logging(PROG, args.log_level)
@@ -93,8 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     if not command or shutil.which(command[0]) is None:
         die(PROG, f"worker program {args.worker_cmd!r} not found")
     command += shlex.split(args.worker_args)
-    if args.cluster_token_file is not None:  # the workers check queen's and the hive's calls with it
-        command += ["--cluster-token-file", str(args.cluster_token_file.resolve())]
+    run_dir = Path(tempfile.mkdtemp(prefix="rbee-hive-"))  # private (0700): the workers' credential file too
+    worker_credential = None
+    if cluster_token := security.auth.credentials.cluster_token:  # the workers check queen's and the hive's calls
+        worker_credential = WorkerCredential(run_dir / "cluster.token")
+        worker_credential.write(cluster_token)
+        command += ["--cluster-token-file", str(worker_credential.path)]
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     port = sock.getsockname()[1]
     advertise = args.advertise_host or ("127.0.0.1" if args.host == "0.0.0.0" else args.host)
     spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
-                          run_dir=Path(tempfile.mkdtemp(prefix="rbee-hive-")),
+                          run_dir=run_dir, env_names=tuple(args.worker_env),
                           stop_grace_s=args.worker_stop_grace, load_timeout_s=args.worker_start_timeout,
                           idle_timeout_s=args.worker_idle_timeout,
                           health_interval_s=args.worker_health_interval, state_dir=state_dir,
@@ -122,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
                         spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
                         default_limits=Limits(quota, period, args.worker_memory_limit),
                         gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir,
-                        shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout)
+                        shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout,
+                        worker_credential=worker_credential)
     app = create_app(hive_config, security)
     reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
         "max_workers": lambda v: setattr(spawn, "max_workers", max(0, v)),
@@ -133,8 +143,10 @@ def main(argv: list[str] | None = None) -> None:
         "worker_stop_grace": lambda v: setattr(spawn, "stop_grace_s", v),
         "shutdown_grace": lambda v: setattr(hive_config, "shutdown_grace_s", v),
     })
+    workers = app.state.workers
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain,
-          reload=config.on_sighup(security.reload, reloader.reload))
+          reload=config.on_sighup(security.reload, reloader.reload,
+                                  lambda: workers.rotate_credential(security.auth.credentials.cluster_token)))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from rbee.common.narration import Narration, parse_line
 from rbee.hive.cgroups import CgroupError, Limits
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.records import WorkerRecord, WorkerRecords
+from rbee.hive.worker_env import WorkerCredential, worker_environment
 
 log = logging.getLogger("rbee.hive.workers")
 ACTOR = "rbee-hive"
@@ -48,6 +49,7 @@ class SpawnSettings:
     idle_timeout_s: float = 0.0  # a worker whose /v1/ready says idle this long is stopped (0: never)
     unhealthy_after: int = 2  # failed health checks in a row before a worker is unhealthy
     remove_after: int = 10  # failed health checks in a row before a worker is killed and removed (0: never)
+    env_names: tuple[str, ...] = ()  # variables of the hive's environment workers get beside the standard ones
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Worker:
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)  # None: adopted
     last_line: str = field(default="", repr=False)
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # set once it has ended
+    credential_generation: int = 0  # the WorkerCredential generation it was started under or told of
 
     def to_heartbeat(self) -> dict[str, Any]:
         """What queen needs beside the ProcessStats (which carry pid, uptime and usage).
@@ -146,9 +149,11 @@ class WorkerManager:
     """Spawns and stops workers and keeps their state; reports every change."""
 
     def __init__(self, settings: SpawnSettings, monitor: ProcessMonitor, narrate: Narrate,
-                 changed: Changed, auth: httpx.Auth | None = None) -> None:
+                 changed: Changed, auth: httpx.Auth | None = None,
+                 credential: WorkerCredential | None = None) -> None:
         self.settings = settings
         self._auth = auth  # the cluster credential, on every request to a worker
+        self.credential = credential  # the file the workers read the cluster credential from
         self.monitor = monitor
         self._narrate = narrate
         self._changed = changed
@@ -183,12 +188,13 @@ class WorkerManager:
             raise WorkerProgramMissing(problem)
         self._serial += 1
         worker_id = f"worker-{self._prefix}-{self._serial}"
-        worker = Worker(worker_id, model, job_id, correlation_id)
+        worker = Worker(worker_id, model, job_id, correlation_id,
+                        credential_generation=self.credential.generation if self.credential else 0)
         port_file = self.settings.run_dir / f"{worker_id}.port"
         args = [*self.settings.command, "--model", str(model_path), "--worker-id", worker_id,
                 "--host", self.settings.bind_host, "--port", "0", "--port-file", str(port_file)]
-        env = {**os.environ, **(extra_env or {}), "JOB_ID": job_id, "CORRELATION_ID": correlation_id,
-               "WORKER_ID": worker_id}
+        env = worker_environment(os.environ, self.settings.env_names, {
+            **(extra_env or {}), "JOB_ID": job_id, "CORRELATION_ID": correlation_id, "WORKER_ID": worker_id})
         try:
             join = self.monitor.prepare(self.settings.group, worker_id, limits)
             worker.process = await asyncio.create_subprocess_exec(
@@ -264,8 +270,26 @@ class WorkerManager:
         host = self.settings.bind_host
         return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
+    def rotate_credential(self, token: str) -> None:
+        """After SIGHUP: the cluster credential in force goes into the workers' file, and every serving
+        worker is told to read it again (a starting one is told once it serves: before, a SIGHUP would
+        find no handler and end it)."""
+        if self.credential is None or not token or not self.credential.write(token):
+            return
+        log.warning("cluster credential changed: telling %d worker(s) to read it again", len(self.live))
+        for worker in self.live.values():
+            self._tell_credential(worker)
+
+    def _tell_credential(self, worker: Worker) -> None:
+        if self.credential is None or worker.process is None or worker.state not in ("ready", "unhealthy"):
+            return  # an adopted worker reads the file of the hive that started it
+        if worker.credential_generation < self.credential.generation:
+            worker.credential_generation = self.credential.generation
+            signal_pid(worker.pid, signal.SIGHUP)
+
     async def _mark_ready(self, worker: Worker) -> None:
         worker.state = "ready"
+        self._tell_credential(worker)  # rotated while it started
         if self.records is not None:
             self.records.save(worker.record())
         log.info("%s ready on port %d", worker.worker_id, worker.port)

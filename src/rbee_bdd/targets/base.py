@@ -66,6 +66,7 @@ class HiveSpec:
     extra_args: tuple[str, ...] = ()
     config: bytes = b""  # a TOML file the hive gets as --config (none when empty)
     download_disk_bytes: int = 0  # its --download-dir on a tmpfs of this size (0: the node's own disk)
+    credentials_in_env: bool = False  # its cluster token (and a user's token) in its environment, not a file
 
 
 class Node(Protocol):

@@ -29,7 +29,7 @@ from docker.models.networks import Network
 
 from rbee_bdd import timeline
 from rbee_bdd.config import PROJECT, SuiteConfig
-from rbee_bdd.credentials import ScenarioCredentials, hive_flags, queen_flags
+from rbee_bdd.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
 from rbee_bdd.engine import connect
 from rbee_bdd.identity import OWNER_LABEL, RUN_LABEL, SCENARIO_LABEL, RunIdentity, ScenarioIdentity
 from rbee_bdd.targets.base import (
@@ -435,13 +435,15 @@ class DockerTarget:
         if spec.worker_wrapper:  # each container has its own copy of the fixture programs
             self.worker_programs[spec.name] = f"{FIXTURE_BIN}/{spec.worker_wrapper}"
         nvidia_smi = FAKE_NVIDIA_SMI if self.config.fake_nvidia_smi else self.config.nvidia_smi
+        credential_flags, credential_env = hive_credentials(SECRETS_DIR, self.credentials, spec.credentials_in_env)
         command = [supervisor, *self.config.hive_cmd, "--host", "0.0.0.0", "--port", str(HIVE_PORT),
                    "--advertise-host", advertise,
                    "--queen-url", spec.queen_url, "--models", "/models", "--hive-id", spec.name,
                    "--state-dir", STATE_DIR, "--download-dir", DOWNLOAD_DIR,
                    "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--worker-cmd", f"{FIXTURE_BIN}/{spec.worker_wrapper}" if spec.worker_wrapper else worker,
-                   "--nvidia-smi", nvidia_smi, *self._security_flags(hive_flags(SECRETS_DIR)),
+                   "--nvidia-smi", nvidia_smi, *self._security_flags(credential_flags),
+                   *worker_env_flags(self.config.profile.claims),
                    *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         if spec.cgroups:
@@ -461,7 +463,7 @@ class DockerTarget:
             volumes_extra = {}
         return self._run(spec.name, command, HIVE_PORT, volumes=volumes, cap_add=["NET_ADMIN"], files=config,
                          **volumes_extra, **cgroup_options,
-                         extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE, "RBEE_REAL_WORKER": worker})
+                         extra_env={"FAKE_NVIDIA_SMI_STATE": GPU_STATE, "RBEE_REAL_WORKER": worker, **credential_env})
 
     def worker_program(self, hive: str) -> str:
         return program_of(self.worker_programs, hive)

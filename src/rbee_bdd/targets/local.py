@@ -22,7 +22,7 @@ import psutil
 from rbee_bdd import timeline
 from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
-from rbee_bdd.credentials import ScenarioCredentials, hive_flags, queen_flags
+from rbee_bdd.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
 from rbee_bdd.netutil import own_loopback_address
 from rbee_bdd.processes import kill_all, processes_with_env
@@ -281,13 +281,15 @@ class LocalTarget:
             Path(worker_cmd).parent.mkdir(exist_ok=True)
             shutil.copy2(Path(self.config.nvidia_smi).parent / spec.worker_wrapper, worker_cmd)
             self.worker_programs[spec.name] = worker_cmd
+        credential_flags, credential_env = hive_credentials(str(self.secrets_dir), self.credentials,
+                                                            spec.credentials_in_env)
         args = [*wrapper, *self.config.hive_cmd, "--host", "127.0.0.1", "--queen-url", spec.queen_url,
                 "--models", str(self.config.models_dir), "--hive-id", spec.name,
                 "--heartbeat-interval", str(spec.heartbeat_interval), "--worker-cmd", worker_cmd,
                 "--nvidia-smi", self._nvidia_smi(), "--cgroup-slice", self._slice(spec.name),
                 "--state-dir", str(self.work_dir / f"{spec.name}-state"),
                 "--download-dir", self.download_dir(spec.name),
-                *self._security_flags(spec.name, hive_flags(str(self.secrets_dir))),
+                *self._security_flags(spec.name, credential_flags), *worker_env_flags(self.config.profile.claims),
                 *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
         if spec.config:
             write_file(Path(self.config_path(spec.name)), spec.config, 0o644)
@@ -295,7 +297,7 @@ class LocalTarget:
             self._mount_tmpfs(Path(self.download_dir(spec.name)), spec.download_disk_bytes)
         self.hive_names.append(spec.name)
         node = self._start(spec.name, args, {"FAKE_NVIDIA_SMI_STATE": str(gpu_state),
-                                             "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd)},
+                                             "RBEE_REAL_WORKER": " ".join(self.config.worker_cmd), **credential_env},
                            self._slice(spec.name) if spec.cgroups else "")
         node.gpu_state = gpu_state
         return node
