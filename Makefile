@@ -158,6 +158,7 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m rbee_bdd.tags features
 	$(BIN)/python -m rbee_bdd.traceability features
+	$(BIN)/zizmor --offline --quiet .github/workflows  # pinned actions, least permissions, no persisted token
 	@! grep -rnE '^\s*(from|import)\s+rbee(\.|\s|$$)' features || { echo "lint: features/ imports the stack" >&2; exit 1; }
 
 unit: setup fixtures

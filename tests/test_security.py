@@ -49,7 +49,7 @@ def test_scopes_are_ordered_and_the_cluster_may_do_anything() -> None:
 
 def test_static_tokens_and_jwts(auth: Authenticator, creds: ScenarioCredentials) -> None:
     assert auth.check(f"Bearer {creds.token('submit')}", "submit") == Principal("bdd-submit", "submit")
-    assert auth.check(f"Bearer {creds.jwt('submit', 'RS256')}", "submit") == Principal("bdd-jwt-user", "submit")
+    assert auth.check(f"Bearer {creds.jwt('submit', 'RS256')}", "submit") == Principal("jwt:bdd-jwt-user", "submit")
     cases = {
         "": "missing", "Basic abc": "malformed", f"Bearer {'x' * 40}": "invalid",
         f"Bearer {creds.jwt('submit', expires_in=-3600)}": "expired",
@@ -197,7 +197,7 @@ def test_jwt_headers_the_library_refuses_are_malformed_not_errors(auth: Authenti
         found = auth.check(f"Bearer {jwt_with_header(creds, header)}", "submit")
         assert isinstance(found, Denial) and (found.status, found.reason) == (401, "malformed"), header
     # the same construction with a plain header is a valid token: only the header made the difference
-    assert auth.check(f"Bearer {jwt_with_header(creds, {})}", "submit") == Principal("bdd-jwt-user", "submit")
+    assert auth.check(f"Bearer {jwt_with_header(creds, {})}", "submit") == Principal("jwt:bdd-jwt-user", "submit")
 
 
 def test_a_hash_inside_a_token_is_part_of_it(tmp_path: Path) -> None:
@@ -210,3 +210,37 @@ def test_a_hash_inside_a_token_is_part_of_it(tmp_path: Path) -> None:
     # a token that starts with '#' would be a comment: the line is refused, never taken short
     with pytest.raises(SecretError, match="line 1"):
         Authenticator(AuthSettings(token_file=write(tmp_path / "t2", f"x submit #{token}\n")))
+
+
+def test_jwt_principals_cannot_collide_and_their_claims_must_be_well_typed(auth: Authenticator,
+                                                                           creds: ScenarioCredentials) -> None:
+    cluster_named = creds.jwt("submit", subject="cluster")
+    assert auth.check(f"Bearer {cluster_named}", "submit") == Principal("jwt:cluster", "submit")
+    assert auth.check(f"Bearer {creds.jwt('submit', subject='s' * 64)}", "submit") == Principal("jwt:" + "s" * 64,
+                                                                                                "submit")
+    for claims in ({"subject": ""}, {"subject": "s" * 65}, {"subject": "a b"}, {"subject": "a\nb"},
+                   {"sub": 7}, {"exp": "1999999999"}, {"iat": "1"}, {"nbf": True}):
+        found = auth.check(f"Bearer {creds.jwt('submit', **claims)}", "submit")
+        assert isinstance(found, Denial) and (found.status, found.reason) == (401, "malformed"), claims
+
+
+@pytest.mark.parametrize("length, refused", [(31, True), (32, False)])
+def test_an_hs256_key_needs_32_bytes(tmp_path: Path, length: int, refused: bool) -> None:
+    settings = AuthSettings(jwt_hs256_key_file=write(tmp_path / "k", "k" * length), jwt_issuer=ISSUER,
+                            jwt_audience=AUDIENCE)
+    if refused:
+        with pytest.raises(SecretError, match=f"at least 32 bytes, it has {length}"):
+            Authenticator(settings)
+    else:
+        assert Authenticator(settings).enabled
+
+
+def test_the_audit_trail_clips_long_targets_at_the_bound(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl", "queen-rbee")
+    for length in (256, 257, 15000):
+        log.record("auth", "denied:missing", target="t" * length)
+    targets = [json.loads(line)["target"] for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert targets[0] == "t" * 256
+    assert targets[1] == "t" * 256 + "…(+1 characters)"
+    assert targets[2] == "t" * 256 + "…(+14744 characters)"
+    assert verify(tmp_path / "audit.jsonl").intact

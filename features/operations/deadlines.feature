@@ -48,6 +48,9 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
     And queen has taken no job
 
     Examples:
-      | value |
-      | soon  |
-      | -5    |
+      | value  |
+      | soon   |
+      | -5     |
+      | +5     |
+      | 1_000  |
+      | 1e3    |

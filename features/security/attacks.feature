@@ -4,7 +4,9 @@ Feature: Attacks that once got through stay fixed
   got through is fixed in the stack, and each attack is kept here, so that a regression fails the
   suite: a worker that inherited its hive's credentials with its environment, a rotated cluster
   token that never reached the running workers, JWT headers the JWT library refuses answered
-  with a traceback instead of 401, and a '#' inside a token taken as the start of a comment.
+  with a traceback instead of 401, a '#' inside a token taken as the start of a comment, JWT
+  principals that could take a static token's name, short HS256 keys, and file paths shown to
+  clients.
 
   @p0
   @contract.sec.worker-env
@@ -52,3 +54,96 @@ Feature: Attacks that once got through stay fixed
     Then queen accepts the job and its stream ends with "[DONE]" within 60 seconds
     When a client asks queen for a job with the submit token cut at its #
     Then queen answers 401 with reason "invalid" and a Bearer challenge
+
+  @p1
+  @contract.sec.jwt-principal
+  Scenario Outline: <credential> is refused with 401 and reason malformed
+    Given a stack with 1 hive
+    When a client asks queen for a job with <credential>
+    Then queen answers 401 with reason "malformed" and a Bearer challenge
+    And queen has taken no job
+
+    Examples:
+      | credential                                |
+      | a JWT with an empty subject               |
+      | a JWT whose subject is 65 characters long |
+      | a JWT whose subject has a space           |
+      | a JWT whose exp is a numeric string       |
+      | a JWT whose iat is a numeric string       |
+
+  @p1 @cap.audit
+  @contract.sec.jwt-principal
+  Scenario Outline: <credential> acts as "<principal>", never as a name of the stack's own
+    Given a stack with 1 hive
+    When a client asks queen for a job with <credential>
+    Then queen accepts the job and its stream ends with "[DONE]" within 60 seconds
+    And queen's audit trail records "job.submit" by "<principal>"
+
+    Examples:
+      | credential                                           | principal                                                            |
+      | a JWT with scope submit whose subject is "bdd-admin" | jwt:bdd-admin                                                        |
+      | a JWT with scope submit whose subject is "cluster"   | jwt:cluster                                                          |
+      | a JWT whose subject is 64 characters long            | jwt:ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss |
+
+  @p1
+  @contract.sec.jwt-key-length
+  Scenario: An HS256 key one byte short of 32 is refused at start
+    When I start a stack whose HS256 JWT key is 31 bytes long
+    Then the start fails within 10 seconds
+    And the failure names queen, exit code 2 and its log line "an HS256 key needs at least 32 bytes, it has 31" once
+
+  @p1
+  @contract.sec.jwt-key-length
+  Scenario: An HS256 key of exactly 32 bytes is taken
+    When I start a stack whose HS256 JWT key is 32 bytes long
+    Then the stack starts
+    When a client asks queen for a job with an HS256 JWT with scope submit
+    Then queen accepts the job and its stream ends with "[DONE]" within 60 seconds
+
+  @p1
+  @contract.err.no-paths
+  Scenario: A model that fails to load shows clients no filesystem path
+    Given a stack with 1 hive
+    When I submit an infer job for model "corrupt" with 8 max tokens
+    Then the job's stream ends with a marker starting "[ERROR] MODEL_LOAD_FAILED" within 30 seconds
+    And nothing a client sees of the job holds a filesystem path
+
+  @p1
+  @contract.err.invalid-request
+  Scenario: An unknown field named like a path is refused without its path echoed
+    Given a stack with 1 hive
+    When a client asks queen for a job whose /etc/rbee/secret is 1
+    Then queen answers 422 with code "INVALID_REQUEST" naming the field "<path>"
+    And the error body is safe and carries the request's correlation id
+    And queen has taken no job
+
+  @p1
+  @contract.sec.heartbeat-identity
+  Scenario Outline: A heartbeat whose <field> is <value> is refused and changes nothing
+    Given a stack with 1 hive
+    When a hive posts its heartbeat to queen with its <field> set to <value>
+    Then queen answers 422 with code "INVALID_REQUEST" naming the field "<named>"
+    And queen's registry lists only hive "hive-1"
+
+    Examples:
+      | field   | value                  | named   |
+      | hive_id | "../../etc"            | hive_id |
+      | hive_id | "a\nb"                 | hive_id |
+      | url     | "javascript:alert(1)"  | url     |
+      | url     | "http://h:1/path"      | url     |
+      | url     | "http://u@h:1"         | url     |
+
+  @p2
+  @contract.daemon.request-metrics
+  Scenario: Made-up HTTP methods share one metrics label
+    Given a stack with 1 hive
+    When a client sends queen 20 requests with made-up HTTP methods
+    Then queen's request metrics have no label for a made-up method, and 20 requests under "other"
+
+  @p1 @cap.audit
+  @contract.sec.audit-clipped
+  Scenario: A long path sent without a credential is recorded clipped
+    Given a stack with 1 hive
+    When a client asks queen for a path of 15000 characters with no token
+    Then queen answers 401 with reason "missing"
+    And queen's audit trail records the refusal with a target of at most 300 characters

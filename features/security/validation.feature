@@ -56,6 +56,9 @@ Feature: Bad input is refused with a clear, safe error and changes nothing
       | body                       | status | code                   |
       | not JSON                   | 415    | UNSUPPORTED_MEDIA_TYPE |
       | malformed JSON             | 400    | MALFORMED_JSON         |
+      | JSON nested 100000 deep    | 400    | MALFORMED_JSON         |
+      | JSON with invalid UTF-8    | 400    | MALFORMED_JSON         |
+      | JSON with a 5000-digit number | 400 | MALFORMED_JSON         |
       | 2 MiB of JSON              | 413    | BODY_TOO_LARGE         |
       | 2 MiB of JSON, chunked     | 413    | BODY_TOO_LARGE         |
 

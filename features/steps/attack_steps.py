@@ -1,11 +1,26 @@
 """Attacks that once got through: what a worker inherits, credential rotation, odd JWT headers, '#' in tokens."""
 
+import json
+import uuid
+
 from behave import given, then, when
-from hamcrest import assert_that, contains_string, empty, equal_to, has_length
+from hamcrest import (
+    assert_that,
+    contains_string,
+    empty,
+    equal_to,
+    greater_than,
+    has_length,
+    less_than_or_equal_to,
+    starts_with,
+)
 
 from rbee_bdd.credentials import HARNESS_WORKER_ENV, new_token
 from rbee_bdd.http import request
-from rbee_bdd.security import FORGED_LOG_TEXT, places_holding, unpassed_variables
+from rbee_bdd.load import synthetic_heartbeat
+from rbee_bdd.metrics import scrape
+from rbee_bdd.probe import probe
+from rbee_bdd.security import FORGED_LOG_TEXT, places_holding, unpassed_variables, unsafe_content, value_of
 from rbee_bdd.waiting import eventually, holds
 from rbee_bdd.world import StepContext, noted, start_stack
 
@@ -63,3 +78,56 @@ def step_log_clean(context: StepContext, node):
     log = daemon.log_text()
     found = [what for what in ("Traceback (most recent call last)", FORGED_LOG_TEXT) if what in log]
     assert_that(found, empty(), f"what {node}'s log holds that it must not")
+
+
+@then("nothing a client sees of the job holds a filesystem path")
+def step_no_paths(context: StepContext):
+    job = context.world.jobs.last
+    queen = context.stack.queen()
+    seen = {
+        "the stream's end": job.stream.terminal or "",
+        **{f"narration {e['action']}": e["human"] for e in job.stream.narration()},
+        "the job's state": json.dumps(queen.job(job.job_id)),
+        "queen's workers": json.dumps(queen.workers()),
+    }
+    assert_that([place for place, text in seen.items() if "a filesystem path" in unsafe_content(text)], empty(),
+                f"what clients see of the job that names a path: {seen}")
+
+
+@when("a hive posts its heartbeat to queen with its {field} set to {value}")
+def step_bad_heartbeat(context: StepContext, field, value):
+    body = synthetic_heartbeat("hive-bdd-probe", 1, 0) | {field: value_of(value)}
+    probe(context, "POST", f"{context.stack.queen().url}/v1/hive-heartbeat", "the cluster token", json=body)
+
+
+@when("a client sends queen {count:d} requests with made-up HTTP methods")
+def step_made_up_methods(context: StepContext, count):
+    url = f"{context.stack.queen().url}/v1/hives"
+    context.world.made_up_methods = [f"BDD{uuid.uuid4().hex[:8].upper()}" for _ in range(count)]
+    for method in context.world.made_up_methods:
+        request(method, url)
+
+
+@then('queen\'s request metrics have no label for a made-up method, and {count:d} requests under "other"')
+def step_methods_collapsed(context: StepContext, count):
+    samples = scrape(context.stack.queen().url)
+    labelled = [name for name in samples for method in context.world.made_up_methods if method in name]
+    assert_that(labelled, empty(), "series labelled with a made-up method")
+    other = sum(value for name, value in samples.items()
+                if name.startswith("rbee_queen_request_seconds_count{") and 'method="other"' in name)
+    assert_that(other, equal_to(float(count)), 'requests counted under method="other"')
+
+
+@when("a client asks queen for a path of {count:d} characters with {credential}")
+def step_long_path(context: StepContext, count, credential):
+    prefix = "/v1/"
+    probe(context, "GET", f"{context.stack.queen().url}{prefix}{'a' * (count - len(prefix))}", credential)
+
+
+@then('queen\'s audit trail records the refusal with a target of at most {limit:d} characters')
+def step_audit_clipped(context: StepContext, limit):
+    refusals = [r for r in context.stack.audit_records("queen") if r["action"] == "auth"]
+    assert_that(len(refusals), greater_than(0), "queen's audit records of refusals")
+    target = str(refusals[-1]["target"])
+    assert_that(target, starts_with("GET /v1/aaaa"), "the refusal's target")
+    assert_that(len(target), less_than_or_equal_to(limit), f"characters of the target {target[:80]}…")

@@ -1,7 +1,6 @@
 """Security: who may call the daemons, what leaks, what bad input does, the audit trail."""
 
 import subprocess
-import uuid
 
 from behave import then, when
 from hamcrest import (
@@ -16,11 +15,10 @@ from hamcrest import (
 )
 
 from rbee_bdd.clients import infer_body
-from rbee_bdd.http import request, with_credentials
 from rbee_bdd.load import synthetic_heartbeat
 from rbee_bdd.metrics import scrape
+from rbee_bdd.probe import probe
 from rbee_bdd.security import (
-    authorization,
     places_holding,
     request_body,
     secret_part,
@@ -31,24 +29,6 @@ from rbee_bdd.security import (
 from rbee_bdd.sse import JobStream
 from rbee_bdd.waiting import scaled
 from rbee_bdd.world import StepContext, noted
-
-
-def probe(context: StepContext, method, url, credential_words=None, **kwargs):
-    """Send one request as a client would; keep the answer, the secret sent and any error body."""
-    world = context.world
-    headers = dict(kwargs.pop("headers", {}))
-    if credential_words is not None:
-        world.sent_authorization = authorization(credential_words, noted(context.stack.credentials, "credentials"))
-    else:  # what the harness sends that daemon (queen: the admin token; hives, workers: the cluster's)
-        world.sent_authorization = with_credentials(url, {}).get("Authorization", "")
-    headers["Authorization"] = world.sent_authorization
-    world.sent_cid = f"bdd-probe-{uuid.uuid4().hex[:12]}"
-    headers["X-Correlation-ID"] = world.sent_cid
-    world.answer = request(method, url, headers=headers, timeout=30.0, **kwargs)
-    if world.answer.status_code >= 400:
-        world.refused_secrets.append(secret_part(world.sent_authorization))
-        world.error_bodies.append(world.answer.text)
-    return world.answer
 
 
 def answer_error(context: StepContext):

@@ -57,3 +57,13 @@ def step_bad_hive_config(context: StepContext, text):
 @when("I start a stack whose credential files others may read")
 def step_readable_credentials(context: StepContext):
     try_start(context, credential_mode=0o644)
+
+
+@when("I start a stack whose HS256 JWT key is {count:d} bytes long")
+def step_short_hs256_key(context: StepContext, count):
+    try_start(context, hs256_key_bytes=count)
+
+
+@then("the stack starts")
+def step_started(context: StepContext):
+    assert_that(context.world.start_error, equal_to(None), "what stopped the stack's start")

@@ -52,8 +52,12 @@ class ScenarioCredentials:
     file_mode: int = 0o600  # what the files are written with (a scenario may make them readable by others)
 
     @classmethod
-    def generate(cls, file_mode: int = 0o600) -> ScenarioCredentials:
-        return cls(tokens={f"bdd-{scope}": (scope, new_token()) for scope in SCOPES}, file_mode=file_mode)
+    def generate(cls, file_mode: int = 0o600, hs256_key_bytes: int = 0) -> ScenarioCredentials:
+        """Fresh credentials; *hs256_key_bytes* makes the HS256 key exactly that long (0: 43 bytes)."""
+        made = cls(tokens={f"bdd-{scope}": (scope, new_token()) for scope in SCOPES}, file_mode=file_mode)
+        if hs256_key_bytes:
+            made.hs256_key = secrets.token_hex(hs256_key_bytes)[:hs256_key_bytes]
+        return made
 
     def token(self, scope: str) -> str:
         return self.tokens[f"bdd-{scope}"][1]
@@ -83,13 +87,15 @@ class ScenarioCredentials:
 
     def jwt(self, scope: str, algorithm: str = "HS256", expires_in: float = 300, not_before_in: float = 0,
             audience: str = AUDIENCE, issuer: str = ISSUER, subject: str = "bdd-jwt-user",
-            wrong_key: bool = False) -> str:
-        """A JWT as an identity provider would issue it; the arguments make the invalid ones."""
+            wrong_key: bool = False, **replaced: Any) -> str:
+        """A JWT as an identity provider would issue it; the arguments (and *replaced* claims) make the
+        invalid ones."""
         now = time.time()
         claims: dict[str, Any] = {"sub": subject, "scope": scope, "iss": issuer, "aud": audience,
                                   "iat": int(now), "exp": int(now + expires_in)}
         if not_before_in:
             claims["nbf"] = int(now + not_before_in)
+        claims |= replaced
         key: Any
         if algorithm == "HS256":
             key = new_token() if wrong_key else self.hs256_key

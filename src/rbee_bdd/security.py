@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 
 from rbee_bdd.credentials import ScenarioCredentials, jwt_with_header, new_token
@@ -30,6 +31,11 @@ BAD_CREDENTIALS: dict[str, Callable[[ScenarioCredentials], str]] = {
         lambda c: f"Bearer {jwt_with_header(c, {'crit': [f'x{chr(10)}ERROR {FORGED_LOG_TEXT}']})}",
     "a JWT whose key id is a number": lambda c: f"Bearer {jwt_with_header(c, {'kid': 123})}",
     "the submit token cut at its #": lambda c: f"Bearer {c.token('submit').partition('#')[0]}",
+    "a JWT with an empty subject": lambda c: f"Bearer {c.jwt('submit', subject='')}",
+    "a JWT whose subject is 65 characters long": lambda c: f"Bearer {c.jwt('submit', subject='s' * 65)}",
+    "a JWT whose subject has a space": lambda c: f"Bearer {c.jwt('submit', subject='bdd user')}",
+    "a JWT whose exp is a numeric string": lambda c: f"Bearer {c.jwt('submit', exp=str(int(time.time()) + 300))}",
+    "a JWT whose iat is a numeric string": lambda c: f"Bearer {c.jwt('submit', iat=str(int(time.time())))}",
 }
 
 # Valid credentials, by the words the features use.
@@ -40,6 +46,10 @@ GOOD_CREDENTIALS: dict[str, Callable[[ScenarioCredentials], str]] = {
     "an HS256 JWT with scope submit": lambda c: f"Bearer {c.jwt('submit')}",
     "an RS256 JWT with scope submit": lambda c: f"Bearer {c.jwt('submit', 'RS256')}",
     "an HS256 JWT with scope read": lambda c: f"Bearer {c.jwt('read')}",
+    "the cluster token": lambda c: f"Bearer {c.cluster_token}",
+    "a JWT whose subject is 64 characters long": lambda c: f"Bearer {c.jwt('submit', subject='s' * 64)}",
+    'a JWT with scope submit whose subject is "bdd-admin"': lambda c: f"Bearer {c.jwt('submit', subject='bdd-admin')}",
+    'a JWT with scope submit whose subject is "cluster"': lambda c: f"Bearer {c.jwt('submit', subject='cluster')}",
 }
 
 
@@ -105,6 +115,11 @@ def request_body(kind: str) -> tuple[bytes | Iterator[bytes], dict[str, str]]:
     bodies: dict[str, tuple[bytes | Iterator[bytes], dict[str, str]]] = {
         "not JSON": (b"model=tinyllama&prompt=hello", {"Content-Type": "application/x-www-form-urlencoded"}),
         "malformed JSON": (b'{"operation": "infer", "model": ', {"Content-Type": "application/json"}),
+        "JSON nested 100000 deep": (b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"}),
+        "JSON with invalid UTF-8": (b'{"operation": "infer", "model": "tiny\xff\xfellama", "prompt": "hi"}',
+                                    {"Content-Type": "application/json"}),
+        "JSON with a 5000-digit number": (b'{"operation": "infer", "model": "tinyllama", "prompt": "hi", '
+                                          b'"max_tokens": ' + b"9" * 5000 + b"}", {"Content-Type": "application/json"}),
         "2 MiB of JSON": (big, {"Content-Type": "application/json"}),
         # without a declared length: only counting the bytes as they come can stop it
         "2 MiB of JSON, chunked": (iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),

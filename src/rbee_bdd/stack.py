@@ -46,14 +46,15 @@ class Stack:
     """Queen plus N hives; torn down by the scenario's cleanup, whatever happens."""
 
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
-                 cleanup: CleanupStack, credentials: bool = True, credential_mode: int = 0o600) -> None:
+                 cleanup: CleanupStack, credentials: bool = True, credential_mode: int = 0o600,
+                 hs256_key_bytes: int = 0) -> None:
         self.config = config
         self.target: Target | None = None
         self.queen_node: Node | None = None
         self.hive_nodes: dict[str, Node] = {}
         self.phases: dict[str, float] = {}
         # made fresh for each scenario when the build claims authentication; never written anywhere else
-        self.credentials = ScenarioCredentials.generate(credential_mode) \
+        self.credentials = ScenarioCredentials.generate(credential_mode, hs256_key_bytes) \
             if credentials and "auth" in config.profile.claims else None
         cleanup.push("tear down the stack", self.teardown)
         cleanup.push("forget the scenario's credentials", forget_credentials)

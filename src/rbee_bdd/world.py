@@ -121,6 +121,7 @@ class World:
     error_bodies: list[str] = field(default_factory=list)  # every error body the probes got
     before: dict[str, Any] = field(default_factory=dict)  # what a refused request must leave unchanged
     replaced_token: tuple[str, str] | None = None  # (old, new) of a credential a step rotated
+    made_up_methods: list[str] = field(default_factory=list)  # HTTP method names a client made up
     audit_copy: Path | None = None  # a copy of an audit trail, to tamper with
     # a stack that would not start
     start_error: NodeStartError | None = None
@@ -128,14 +129,15 @@ class World:
 
 
 def start_stack(context: Any, hives: int, credentials: bool = True, credential_mode: int = 0o600,
-                **options: Any) -> Stack:
+                hs256_key_bytes: int = 0, **options: Any) -> Stack:
     """Create and start the scenario's stack (its teardown is registered first) as ``context.stack``.
 
     With *credentials* False the stack runs without any, even where the build claims ``auth``;
-    *credential_mode* is the mode its credential files are written with.
+    *credential_mode* is the mode its credential files are written with; *hs256_key_bytes* the length
+    of its HS256 JWT key (0: the usual).
     """
     context.stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup,
-                          credentials, credential_mode)
+                          credentials, credential_mode, hs256_key_bytes)
     context.stack.start(hives, **options)
     return context.stack
 

@@ -45,6 +45,16 @@ def last_hash(path: Path) -> str:
     return GENESIS
 
 
+FIELD_LIMIT = 256  # characters of an attacker-controlled field kept in a record
+
+
+def clip_field(text: str) -> str:
+    """*text*, or its first FIELD_LIMIT characters and how many more there were."""
+    if len(text) <= FIELD_LIMIT:
+        return text
+    return f"{text[:FIELD_LIMIT]}…(+{len(text) - FIELD_LIMIT} characters)"
+
+
 class AuditLog:
     """Appends records to one file (created private); without a path it records nothing."""
 
@@ -60,9 +70,14 @@ class AuditLog:
 
     def record(self, action: str, outcome: str, principal: str = "", client: str = "", target: str = "",
                correlation_id: str = "", **details: Any) -> None:
-        """Append one event: who (*principal* from *client*) did *action* to *target*, and how it went."""
+        """Append one event: who (*principal* from *client*) did *action* to *target*, and how it went.
+
+        *target* (a request's path, an attacker's text) is clipped to FIELD_LIMIT characters, so that
+        unauthenticated requests cannot fill the disk through the trail.
+        """
         if self.path is None:
             return
+        target = clip_field(target)
         with self._lock:
             entry: dict[str, Any] = {
                 "time": round(time.time(), 3), "actor": self.actor, "principal": principal, "client": client,

@@ -23,6 +23,7 @@ CLUSTER = "cluster"  # the access daemons need from each other
 OPEN = "open"  # no credential needed (GET /health)
 CLUSTER_TOKEN_ENV = "RBEE_CLUSTER_TOKEN"
 MIN_TOKEN_LENGTH = 16
+MIN_HS256_KEY_BYTES = 32  # RFC 7518 3.2: a key at least as long as the hash
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 COMMENT = re.compile(r"(?:^|\s)#")
 
@@ -109,7 +110,11 @@ def load_credentials(settings: AuthSettings) -> Credentials:
         raise SecretError(f"the cluster token is shorter than {MIN_TOKEN_LENGTH} characters")
     keys: list[tuple[str, Any]] = []
     if settings.jwt_hs256_key_file is not None:
-        keys.append(("HS256", read_secret_file(settings.jwt_hs256_key_file, "JWT key file").encode()))
+        key = read_secret_file(settings.jwt_hs256_key_file, "JWT key file").encode()
+        if len(key) < MIN_HS256_KEY_BYTES:  # a short key is found by trying: a forged admin JWT
+            raise SecretError(f"JWT key file {settings.jwt_hs256_key_file}: an HS256 key needs at least "
+                              f"{MIN_HS256_KEY_BYTES} bytes, it has {len(key)}")
+        keys.append(("HS256", key))
     if (public := settings.jwt_rs256_public_key_file) is not None:
         try:
             keys.append(("RS256", _rsa_public_key(public.read_bytes())))
@@ -126,6 +131,23 @@ def _rsa_public_key(pem: bytes) -> Any:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     return load_pem_public_key(pem)
+
+
+SUBJECT = re.compile(r"^[\x21-\x7e]{1,64}$")  # visible ASCII: no space, control character or newline
+TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def claims_problem(claims: dict[str, Any]) -> str:
+    """What makes verified *claims* unusable here ("" when nothing): a subject that is not a short
+    visible string, a time claim that is not a number (PyJWT takes ``"exp": "999…"``)."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not SUBJECT.match(subject):
+        return "sub must be 1 to 64 visible ASCII characters"
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"{name} must be a number"
+    return ""
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -220,7 +242,10 @@ class Authenticator:
             return Denial(401, "malformed", f"the JWT lacks the claim {exc.claim!r}")
         except (jwt.InvalidTokenError, ValueError, TypeError):  # never a traceback with the caller's text in it
             return Denial(401, "malformed", "the bearer token is not a valid JWT")
+        if problem := claims_problem(claims):
+            return Denial(401, "malformed", f"the JWT's {problem}")
+        principal = f"jwt:{claims['sub']}"  # never a static token's name, nor the cluster's
         granted = [s for s in str(claims.get("scope", "")).split() if s in SCOPES]
         if not granted:
-            return Denial(403, "scope", f"the JWT of {str(claims['sub'])[:64]!r} grants no rbee scope")
-        return Principal(str(claims["sub"])[:64], max(granted, key=SCOPES.index))
+            return Denial(403, "scope", f"the JWT of {principal!r} grants no rbee scope")
+        return Principal(principal, max(granted, key=SCOPES.index))

@@ -7,13 +7,14 @@ scrubbed of both before they go out (the daemon's log keeps the full story).
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rbee.common.scrub import scrub
 
 log = logging.getLogger("rbee.errors")
 
@@ -28,28 +29,26 @@ class RbeeError(Exception):
         self.status = status
 
 
-# absolute paths of two or more parts, URLs, and IPv4 addresses (with a port or not)
-PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)+[\w.@+-]*")
-URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
-ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")
-
-
-def scrub(message: str) -> str:
-    """*message* without filesystem paths, URLs or IP addresses."""
-    return ADDRESS.sub("<address>", PATH.sub("<path>", URL.sub("<url>", message)))
-
-
 def error_body(code: str, message: str, correlation_id: str = "", **extra: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": scrub(message), "correlation_id": correlation_id, **extra}}
+    scrubbed = {key: scrub(value) for key, value in extra.items()}
+    return {"error": {"code": code, "message": scrub(message), "correlation_id": correlation_id, **scrubbed}}
 
 
 def _cid(request: Request) -> str:
     return request.headers.get("x-correlation-id", "")
 
 
+FIELD_LIMIT = 64  # a field's name as echoed back: a client's unknown key may be of any length
+
+
 def _field_name(loc: list[object]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
+    name = ".".join(parts) or "body"
+    return scrub(name if len(name) <= FIELD_LIMIT else name[:FIELD_LIMIT] + "…")
+
+
+# FastAPI's 400 for a body that its JSON parser gave up on with anything but a JSONDecodeError
+BODY_PARSE_FAILED = "There was an error parsing the body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -72,6 +71,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_FAILED:  # invalid UTF-8, too deep, huge numbers
+            return JSONResponse(error_body("MALFORMED_JSON", "the body is not valid JSON", _cid(request)),
+                                status_code=400)
         code = "NOT_FOUND" if exc.status_code == 404 else f"HTTP_{exc.status_code}"
         return JSONResponse(error_body(code, str(exc.detail), _cid(request)), status_code=exc.status_code,
                             headers=exc.headers)

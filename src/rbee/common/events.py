@@ -13,12 +13,15 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rbee.common.scrub import scrub
+
 DONE = "[DONE]"
 CANCELLED = "[CANCELLED]"
 
 
 def error_marker(code: str, message: str) -> str:
-    return f"[ERROR] {code}: {message}"
+    """``[ERROR] CODE: message``, the message scrubbed of paths, URLs and addresses (clients read it)."""
+    return f"[ERROR] {code}: {scrub(message)}"
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,11 @@ def install_metrics(app: FastAPI, gauges: dict[str, tuple[str, Callable[[], floa
     return metrics
 
 
+# methods that keep their own label; any other is counted as "other" (a client chooses the method
+# name: each new one would be a new series)
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestTimer:
     """Observes each request's time to its answer's start, labelled with the route's template
     (``/v1/jobs/{job_id}``, never the path itself: the label values stay few)."""
@@ -91,7 +96,8 @@ class RequestTimer:
             if message["type"] == "http.response.start":
                 route = scope.get("route")
                 template = getattr(route, "path", "unmatched")
-                self.histogram.labels(scope["method"], template).observe(time.perf_counter() - started)
+                method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+                self.histogram.labels(method, template).observe(time.perf_counter() - started)
             await send(message)
 
         await self.app(scope, receive, timed)

@@ -12,6 +12,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rbee.common.scrub import scrub_paths
+
 HUMAN_MAX = 100
 _LINE = re.compile(r"^\[(?P<actor>[a-z0-9][a-z0-9_.-]*)\] (?P<action>[a-z0-9_]+) : (?P<human>\S.*)$")
 
@@ -40,7 +42,7 @@ class Narration:
     emitted_at_ms: int = field(default_factory=now_ms)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "human", clip(self.human))
+        object.__setattr__(self, "human", clip(scrub_paths(self.human)))  # clients read it: no paths
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -20,6 +20,7 @@ import httpx
 import psutil
 
 from rbee.common.narration import Narration, parse_line
+from rbee.common.scrub import scrub_paths
 from rbee.hive.cgroups import CgroupError, Limits
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.records import WorkerRecord, WorkerRecords
@@ -230,7 +231,7 @@ class WorkerManager:
                 continue
             actor, action, human = parsed
             if action == "model_load_failed":
-                worker.error = human
+                worker.error = scrub_paths(human)  # queen shows it to clients; the log keeps the line whole
             await self._narrate(Narration(actor, action, human, target=worker.worker_id,
                                           job_id=worker.job_id, correlation_id=worker.correlation_id))
 
@@ -441,7 +442,7 @@ class WorkerManager:
         if worker.state == "stopping" and not worker.error:
             worker.state = "exited"
         else:
-            last_words = f": {worker.last_line}" if worker.state == "starting" and worker.last_line else ""
+            last_words = f": {scrub_paths(worker.last_line)}" if worker.state == "starting" and worker.last_line else ""
             worker.error = worker.error or f"worker exited unexpectedly ({how}){last_words}"
             worker.state = "failed"
         log.info("%s exited (%s) state=%s", worker.worker_id, how, worker.state)

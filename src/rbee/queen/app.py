@@ -35,6 +35,7 @@ from rbee.queen.scheduler import Scheduler
 from rbee.queen.waitqueue import WaitQueue
 
 log = logging.getLogger("rbee.queen")
+DEADLINE_PATTERN = r"^[0-9]{1,15}$"  # X-Request-Deadline: epoch ms as plain digits (no sign, '_' or spaces)
 
 # what each call needs (unlisted GETs: read; anything else unlisted: admin) and its audit action
 ROUTES = [
@@ -208,8 +209,9 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
 
     @app.post("/v1/jobs", status_code=201)
     async def submit(op: InferOperation, response: Response, x_correlation_id: str = Header(default=""),
-                     x_request_deadline: int = Header(default=0, ge=0, le=2**53,
-                                                      description="the caller's own deadline, epoch ms")
+                     x_request_deadline: str = Header(default="", pattern=DEADLINE_PATTERN,
+                                                      description="the caller's own deadline, epoch ms "
+                                                                  "(plain digits)")
                      ) -> dict[str, str]:
         if shutting_down.is_set():
             raise RbeeError("SHUTTING_DOWN", "queen is shutting down and takes no new jobs", 503)
@@ -217,7 +219,7 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
                 (silent := registry.unavailable_with_model(op.model, op.hive_id)):
             raise RbeeError("HIVE_UNAVAILABLE", f"the hives with model {op.model} are unavailable (silent for "
                             f"over {config.stale_after_s:g} s): {', '.join(silent)}", 503)
-        job = jobs.create(op, x_correlation_id, config.default_job_timeout_s, x_request_deadline)
+        job = jobs.create(op, x_correlation_id, config.default_job_timeout_s, int(x_request_deadline or 0))
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
         job.task = asyncio.get_running_loop().create_task(started["scheduler"].run(job))

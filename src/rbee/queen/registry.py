@@ -13,10 +13,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from rbee.common.protocol import PROTOCOL, PROTOCOL_PATTERN, UNVERSIONED, compatible
+from rbee.common.validation import IDENTIFIER
+
+# a hive's URL: scheme, host and port, nothing else (no path, user, query or whitespace)
+HIVE_URL = r"^https?://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?/?$"
 
 
 class WorkerInfo(BaseModel):
-    worker_id: str = Field(min_length=1)
+    worker_id: str = Field(pattern=IDENTIFIER)
     model: str
     port: int = Field(default=0, ge=0, le=65535)
     state: str
@@ -39,8 +43,8 @@ class ProcessStats(BaseModel):
 
 
 class HiveHeartbeat(BaseModel):
-    hive_id: str = Field(min_length=1, max_length=200)
-    url: str = Field(min_length=1)
+    hive_id: str = Field(pattern=IDENTIFIER)
+    url: str = Field(pattern=HIVE_URL, max_length=300)
     protocol: str = Field(default=UNVERSIONED, pattern=PROTOCOL_PATTERN)
     version: str = Field(default="unknown", max_length=100)
     state: Literal["serving", "draining"] = "serving"

@@ -17,6 +17,7 @@ from httpx_sse import aconnect_sse
 from rbee.common.events import CANCELLED, DONE, error_marker
 from rbee.common.narration import now_ms
 from rbee.common.protocol import PROTOCOL
+from rbee.common.scrub import scrub
 from rbee.queen.jobs import Job
 from rbee.queen.registry import Registry
 from rbee.queen.waitqueue import WaitQueue
@@ -45,7 +46,7 @@ class JobFailed(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
+        self.message = scrub(message)  # the job's state and stream are the client's: no paths or addresses
 
 
 def _error_of(answer: httpx.Response) -> tuple[str, str]:
