@@ -72,3 +72,22 @@ def test_hive_refuses_a_bad_lifecycle_bound_naming_the_flag(tmp_path, flag, valu
     assert done.returncode == 2
     assert done.stderr.startswith("rbee-hive: error:") and flag in done.stderr, done.stderr
     assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
+@pytest.mark.parametrize("flag, value", [("--max-connections", "0"), ("--max-connections", "many"),
+                                         ("--header-timeout", "0"), ("--header-timeout", "-1"),
+                                         ("--body-timeout", "0"), ("--body-timeout", "soon")])
+def test_a_bad_connection_limit_is_refused_naming_the_flag(flag, value):
+    done = run("queen-rbee", flag, value)
+    assert done.returncode == 2
+    assert done.stderr.startswith("queen-rbee: error:") and flag in done.stderr, done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
+@pytest.mark.parametrize("value, named", [("RBEE_CLUSTER_TOKEN", "RBEE_CLUSTER_TOKEN"), ("A,RBEE_TOKEN", "RBEE_TOKEN"),
+                                          ("1BAD", "1BAD")])
+def test_hive_refuses_a_credential_or_a_non_name_in_worker_env(tmp_path, value, named):
+    done = run("rbee-hive", "--queen-url", "http://127.0.0.1:9", "--models", str(tmp_path), "--worker-env", value)
+    assert done.returncode == 2
+    assert done.stderr.startswith("rbee-hive: error:") and "--worker-env" in done.stderr and named in done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr

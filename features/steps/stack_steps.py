@@ -99,6 +99,11 @@ def step_hive_grace_stack(context: StepContext, seconds):
     start_stack(context, 1, hive_args=("--shutdown-grace", str(seconds)))
 
 
+@given('a stack with 1 hive whose queen is started with "{flags}"')
+def step_queen_flags_stack(context: StepContext, flags):
+    start_stack(context, 1, queen_args=tuple(flags.split()))
+
+
 @given('a stack with 1 hive started with "{flags}"')
 def step_hive_flags_stack(context: StepContext, flags):
     start_stack(context, 1, hive_args=tuple(flags.split()))

@@ -207,6 +207,11 @@ class Stack:
         authorize(self.queen_node.direct_url, self.client_token())
         return QueenClient(self.queen_node.url, self.cluster_token)
 
+    def queen_direct_url(self) -> str:
+        """Queen's URL with nothing between (docker: the container's address, not the published port)."""
+        assert self.queen_node is not None, "the stack has not been started"
+        return self.queen_node.direct_url
+
     def run_job(self, model: str, max_tokens: int = 8) -> SubmittedJob:
         """Submit a job to queen and wait for it to complete ([DONE]); AssertionError otherwise."""
         return self.queen().submit_infer(model, max_tokens=max_tokens).wait_ended_with("[DONE]", 60)

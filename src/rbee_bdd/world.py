@@ -17,6 +17,7 @@ from rbee_bdd.cleanup import CleanupStack
 from rbee_bdd.clients import SubmittedJob, WorkerClient
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.exits import ExitWatch
+from rbee_bdd.half_requests import HeldConnection
 from rbee_bdd.keeper import KeeperProcess, KeeperResult
 from rbee_bdd.load import HeartbeatFlood
 from rbee_bdd.model_hub import ModelHub
@@ -122,6 +123,8 @@ class World:
     before: dict[str, Any] = field(default_factory=dict)  # what a refused request must leave unchanged
     replaced_token: tuple[str, str] | None = None  # (old, new) of a credential a step rotated
     made_up_methods: list[str] = field(default_factory=list)  # HTTP method names a client made up
+    held: list[HeldConnection] | None = None  # connections a client holds open, as an attacker would
+    held_refused: int = 0  # how many of them the daemon refused at once
     audit_copy: Path | None = None  # a copy of an audit trail, to tamper with
     # a stack that would not start
     start_error: NodeStartError | None = None

@@ -32,6 +32,14 @@ def non_negative(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number, one or more."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: a whole number, zero or more."""
     value = int(text)

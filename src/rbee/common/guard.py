@@ -6,6 +6,7 @@ daemon's handlers, so nothing it would change is changed.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import re
@@ -16,6 +17,7 @@ from typing import Any
 
 from rbee.common.audit import AuditLog
 from rbee.common.auth import OPEN, Authenticator, Denial, Principal
+from rbee.common.connections import COUNTS, DEFAULT_BODY_TIMEOUT_S
 from rbee.common.errors import error_body
 
 Scope = MutableMapping[str, Any]
@@ -55,13 +57,15 @@ class Guard:
     """Wraps a daemon's ASGI app with its route table (unlisted: GETs need read, the rest admin)."""
 
     def __init__(self, app: ASGIApp, routes: list[Route], auth: Authenticator, audit: AuditLog,
-                 max_body: int = DEFAULT_MAX_BODY, denials: collections.Counter[str] | None = None) -> None:
+                 max_body: int = DEFAULT_MAX_BODY, denials: collections.Counter[str] | None = None,
+                 body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S) -> None:
         self.app = app
         self.denials = denials if denials is not None else collections.Counter()  # refusals by reason
         self.routes = [HEALTH, *routes]
         self.auth = auth
         self.audit = audit
         self.max_body = max_body
+        self.body_timeout_s = body_timeout_s
 
     def route(self, method: str, path: str) -> Route:
         for route in self.routes:
@@ -98,7 +102,13 @@ class Guard:
                 status, code, message = refusal
                 await respond(send, status, error_body(code, message, cid))
                 return
-            body = await read_body(receive, self.max_body)
+            try:
+                body = await asyncio.wait_for(read_body(receive, self.max_body), self.body_timeout_s)
+            except TimeoutError:
+                COUNTS.body_timeouts += 1
+                await respond(send, 408, error_body("REQUEST_TIMEOUT", f"the body did not arrive within "
+                                                    f"{self.body_timeout_s:g} s", cid), [(b"connection", b"close")])
+                return
             if body is None:
                 await respond(send, 413, error_body("BODY_TOO_LARGE", f"the body is over {self.max_body} bytes", cid))
                 return

@@ -13,6 +13,8 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rbee.common.connections import COUNTS
+
 # seconds, from a fast local call to a cold start on a loaded machine
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 RATE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)  # tokens per second
@@ -62,6 +64,17 @@ def install_metrics(app: FastAPI, gauges: dict[str, tuple[str, Callable[[], floa
     metrics = Metrics()
     for name, (help_text, read) in gauges.items():
         Gauge(name, help_text, registry=metrics.registry).set_function(read)
+    Gauge("rbee_connections_open", "client connections served now", registry=metrics.registry).set_function(
+        lambda: COUNTS.open)
+    for name, help_text, read in [
+        ("rbee_connections_refused_total", "connections closed at once: --max-connections reached",
+         lambda: COUNTS.refused),
+        ("rbee_header_timeouts_total", "connections closed: no whole request headers within --header-timeout",
+         lambda: COUNTS.header_timeouts),
+        ("rbee_body_timeouts_total", "requests answered 408: the body took longer than --body-timeout",
+         lambda: COUNTS.body_timeouts),
+    ]:
+        metrics.counts(name, help_text, read)
     latency = metrics.histogram(f"{prefix}_request_seconds", "time to the start of each answer",
                                 ("method", "route"))
     app.add_middleware(RequestTimer, histogram=latency)

@@ -14,7 +14,13 @@ from fastapi import FastAPI
 
 from rbee.common.audit import AuditLog
 from rbee.common.auth import CLUSTER_TOKEN_ENV, Authenticator, AuthSettings
-from rbee.common.cli import die, positive
+from rbee.common.cli import die, positive, positive_int
+from rbee.common.connections import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    ConnectionLimits,
+)
 from rbee.common.guard import DEFAULT_MAX_BODY, Guard, Route
 from rbee.common.secrets import SecretError
 
@@ -37,6 +43,13 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
                        help="append security events here as hash-chained JSON lines")
     group.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="larger request bodies are refused with 413")
+    limits = parser.add_argument_group("connection limits")
+    limits.add_argument("--max-connections", type=positive_int, default=DEFAULT_MAX_CONNECTIONS, metavar="N",
+                        help="connections served at once; more are answered 503 TOO_MANY_CONNECTIONS and closed")
+    limits.add_argument("--header-timeout", type=positive, default=DEFAULT_HEADER_TIMEOUT_S, metavar="SECONDS",
+                        help="a connection that has not sent a whole request's headers this long is closed")
+    limits.add_argument("--body-timeout", type=positive, default=DEFAULT_BODY_TIMEOUT_S, metavar="SECONDS",
+                        help="a request whose body has not all arrived this long is answered 408")
 
 
 @dataclass
@@ -46,10 +59,11 @@ class Security:
     auth: Authenticator
     audit: AuditLog
     max_body: int
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     denials: collections.Counter[str] = field(default_factory=collections.Counter)  # refusals by reason
 
     def guard(self, app: FastAPI, routes: list[Route]) -> Guard:
-        return Guard(app, routes, self.auth, self.audit, self.max_body, self.denials)
+        return Guard(app, routes, self.auth, self.audit, self.max_body, self.denials, self.limits.body_timeout_s)
 
     def reload(self) -> None:
         """SIGHUP: read the credential files again; an error keeps the old ones (and is logged)."""
@@ -102,4 +116,5 @@ def security_from_args(prog: str, args: argparse.Namespace) -> Security:
         audit = AuditLog(args.audit_log, prog)
     except OSError as exc:
         die(prog, f"cannot open the audit log {args.audit_log}: {exc.strerror}", code=2)
-    return Security(auth, audit, args.max_body_bytes)
+    limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout)
+    return Security(auth, audit, args.max_body_bytes, limits)

@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from rbee.common.connections import COUNTS, ConnectionLimits, raise_file_limit
 from rbee.common.streaming import TRANSPORT_EXTENSION
 
 # What a connection buffers for a reader that does not read, before writes wait: in the
@@ -24,22 +25,88 @@ WRITE_BUFFER_HIGH = 8 * 1024
 SOCKET_SEND_BUFFER = 16 * 1024
 
 
+# what a connection over the cap is told before it is closed
+_REFUSAL = (b'{"error": {"code": "TOO_MANY_CONNECTIONS", "message": "the daemon serves its most connections; '
+            b'try again", "correlation_id": ""}}')
+TOO_MANY_CONNECTIONS = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                        b"connection: close\r\nretry-after: 1\r\ncontent-length: "
+                        + str(len(_REFUSAL)).encode() + b"\r\n\r\n" + _REFUSAL)
+
+
 class BoundedBufferProtocol(H11Protocol):
     """uvicorn's h11 protocol with a small write buffer per connection, whose requests carry the
-    connection's transport (the ``rbee.transport`` extension: a stream judges its reader's progress by it)."""
+    connection's transport (the ``rbee.transport`` extension: a stream judges its reader's progress by it).
+
+    It also keeps the daemon's connection limits: a connection over the cap is answered 503 and
+    closed at once, and one that has not sent a whole request's headers within the header bound
+    (after connecting, or after its previous answer) is closed.
+    """
+
+    limits = ConnectionLimits()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.limits.max_connections:
+            COUNTS.refused += 1
+            self.transport = transport  # connection_lost closes it
+            self._refused = True
+            transport.write(TOO_MANY_CONNECTIONS)
+            transport.close()
+            return
+        self._refused = False
+        self._served = False  # no answer sent yet on this connection
+        COUNTS.open += 1
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER)
         super().connection_made(transport)
+        self._await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._refused:
+            COUNTS.open -= 1
+        self._headers_arrived()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            self._partial = True  # some of a request came: a cut now is a timeout, not an idle close
+            super().data_received(data)
 
     def handle_events(self) -> None:
+        cycle = self.cycle
         super().handle_events()
+        if self.cycle is not cycle:  # a request's headers were parsed
+            self._headers_arrived()
         scope = getattr(self, "scope", None)  # the request just parsed: its task has not run yet
         if scope is not None:
             scope.setdefault("extensions", {})[TRANSPORT_EXTENSION] = self.transport
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._served = True
+        if not self.transport.is_closing():
+            self._await_headers()  # the next request's, on this kept-alive connection
+
+    def _await_headers(self) -> None:
+        self._headers_arrived()
+        self._partial = False
+        self._header_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            self.limits.header_timeout_s, self._headers_too_late)
+
+    def _headers_arrived(self) -> None:
+        timer = getattr(self, "_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_late(self) -> None:
+        """Close the connection; counted unless it is a kept-alive one that simply sent nothing more."""
+        self._header_timer = None
+        if not self.transport.is_closing():
+            if self._partial or not self._served:
+                COUNTS.header_timeouts += 1
+            self.transport.close()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -114,14 +181,17 @@ class DrainingServer(uvicorn.Server):
 
 
 def serve(app: FastAPI | Any, sock: socket.socket, drain: Drain | None = None,
-          reload: Callable[[], None] | None = None) -> None:
+          reload: Callable[[], None] | None = None, limits: ConnectionLimits | None = None) -> None:
     """Run the ASGI *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends.
 
     With *drain*, SIGTERM first awaits it (the server still answering), then stops. With
-    *reload*, SIGHUP calls it (configuration and credentials read again).
+    *reload*, SIGHUP calls it (configuration and credentials read again). *limits* bound the
+    connections (the soft file limit is raised to the hard one first).
     """
+    protocol = type("LimitedProtocol", (BoundedBufferProtocol,),
+                    {"limits": raise_file_limit(limits or ConnectionLimits())})
     config = uvicorn.Config(
-        app, http=BoundedBufferProtocol, log_level="warning", access_log=False, timeout_graceful_shutdown=30,
+        app, http=protocol, log_level="warning", access_log=False, timeout_graceful_shutdown=30,
         lifespan="on",
     )
     DrainingServer(config, drain, reload).run(sockets=[sock])

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         "shutdown_grace": lambda v: setattr(hive_config, "shutdown_grace_s", v),
     })
     workers = app.state.workers
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain,
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
           reload=config.on_sighup(security.reload, reloader.reload,
                                   lambda: workers.rotate_credential(security.auth.credentials.cluster_token)))
 

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         "shutdown_grace": lambda v: setattr(queen_config, "shutdown_grace_s", v),
         "default_job_timeout": lambda v: setattr(queen_config, "default_job_timeout_s", v),
     })
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain,
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
           reload=config.on_sighup(security.reload, reloader.reload))
 
 

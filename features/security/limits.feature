@@ -1,0 +1,26 @@
+@integration @security @limits
+Feature: Each daemon bounds what one client can hold of it
+  Every bound is a documented default with a flag, answered with a code and counted in
+  /metrics. Here each is made small, and a client holds connections open as an attacker would:
+  sockets that send half a request's headers, or a body that never comes. Without the bounds
+  such sockets stayed open for as long as the client liked; enough of them used up the
+  daemon's file descriptors, and every new client, health checks included, timed out.
+
+  @p1
+  @contract.daemon.connection-limits
+  Scenario: Connections over the cap are refused at once, and half-sent headers are cut at their bound
+    Given a stack with 1 hive whose queen is started with "--max-connections 10 --header-timeout 1.5"
+    And the metrics of queen and hive "hive-1" are noted
+    When a client opens 14 connections to queen and sends half a request's headers on each
+    Then queen answers at least 4 of them 503 with code "TOO_MANY_CONNECTIONS" at once, and serves at most 10
+    And queen closes the other connections without an answer between 1.4 and 4 seconds after they were opened
+    And queen still answers its health check
+    And queen's metrics count each refused connection and each header timeout
+
+  @p1 @cap.auth
+  @contract.daemon.connection-limits
+  Scenario: A body that never comes is answered 408 at its bound
+    Given a stack with 1 hive whose queen is started with "--body-timeout 1.5"
+    When a client opens 1 connection to queen and sends a request whose body never comes
+    Then queen answers 408 with code "REQUEST_TIMEOUT" between 1.4 and 4 seconds after the request began
+    And queen has taken no job

@@ -1,0 +1,74 @@
+"""Limits: connections, header and body bounds, held open by a client as an attacker would."""
+
+from behave import then, when
+from hamcrest import assert_that, equal_to, greater_than_or_equal_to, has_length, less_than_or_equal_to
+
+from rbee_bdd.half_requests import half_headers, hold, watch
+from rbee_bdd.metrics import scrape
+from rbee_bdd.waiting import scaled
+from rbee_bdd.world import StepContext, noted
+
+
+@when("a client opens {count:d} connections to queen and sends half a request's headers on each")
+def step_hold_headers(context: StepContext, count):
+    url = f"{context.stack.queen_direct_url()}/health"
+    context.world.held = hold(url, count, half_headers(url), context.cleanup)
+
+
+@when("a client opens {count:d} connection to queen and sends a request whose body never comes")
+def step_hold_body(context: StepContext, count):
+    url = f"{context.stack.queen_direct_url()}/v1/jobs"
+    head = (f"POST /v1/jobs HTTP/1.1\r\nHost: queen\r\nAuthorization: Bearer {context.stack.client_token('submit')}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"operation\": ").encode()
+    context.world.held = hold(url, count, head, context.cleanup)
+
+
+@then('queen answers at least {count:d} of them {status:d} with code "{code}" at once, and serves at most {cap:d}')
+def step_refused_at_once(context: StepContext, count, status, code, cap):
+    held = noted(context.world.held, "held connections")
+    watch(held, scaled(0.5))
+    refused = [c for c in held if c.status == status]
+    assert_that(len(refused), greater_than_or_equal_to(count), f"connections answered {status}")
+    assert_that([c for c in refused if code.encode() not in c.answer], has_length(0),
+                f"answers {status} without the code {code}")
+    assert_that([c for c in refused if (c.closed_after or 99) > scaled(0.5)], has_length(0),
+                "refused connections closed later than at once")
+    assert_that(len(held) - len(refused), less_than_or_equal_to(cap), "connections queen kept open")
+    context.world.held = [c for c in held if c.status is None]
+    context.world.held_refused = len(refused)
+
+
+@then("queen closes the other connections without an answer "
+      "between {low:g} and {high:g} seconds after they were opened")
+def step_closed_between(context: StepContext, low, high):
+    held = noted(context.world.held, "held connections")
+    assert_that(len(held), greater_than_or_equal_to(1), "connections queen kept open")
+    watch(held, scaled(high) + 1)
+    seen = sorted((round(c.closed_after, 2) if c.closed_after is not None else None, c.answer[:40]) for c in held)
+    outside = [c for c in held if c.closed_after is None or not low <= c.closed_after <= scaled(high) or c.answer]
+    assert_that(outside, has_length(0), f"connections closed outside [{low}, {high}] s or answered: {seen}")
+
+
+@then('queen answers {status:d} with code "{code}" between {low:g} and {high:g} seconds after the request began')
+def step_answered_between(context: StepContext, status, code, low, high):
+    held = noted(context.world.held, "held connections")
+    watch(held, scaled(high) + 1)
+    seen = [(c.status, round(c.closed_after, 2) if c.closed_after is not None else None) for c in held]
+    assert_that(seen, equal_to([(status, seen[0][1])] * len(held)), "each connection's (status, seconds to close)")
+    assert_that([c for c in held if code.encode() not in c.answer], has_length(0), f"answers without {code}")
+    closed = [c.closed_after for c in held if c.closed_after is not None]
+    assert_that(min(closed), greater_than_or_equal_to(low), "seconds until queen answered, at least")
+    assert_that(max(closed), less_than_or_equal_to(scaled(high)), "seconds until queen answered, at most")
+
+
+@then("queen's metrics count each refused connection and each header timeout")
+def step_limits_counted(context: StepContext):
+    before = context.world.metrics_before["queen"]
+    now = scrape(context.stack.queen().url)
+    moved = {name: now[name] - before.get(name, 0.0)
+             for name in ("rbee_connections_refused_total", "rbee_header_timeouts_total")}
+    held = noted(context.world.held, "held connections")
+    assert_that(moved["rbee_connections_refused_total"], greater_than_or_equal_to(float(context.world.held_refused)),
+                f"refused connections queen counted, {moved}")
+    assert_that(moved["rbee_header_timeouts_total"], greater_than_or_equal_to(float(len(held))),
+                f"header timeouts queen counted, {moved}")
