@@ -24,11 +24,19 @@ Feature: rbee-keeper shows an operator what queen knows
 
   @p1
   @contract.keeper.logs @contract.sse.late-reader
-  Scenario: logs prints the job's narration and its end
+  Scenario: logs prints the narration and the end of the user's own job
+    Given a completed job for model "tinyllama", submitted with the submit token
     When I run rbee-keeper logs with the job's id
     Then rbee-keeper exits with code 0
     And rbee-keeper printed "[queen-rbee] job_complete" on stdout
     And rbee-keeper's last line on stdout is "[DONE]"
+
+  @p1 @cap.auth
+  @contract.keeper.logs @contract.queen.job-ownership
+  Scenario: logs of another user's job fails as if the job did not exist
+    When I run rbee-keeper logs with the job's id
+    Then rbee-keeper exits with code 1
+    And rbee-keeper printed one line on stderr starting with "❌ Failed: JOB_NOT_FOUND"
 
   @p2
   @contract.keeper.logs

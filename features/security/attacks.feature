@@ -147,3 +147,17 @@ Feature: Attacks that once got through stay fixed
     When a client asks queen for a path of 15000 characters with no token
     Then queen answers 401 with reason "missing"
     And queen's audit trail records the refusal with a target of at most 300 characters
+
+  @p1 @cap.audit
+  @contract.queen.job-ownership
+  Scenario: A job belongs to its submitter: others get 404, and only its owner's leaving cancels it
+    Given a stack with 1 hive
+    And a job for model "slowllama" with 400 max tokens is streaming, submitted with the submit token
+    Then a client with the read token gets 404 for the job's state and its stream
+    And a client with an HS256 JWT with scope submit gets 404 for the job's state, its stream and its cancel
+    And a client with the admin token sees the job's state
+    When a client with the admin token reads the job's stream and leaves
+    Then the job's stream goes on: 20 more tokens and no end
+    When the job's own reader leaves
+    Then queen reports the job "cancelled" within 5 seconds
+    And queen's audit trail records "job.cancel" by "bdd-submit"

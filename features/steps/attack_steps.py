@@ -20,7 +20,15 @@ from rbee_bdd.http import request
 from rbee_bdd.load import synthetic_heartbeat
 from rbee_bdd.metrics import scrape
 from rbee_bdd.probe import probe
-from rbee_bdd.security import FORGED_LOG_TEXT, places_holding, unpassed_variables, unsafe_content, value_of
+from rbee_bdd.security import (
+    FORGED_LOG_TEXT,
+    authorization,
+    places_holding,
+    unpassed_variables,
+    unsafe_content,
+    value_of,
+)
+from rbee_bdd.sse import JobStream
 from rbee_bdd.waiting import eventually, holds
 from rbee_bdd.world import StepContext, noted, start_stack
 
@@ -131,3 +139,78 @@ def step_audit_clipped(context: StepContext, limit):
     target = str(refusals[-1]["target"])
     assert_that(target, starts_with("GET /v1/aaaa"), "the refusal's target")
     assert_that(len(target), less_than_or_equal_to(limit), f"characters of the target {target[:80]}…")
+
+
+# --- job ownership ------------------------------------------------------------------
+
+@given('a job for model "{model}" with {max_tokens:d} max tokens is streaming, submitted with {credential}')
+def step_streaming_as(context: StepContext, model, max_tokens, credential):
+    sent = authorization(credential, noted(context.stack.credentials, "credentials"))
+    job = context.world.jobs.add(context.stack.queen().submit_infer(model, max_tokens=max_tokens,
+                                                                    headers={"Authorization": sent}))
+    eventually(lambda: job.stream.tokens() or job.stream.ended, 60, f"the first token of {job.job_id}")
+    assert_that(job.stream.terminal, equal_to(None), f"{job.job_id} still streaming: {job.stream.summary()}")
+
+
+JOB_PARTS = {"state": ("GET", ""), "stream": ("GET", "/stream"), "cancel": ("DELETE", "")}
+
+
+@given('a completed job for model "{model}", submitted with {credential}')
+def step_completed_as(context: StepContext, model, credential):
+    """Without credentials (a build that does not claim auth) the job is submitted as anyone."""
+    credentials = context.stack.credentials
+    headers = {"Authorization": authorization(credential, credentials)} if credentials is not None else {}
+    job = context.stack.queen().submit_infer(model, max_tokens=8, headers=headers)
+    context.world.jobs.add(job).wait_ended_with()
+
+
+@then("a client with {credential} gets 404 for the job's {parts}")
+def step_not_found_for(context: StepContext, credential, parts):
+    """*parts*: "state and its stream", "state, its stream and its cancel", …"""
+    job = context.world.jobs.last
+    base = f"{context.stack.queen().url}/v1/jobs/{job.job_id}"
+    asked = [JOB_PARTS[word] for word in parts.replace(",", " ").split() if word in JOB_PARTS]
+    assert_that(len(asked), greater_than(0), f"parts of a job named in {parts!r}")
+    for method, url in ((method, base + tail) for method, tail in asked):
+        answer = probe(context, method, url, credential)
+        assert_that((answer.status_code, answer.json()["error"]["code"]), equal_to((404, "JOB_NOT_FOUND")),
+                    f"{method} {url.removeprefix(base) or '/v1/jobs/{id}'} with {credential}")
+    assert_that(job.stream.terminal, equal_to(None), f"the job after those requests: {job.stream.summary()}")
+
+
+@then("a client with {credential} sees the job's state")
+def step_sees_state(context: StepContext, credential):
+    job = context.world.jobs.last
+    answer = probe(context, "GET", f"{context.stack.queen().url}/v1/jobs/{job.job_id}", credential)
+    assert_that(answer.status_code, equal_to(200), f"GET the job's state with {credential}: {answer.text[:200]}")
+
+
+@when("a client with {credential} reads the job's stream and leaves")
+def step_reads_and_leaves(context: StepContext, credential):
+    job = context.world.jobs.last
+    sent = authorization(credential, noted(context.stack.credentials, "credentials"))
+    visitor = JobStream(f"{context.stack.queen().url}/v1/jobs/{job.job_id}/stream",
+                        headers={"Authorization": sent}).start()
+    eventually(lambda: visitor.tokens() or visitor.ended, 30, f"a token on {credential}'s reading of the stream")
+    visitor.close()
+    context.world.tokens_seen = len(job.stream.tokens())
+
+
+@then("the job's stream goes on: {count:d} more tokens and no end")
+def step_goes_on(context: StepContext, count):
+    stream = context.world.jobs.last.stream
+    wanted = context.world.tokens_seen + count
+    eventually(lambda: len(stream.tokens()) >= wanted or stream.ended, 30, f"{count} more tokens on the stream")
+    assert_that(stream.terminal, equal_to(None), f"the job's own stream: {stream.summary()}")
+
+
+@when("the job's own reader leaves")
+def step_owner_leaves(context: StepContext):
+    context.world.jobs.last.stream.close()
+
+
+@then('queen reports the job "{state}" within {seconds:Seconds}')
+def step_job_state_within(context: StepContext, state, seconds):
+    job = context.world.jobs.last
+    eventually(lambda: context.stack.queen().job(job.job_id)["state"] == state, seconds,
+               f"queen to report {job.job_id} {state}")

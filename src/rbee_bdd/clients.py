@@ -84,7 +84,8 @@ class QueenClient:
         started = time.monotonic()
         answer = self.post_job(body, headers)
         created = _json(answer, 201)
-        stream = JobStream(self.url + created["sse_url"]).start()
+        auth = {k: v for k, v in (headers or {}).items() if k.lower() == "authorization"}
+        stream = JobStream(self.url + created["sse_url"], headers=auth).start()  # read as its submitter
         return SubmittedJob(created["job_id"], stream, started,
                             answer.headers.get("X-Correlation-ID", ""), body)
 

@@ -125,6 +125,7 @@ class World:
     made_up_methods: list[str] = field(default_factory=list)  # HTTP method names a client made up
     held: list[HeldConnection] | None = None  # connections a client holds open, as an attacker would
     held_refused: int = 0  # how many of them the daemon refused at once
+    tokens_seen: int = 0  # tokens the last job's own stream had when a step looked
     audit_copy: Path | None = None  # a copy of an audit trail, to tamper with
     # a stack that would not start
     start_error: NodeStartError | None = None

@@ -44,6 +44,7 @@ class EventLog:
     events: list[Event] = field(default_factory=list)
     terminal: str | None = None
     readers: int = 0
+    followers: int = 0  # readers whose leaving before the end abandons the log (see follow)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def append(self, name: str, payload: dict[str, Any]) -> None:
@@ -77,16 +78,19 @@ class EventLog:
 
     async def follow(self, on_abandoned: Callable[[], None], keepalive_s: float = 5.0
                      ) -> AsyncGenerator[bytes, None]:
-        """Like stream(), and call *on_abandoned* if the last reader leaves before the terminal marker."""
+        """Like stream(), and call *on_abandoned* if the last follower (a reader that came through
+        follow(); plain stream() readers do not count) leaves before the terminal marker."""
         finished = False
         events = self.stream(keepalive_s)
+        self.followers += 1
         try:
             async for chunk in events:
                 yield chunk
             finished = True
         finally:
-            await events.aclose()  # counts this reader out before the check below
-            if not finished and self.terminal is None and self.readers == 0:
+            await events.aclose()
+            self.followers -= 1
+            if not finished and self.terminal is None and self.followers == 0:
                 on_abandoned()
 
     async def _replay(self, keepalive_s: float) -> AsyncIterator[bytes]:

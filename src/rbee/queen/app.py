@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from prometheus_client import Histogram
 from pydantic import BaseModel
 
-from rbee.common.auth import CLUSTER
+from rbee.common.auth import CLUSTER, Principal
 from rbee.common.errors import RbeeError, install_error_handlers
 from rbee.common.events import CANCELLED, error_marker
 from rbee.common.guard import Route
@@ -62,6 +62,17 @@ class QueenConfig:
 
 class NarrationBatch(BaseModel):
     events: list[dict[str, Any]]
+
+
+def caller(request: Request) -> Principal:
+    """Who sent *request*, as the guard found (anonymous admin where no credential is configured)."""
+    principal = request.scope.get("state", {}).get("principal")
+    return principal if isinstance(principal, Principal) else Principal("anonymous", "admin")
+
+
+def may_see(principal: Principal, job: Job) -> bool:
+    """A job's owner, admin and the cluster may see, read and cancel it."""
+    return principal.scope in ("admin", CLUSTER) or principal.name == job.owner
 
 
 def create_app(config: QueenConfig, security: Security) -> FastAPI:
@@ -196,9 +207,11 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
     durations["first_token"] = metrics.histogram("rbee_queen_time_to_first_token_seconds",
                                                  "from a job's acceptance to its first token relayed")
 
-    def find(job_id: str) -> Job:
+    def find(job_id: str, request: Request) -> Job:
+        """The job, if the caller may see it: its owner, admin or the cluster. Anyone else is told it does
+        not exist, as for an unknown id (no oracle of other principals' jobs)."""
         job = jobs.get(job_id)
-        if job is None:
+        if job is None or not may_see(caller(request), job):
             raise RbeeError("JOB_NOT_FOUND", f"no job {job_id}", 404)
         return job
 
@@ -208,7 +221,8 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
         return {"status": "ok", "state": "draining" if shutting_down.is_set() else "serving"}
 
     @app.post("/v1/jobs", status_code=201)
-    async def submit(op: InferOperation, response: Response, x_correlation_id: str = Header(default=""),
+    async def submit(op: InferOperation, request: Request, response: Response,
+                     x_correlation_id: str = Header(default=""),
                      x_request_deadline: str = Header(default="", pattern=DEADLINE_PATTERN,
                                                       description="the caller's own deadline, epoch ms "
                                                                   "(plain digits)")
@@ -219,15 +233,16 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
                 (silent := registry.unavailable_with_model(op.model, op.hive_id)):
             raise RbeeError("HIVE_UNAVAILABLE", f"the hives with model {op.model} are unavailable (silent for "
                             f"over {config.stale_after_s:g} s): {', '.join(silent)}", 503)
-        job = jobs.create(op, x_correlation_id, config.default_job_timeout_s, int(x_request_deadline or 0))
+        job = jobs.create(op, x_correlation_id, config.default_job_timeout_s, int(x_request_deadline or 0),
+                          owner=caller(request).name)
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
         job.task = asyncio.get_running_loop().create_task(started["scheduler"].run(job))
         return {"job_id": job.job_id, "sse_url": f"/v1/jobs/{job.job_id}/stream"}
 
     @app.get("/v1/jobs/{job_id}")
-    async def job_state(job_id: str) -> dict[str, Any]:
-        return find(job_id).to_dict()
+    async def job_state(job_id: str, request: Request) -> dict[str, Any]:
+        return find(job_id, request).to_dict()
 
     async def cancel_job(job: Job, why: str) -> None:
         """Stop the job everywhere: on its worker, in queen, and on its stream with [CANCELLED]."""
@@ -240,23 +255,28 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
         await job.narrate("queen-rbee", "job_cancelled", f"cancelled: {why}", target=job.job_id)
         await job.finish(CANCELLED)
 
-    def cancel_abandoned(job: Job) -> None:
+    def cancel_abandoned(job: Job, client: str) -> None:
+        security.audit.record("job.cancel", "ok", principal=job.owner, client=client, target=f"job_id={job.job_id}",
+                              correlation_id=job.correlation_id, reason="reader-disconnected")
         task = asyncio.get_running_loop().create_task(cancel_job(job, "its last reader disconnected or stalled"))
         background.add(task)
         task.add_done_callback(background.discard)
 
     @app.get("/v1/jobs/{job_id}/stream", response_class=EventStreamResponse, responses=SSE_RESPONSES)
     async def job_stream(job_id: str, request: Request) -> StreamingResponse:
-        """The job's events; a job whose last reader disconnects or stalls before its end is cancelled."""
-        job = find(job_id)
-        client = request.client
-        reader = f"{client.host}:{client.port} of {job_id}" if client else job_id
-        return GuardedStreamingResponse(job.events.follow(lambda: cancel_abandoned(job)), config.stall_timeout_s,
-                                        reader, headers={"X-Correlation-ID": job.correlation_id})
+        """The job's events; a job whose owner's last reader disconnects or stalls before its end is
+        cancelled (others, admin included, only watch)."""
+        job = find(job_id, request)
+        client = f"{request.client.host}:{request.client.port}" if request.client else ""
+        reader = f"{client} of {job_id}" if client else job_id
+        events = job.events.follow(lambda: cancel_abandoned(job, client)) \
+            if caller(request).name == job.owner else job.events.stream()
+        return GuardedStreamingResponse(events, config.stall_timeout_s, reader,
+                                        headers={"X-Correlation-ID": job.correlation_id})
 
     @app.delete("/v1/jobs/{job_id}")
-    async def cancel(job_id: str) -> dict[str, Any]:
-        job = find(job_id)
+    async def cancel(job_id: str, request: Request) -> dict[str, Any]:
+        job = find(job_id, request)
         await cancel_job(job, "DELETE /v1/jobs")
         return job.to_dict()
 

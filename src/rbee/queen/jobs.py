@@ -50,6 +50,7 @@ class Job:
     dispatched_at: float = 0.0  # when it was sent to a worker (0: never)
     first_token_at: float = 0.0  # when its first token was relayed (0: none)
     on_end: Callable[[Job, str], None] | None = field(default=None, repr=False)  # with its terminal marker
+    owner: str = ""  # the principal that submitted it: only it (and admin) may see or cancel it
 
     async def narrate(self, actor: str, action: str, human: str, target: str = "") -> None:
         event = Narration(actor, action, human, target=target, job_id=self.job_id,
@@ -85,10 +86,10 @@ class JobStore:
         self._on_end = on_end  # told of every job's end, with its terminal marker
 
     def create(self, request: InferOperation, correlation_id: str, default_timeout_s: float = 0.0,
-               upstream_deadline_ms: int = 0) -> Job:
+               upstream_deadline_ms: int = 0, owner: str = "") -> Job:
         """A new job. Its deadline is the soonest of ``timeout_s`` (else *default_timeout_s*, 0: none)
         from now and the caller's own deadline (epoch ms, 0: none): a hop may shorten it, never extend it."""
-        job = Job(f"job-{uuid.uuid4().hex[:16]}", correlation_id, request, on_end=self._on_end)
+        job = Job(f"job-{uuid.uuid4().hex[:16]}", correlation_id, request, on_end=self._on_end, owner=owner)
         timeout_s = request.timeout_s if request.timeout_s is not None else default_timeout_s
         bounds = [now_ms() + int(timeout_s * 1000)] if timeout_s else []
         job.deadline_ms = min([*bounds, *([upstream_deadline_ms] if upstream_deadline_ms else [])], default=0)
