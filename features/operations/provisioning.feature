@@ -50,6 +50,7 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
     And a model hub that serves "hubllama" as the bytes of tinyllama with one byte changed
     When a client asks hive "hive-1" to provision "hubllama" from the hub, expecting the sha256 of tinyllama
     Then the hive answers 502 with code "CHECKSUM_MISMATCH"
+    And the hive's answer does not carry the sha256 of what the hub served
     And hive "hive-1" neither lists the model "hubllama" nor keeps any file of it
     When the hub serves the true bytes of tinyllama as "hubllama"
     And a client asks hive "hive-1" to provision "hubllama" from the hub
@@ -69,3 +70,19 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
     Then the client gets the model "hubllama" with the hub's sha256
     And the hub's last request for "hubllama" went on from where the crashed hive had got to
     And a job for model "hubllama" completes
+
+  @p1
+  @contract.hive.model-hubs
+  Scenario Outline: Provisioning from <where> is refused before anything is fetched
+    Given a stack with 1 hive
+    And a model hub that serves "hubllama" (the bytes of tinyllama) at 1024 KiB/s
+    When a client asks hive "hive-1" to provision "hubllama" from <where>, a URL it may not fetch
+    Then the hive answers 403 with code "URL_NOT_ALLOWED"
+    And the hub was asked for nothing
+    And hive "hive-1" neither lists the model "hubllama" nor keeps any file of it
+
+    Examples:
+      | where                           |
+      | queen's address                 |
+      | the hub's host under https      |
+      | the hub's host with a user name |

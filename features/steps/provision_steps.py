@@ -2,6 +2,7 @@
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from behave import given, then, when
 from hamcrest import (
@@ -227,3 +228,29 @@ def step_hub_resumed_after_crash(context: StepContext, name):
 def step_not_listed(context: StepContext, hive, name):
     models = context.stack.hive(hive).models()["models"]
     assert_that(name in models, equal_to(False), f"{name} among the models {hive} lists: {models}")
+
+
+@then("the hive's answer does not carry the sha256 of what the hub served")
+def step_no_digest(context: StepContext):
+    hub = noted(context.world.hub, "hub")
+    (answer,) = context.world.provisioned
+    served = hub.files[context.world.hub_path].sha256
+    assert_that(served in answer.text, equal_to(False), f"the digest of the served bytes in {answer.text[:300]}")
+
+
+@when('a client asks hive "{hive}" to provision "{name}" from {where}, a URL it may not fetch')
+def step_provision_refused_url(context: StepContext, hive, name, where):
+    hub = noted(context.world.hub, "hub")
+    on_hub = urlsplit(hub.url(context.world.hub_path))
+    urls = {
+        "queen's address": f"{context.stack.queen_url_for_hives()}/metrics",
+        "the hub's host under https": on_hub._replace(scheme="https").geturl(),
+        "the hub's host with a user name": on_hub._replace(netloc=f"bdd@{on_hub.netloc}").geturl(),
+    }
+    context.world.provisioned = [context.stack.hive(hive).provision(name, urls[where], "0" * 64)]
+
+
+@then("the hub was asked for nothing")
+def step_hub_untouched(context: StepContext):
+    hub = noted(context.world.hub, "hub")
+    assert_that(hub.requests, equal_to([]), "requests the hub received")

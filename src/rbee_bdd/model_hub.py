@@ -36,6 +36,12 @@ class HubFile:
         return hashlib.sha256(self.data).hexdigest()
 
 
+def hub_flags(address: str, claims: frozenset[str] | set[str]) -> list[str]:
+    """``--model-hub`` for the harness's hub on *address* (any port), for a build that claims provisioning:
+    hives download only from listed hubs when the hub's address is a private one."""
+    return ["--model-hub", f"http://{address}"] if "provisioning" in claims else []
+
+
 @dataclass
 class ModelHub:
     """Files by URL path; ``requests`` lists (path, Range header or "") in arrival order."""

@@ -207,6 +207,11 @@ class Stack:
         authorize(self.queen_node.direct_url, self.client_token())
         return QueenClient(self.queen_node.url, self.cluster_token)
 
+    def queen_url_for_hives(self) -> str:
+        """Queen's URL as the hives reach it (on the scenario's network)."""
+        assert self.target is not None
+        return self.target.queen_url_for_hives()
+
     def queen_direct_url(self) -> str:
         """Queen's URL with nothing between (docker: the container's address, not the published port)."""
         assert self.queen_node is not None, "the stack has not been started"

@@ -8,7 +8,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from rbee.common.server import write_port_file
 from rbee.common.streaming import EventStreamResponse
 from rbee.common.validation import IDENTIFIER, MODEL_NAME, STRICT
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
-from rbee.hive.models import ModelCatalog
+from rbee.hive.hubs import HubPolicy
+from rbee.hive.models import ModelCatalog, model_name
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.placement import check_memory, choose_gpu
 from rbee.hive.provision import Provisioner
@@ -53,6 +54,7 @@ class HiveConfig:
     shutdown_grace_s: float = 30.0  # on SIGTERM, how long busy workers may take to finish their jobs
     download_stall_timeout_s: float = 30.0  # a download that gets no byte this long is DOWNLOAD_STALLED
     worker_credential: WorkerCredential | None = None  # the file workers read the cluster credential from
+    hubs: HubPolicy = field(default_factory=lambda: HubPolicy([]))  # where models may be downloaded from
 
 
 log = logging.getLogger("rbee.hive")
@@ -229,6 +231,9 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
         ``Accept: text/event-stream`` the answer is the download's progress as it goes."""
         if provisioner is None:
             raise RbeeError("PROVISIONING_DISABLED", f"hive {config.hive_id} has no --download-dir", 400)
+        if not model_name(req.name):
+            raise RbeeError("INVALID_MODEL_NAME", f"{req.name!r} is not a model name", 400)
+        await config.hubs.check(req.url)  # before anything is fetched or written
         if "text/event-stream" in accept:
             started = provisioner.start(req.name, req.url, req.sha256)
             if started is None:

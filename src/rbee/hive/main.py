@@ -16,6 +16,7 @@ from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
 from rbee.hive.app import ROUTES, HiveConfig, create_app
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
+from rbee.hive.hubs import HubPolicy, hub_url
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.worker_env import WorkerCredential, env_names
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shutdown-grace", type=positive, default=30.0, metavar="SECONDS",
                         help="on SIGTERM, how long workers running a job may take to finish it before every "
                              "worker is stopped (new spawns are refused meanwhile: HIVE_DRAINING)")
+    parser.add_argument("--model-hub", type=hub_url, action="append", default=[], metavar="URL",
+                        help="a base URL models may be downloaded from (repeatable); without one, only hosts "
+                             "whose addresses are all public")
     parser.add_argument("--download-stall-timeout", type=positive, default=30.0, metavar="SECONDS",
                         help="a model download that gets no byte this long ends with DOWNLOAD_STALLED")
     parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
@@ -132,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
                         default_limits=Limits(quota, period, args.worker_memory_limit),
                         gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir,
                         shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout,
-                        worker_credential=worker_credential)
+                        worker_credential=worker_credential, hubs=HubPolicy(args.model_hub))
     app = create_app(hive_config, security)
     reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
         "max_workers": lambda v: setattr(spawn, "max_workers", max(0, v)),

@@ -161,7 +161,10 @@ class Provisioner:
         digest = await asyncio.to_thread(sha256_of, part)
         if digest != sha256:
             part.unlink(missing_ok=True)
-            raise RbeeError("CHECKSUM_MISMATCH", f"{name}: sha256 {digest}, expected {sha256}", 502)
+            log.warning("download of %s: sha256 %s, expected %s: removed", name, digest, sha256)
+            # the caller is not told the digest: it would tell what any URL answered
+            raise RbeeError("CHECKSUM_MISMATCH", f"{name}: the file's sha256 is not the one asked for; "
+                            "it is removed", 502)
         final = self.download_dir / f"{name}.gguf"
         part.replace(final)
         self.catalog.add(name, final)

@@ -32,6 +32,7 @@ from rbee_bdd.config import PROJECT, SuiteConfig
 from rbee_bdd.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
 from rbee_bdd.engine import connect
 from rbee_bdd.identity import OWNER_LABEL, RUN_LABEL, SCENARIO_LABEL, RunIdentity, ScenarioIdentity
+from rbee_bdd.model_hub import hub_flags
 from rbee_bdd.targets.base import (
     HIVE_PORT,
     QUEEN_PORT,
@@ -444,6 +445,7 @@ class DockerTarget:
                    "--worker-cmd", f"{FIXTURE_BIN}/{spec.worker_wrapper}" if spec.worker_wrapper else worker,
                    "--nvidia-smi", nvidia_smi, *self._security_flags(credential_flags),
                    *worker_env_flags(self.config.profile.claims),
+                   *hub_flags(self.harness_address(), self.config.profile.claims),
                    *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
         volumes = {str(self.config.models_dir): {"bind": "/models", "mode": "ro"}}
         if spec.cgroups:

@@ -24,6 +24,7 @@ from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
+from rbee_bdd.model_hub import hub_flags
 from rbee_bdd.netutil import own_loopback_address
 from rbee_bdd.processes import kill_all, processes_with_env
 from rbee_bdd.targets.base import (
@@ -290,9 +291,11 @@ class LocalTarget:
                 "--state-dir", str(self.work_dir / f"{spec.name}-state"),
                 "--download-dir", self.download_dir(spec.name),
                 *self._security_flags(spec.name, credential_flags), *worker_env_flags(self.config.profile.claims),
+                *hub_flags(self.harness_address(), self.config.profile.claims),
                 *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
         if spec.config:
             write_file(Path(self.config_path(spec.name)), spec.config, 0o644)
+        Path(self.download_dir(spec.name)).mkdir(parents=True, exist_ok=True)  # there from the start, as on docker
         if spec.download_disk_bytes:
             self._mount_tmpfs(Path(self.download_dir(spec.name)), spec.download_disk_bytes)
         self.hive_names.append(spec.name)
