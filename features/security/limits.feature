@@ -24,3 +24,32 @@ Feature: Each daemon bounds what one client can hold of it
     When a client opens 1 connection to queen and sends a request whose body never comes
     Then queen answers 408 with code "REQUEST_TIMEOUT" between 1.4 and 4 seconds after the request began
     And queen has taken no job
+
+  @p1 @cap.auth
+  @contract.daemon.client-limits
+  Scenario: An address that keeps failing authentication waits, from its bound on and not before
+    Given a stack with 1 hive whose queen is started with "--auth-failure-limit 5 --auth-failure-window 30"
+    When a client sends queen 4 requests with an unknown token
+    Then queen answers a request with the read token 200
+    When a client sends queen 1 request with an unknown token
+    Then queen answers a request with the read token 429 with code "TOO_MANY_AUTH_FAILURES" and a Retry-After of 1 to 30 seconds
+    And queen still answers its health check
+
+  @p1 @cap.auth
+  @contract.daemon.client-limits
+  Scenario: One client's unfinished jobs are bounded, and nobody else is held up by it
+    Given a stack with 1 hive whose queen is started with "--max-jobs-per-principal 2"
+    When 2 jobs for model "slowllama" with 400 max tokens are submitted with the submit token
+    And a client asks queen for a job with the submit token
+    Then queen answers 429 with code "QUOTA_EXCEEDED"
+    And queen has taken 2 jobs
+    When a client asks queen for a job with an HS256 JWT with scope submit
+    Then queen accepts the job and its stream ends with "[DONE]" within 60 seconds
+
+  @p1 @cap.ui-stream
+  @contract.daemon.client-limits
+  Scenario: The UI stream takes its bound of readers, and one more is refused
+    Given a stack with 1 hive whose queen is started with "--max-ui-subscribers 2"
+    When 2 clients read queen's UI stream
+    And one more client asks for queen's UI stream
+    Then queen answers 503 with code "TOO_MANY_SUBSCRIBERS"

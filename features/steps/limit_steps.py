@@ -1,11 +1,20 @@
 """Limits: connections, header and body bounds, held open by a client as an attacker would."""
 
 from behave import then, when
-from hamcrest import assert_that, equal_to, greater_than_or_equal_to, has_length, less_than_or_equal_to
+from hamcrest import (
+    all_of,
+    assert_that,
+    equal_to,
+    greater_than_or_equal_to,
+    has_length,
+    less_than_or_equal_to,
+)
 
 from rbee_bdd.half_requests import half_headers, hold, watch
 from rbee_bdd.metrics import scrape
-from rbee_bdd.waiting import scaled
+from rbee_bdd.probe import probe
+from rbee_bdd.security import authorization
+from rbee_bdd.waiting import eventually, scaled
 from rbee_bdd.world import StepContext, noted
 
 
@@ -72,3 +81,46 @@ def step_limits_counted(context: StepContext):
                 f"refused connections queen counted, {moved}")
     assert_that(moved["rbee_header_timeouts_total"], greater_than_or_equal_to(float(len(held))),
                 f"header timeouts queen counted, {moved}")
+
+
+@when("a client sends queen {count:Requests} with {credential}")
+def step_many_with(context: StepContext, count, credential):
+    statuses = [probe(context, "GET", f"{context.stack.queen().url}/v1/hives", credential).status_code
+                for _ in range(count)]
+    assert_that(statuses, equal_to([401] * count), f"queen's answers to {count} requests with {credential}")
+
+
+@then("queen answers a request with {credential} {status:d} with code \"{code}\" and a Retry-After of {low:d} "
+      "to {high:d} seconds")
+def step_throttled(context: StepContext, credential, status, code, low, high):
+    answer = probe(context, "GET", f"{context.stack.queen().url}/v1/hives", credential)
+    assert_that((answer.status_code, answer.json()["error"]["code"]), equal_to((status, code)),
+                f"queen's answer: {answer.text[:200]}")
+    wait = int(answer.headers.get("Retry-After", "0"))
+    assert_that(wait, all_of(greater_than_or_equal_to(low), less_than_or_equal_to(high)), "Retry-After seconds")
+
+
+@then("queen answers a request with {credential} 200")
+def step_heard(context: StepContext, credential):
+    answer = probe(context, "GET", f"{context.stack.queen().url}/v1/hives", credential)
+    assert_that(answer.status_code, equal_to(200), f"queen's answer with {credential}: {answer.text[:200]}")
+
+
+@when('{count:d} jobs for model "{model}" with {max_tokens:d} max tokens are submitted with {credential}')
+def step_jobs_as(context: StepContext, count, model, max_tokens, credential):
+    sent = authorization(credential, noted(context.stack.credentials, "credentials"))
+    for _ in range(count):
+        context.world.jobs.add(context.stack.queen().submit_infer(model, max_tokens=max_tokens,
+                                                                  headers={"Authorization": sent}))
+
+
+@when("{count:d} clients read queen's UI stream")
+def step_ui_readers(context: StepContext, count):
+    for _ in range(count):
+        context.stack.watch_heartbeats(context.cleanup)
+    eventually(lambda: context.stack.queen().ui_subscribers() == count, 10, f"queen to count {count} UI readers")
+
+
+@when("one more client asks for queen's UI stream")
+def step_one_more_ui_reader(context: StepContext):
+    probe(context, "GET", f"{context.stack.queen().url}/v1/heartbeats/stream", headers={"Accept": "text/event-stream"})

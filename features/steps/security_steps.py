@@ -72,6 +72,12 @@ def step_no_echo(context: StepContext):
     assert_that(leaks, empty(), "places holding the credential sent")
 
 
+@then("queen has taken {count:Jobs}")
+def step_jobs_taken(context: StepContext, count):
+    samples = scrape(context.stack.queen().url)
+    assert_that(samples["rbee_queen_jobs_retained"], equal_to(float(count)), "jobs queen holds")
+
+
 @then("queen has taken no job")
 def step_no_job(context: StepContext):
     samples = scrape(context.stack.queen().url)

@@ -19,6 +19,7 @@ NOUNS = {
     "WorkerProcesses": ("worker process", "worker processes"),
     "ReadyWorkers": ("ready worker", "ready workers"),
     "Jobs": ("job", "jobs"),
+    "Requests": ("request", "requests"),
 }
 
 

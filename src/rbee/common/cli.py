@@ -8,6 +8,8 @@ import os
 import sys
 from typing import NoReturn
 
+from rbee.common.logdedup import RepeatFilter
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exits 2."""
@@ -62,6 +64,7 @@ def setup_logging(prog: str, level: str | None = None) -> None:
     handler.setFormatter(
         logging.Formatter(f"%(asctime)s %(levelname)s {prog} %(message)s", "%Y-%m-%dT%H:%M:%S")
     )
+    handler.addFilter(RepeatFilter())  # one line per kind of warning or error per interval, with a count
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")

@@ -22,11 +22,12 @@ log = logging.getLogger("rbee.errors")
 class RbeeError(Exception):
     """An error with a stable machine-readable code and an HTTP status."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(self, code: str, message: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.status = status
+        self.headers = headers or {}  # e.g. Retry-After with a 429 or 503
 
 
 def error_body(code: str, message: str, correlation_id: str = "", **extra: str) -> dict[str, dict[str, str]]:
@@ -56,7 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RbeeError)
     async def _rbee(request: Request, exc: RbeeError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, _cid(request)), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message, _cid(request)), status_code=exc.status,
+                            headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

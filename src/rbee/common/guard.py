@@ -19,6 +19,7 @@ from rbee.common.audit import AuditLog
 from rbee.common.auth import OPEN, Authenticator, Denial, Principal
 from rbee.common.connections import COUNTS, DEFAULT_BODY_TIMEOUT_S
 from rbee.common.errors import error_body
+from rbee.common.throttle import AuthFailureThrottle
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,7 +59,7 @@ class Guard:
 
     def __init__(self, app: ASGIApp, routes: list[Route], auth: Authenticator, audit: AuditLog,
                  max_body: int = DEFAULT_MAX_BODY, denials: collections.Counter[str] | None = None,
-                 body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S) -> None:
+                 body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S, throttle: AuthFailureThrottle | None = None) -> None:
         self.app = app
         self.denials = denials if denials is not None else collections.Counter()  # refusals by reason
         self.routes = [HEALTH, *routes]
@@ -66,6 +67,7 @@ class Guard:
         self.audit = audit
         self.max_body = max_body
         self.body_timeout_s = body_timeout_s
+        self.throttle = throttle if throttle is not None else AuthFailureThrottle()
 
     def route(self, method: str, path: str) -> Route:
         for route in self.routes:
@@ -84,9 +86,18 @@ class Guard:
         method, path = scope["method"], scope["path"]
         route = self.route(method, path)
         client = "{}:{}".format(*scope["client"]) if scope.get("client") else ""
+        address = str(scope["client"][0]) if scope.get("client") else ""
+        if route.need != OPEN and (wait := self.throttle.retry_after(address)):
+            self.denials["throttled"] += 1
+            await respond(send, 429, error_body("TOO_MANY_AUTH_FAILURES", f"too many requests from this address "
+                                                f"were refused for their credentials: try again in {wait} s", cid),
+                          [(b"retry-after", str(wait).encode())])
+            return
         found = self.auth.check(headers.get("authorization", ""), route.need)
         if isinstance(found, Denial):
             self.denials[found.reason] += 1
+            if found.status == 401:
+                self.throttle.failed(address)
             self.audit.record("auth", f"denied:{found.reason}", client=client, target=f"{method} {path}",
                               correlation_id=cid, status=found.status)
             challenge = 'Bearer realm="rbee"' if found.reason == "missing" else \

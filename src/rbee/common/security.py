@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from rbee.common.audit import AuditLog
 from rbee.common.auth import CLUSTER_TOKEN_ENV, Authenticator, AuthSettings
-from rbee.common.cli import die, positive, positive_int
+from rbee.common.cli import die, non_negative_int, positive, positive_int
 from rbee.common.connections import (
     DEFAULT_BODY_TIMEOUT_S,
     DEFAULT_HEADER_TIMEOUT_S,
@@ -23,6 +23,7 @@ from rbee.common.connections import (
 )
 from rbee.common.guard import DEFAULT_MAX_BODY, Guard, Route
 from rbee.common.secrets import SecretError
+from rbee.common.throttle import DEFAULT_LIMIT, DEFAULT_WINDOW_S, AuthFailureThrottle
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,10 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
                        help="append security events here as hash-chained JSON lines")
     group.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="larger request bodies are refused with 413")
+    group.add_argument("--auth-failure-limit", type=non_negative_int, default=DEFAULT_LIMIT, metavar="N",
+                       help="after N refusals for credentials from one address within the window, that "
+                            "address gets 429 TOO_MANY_AUTH_FAILURES until it passes (0: no limit)")
+    group.add_argument("--auth-failure-window", type=positive, default=DEFAULT_WINDOW_S, metavar="SECONDS")
     limits = parser.add_argument_group("connection limits")
     limits.add_argument("--max-connections", type=positive_int, default=DEFAULT_MAX_CONNECTIONS, metavar="N",
                         help="connections served at once; more are answered 503 TOO_MANY_CONNECTIONS and closed")
@@ -60,10 +65,12 @@ class Security:
     audit: AuditLog
     max_body: int
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    throttle: AuthFailureThrottle = field(default_factory=AuthFailureThrottle)
     denials: collections.Counter[str] = field(default_factory=collections.Counter)  # refusals by reason
 
     def guard(self, app: FastAPI, routes: list[Route]) -> Guard:
-        return Guard(app, routes, self.auth, self.audit, self.max_body, self.denials, self.limits.body_timeout_s)
+        return Guard(app, routes, self.auth, self.audit, self.max_body, self.denials, self.limits.body_timeout_s,
+                     self.throttle)
 
     def reload(self) -> None:
         """SIGHUP: read the credential files again; an error keeps the old ones (and is logged)."""
@@ -117,4 +124,5 @@ def security_from_args(prog: str, args: argparse.Namespace) -> Security:
     except OSError as exc:
         die(prog, f"cannot open the audit log {args.audit_log}: {exc.strerror}", code=2)
     limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout)
-    return Security(auth, audit, args.max_body_bytes, limits)
+    return Security(auth, audit, args.max_body_bytes, limits,
+                    AuthFailureThrottle(args.auth_failure_limit, args.auth_failure_window))

@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="failed health checks in a row after which a worker is killed and removed "
                              "(WORKER_UNHEALTHY; default 10; 0: never, it stays unhealthy)")
     parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
-    parser.add_argument("--worker-idle-timeout", type=non_negative, default=0.0, metavar="SECONDS",
-                        help="a worker without a job this long is stopped, freeing its memory (default 0: never); "
+    parser.add_argument("--worker-idle-timeout", type=non_negative, default=900.0, metavar="SECONDS",
+                        help="a worker without a job this long is stopped, freeing its memory (default 900; 0: never); "
                              "checked at every --worker-health-interval")
     parser.add_argument("--worker-start-timeout", type=positive, default=120.0, metavar="SECONDS",
                         help="a worker not ready this long after its spawn is stopped (WORKER_START_TIMEOUT)")
@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> None:
                         metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
     parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
                         help="default memory limit of each worker, e.g. 512M (default: none)")
-    parser.add_argument("--max-workers", type=int, default=0, metavar="N",
-                        help="workers this hive runs at most (default 0: no limit)")
+    parser.add_argument("--max-workers", type=non_negative_int, default=16, metavar="N",
+                        help="workers this hive runs at most (default 16; 0: no limit)")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                         help="where workers run; gpu: each is placed on the GPU with the most free memory, "
                              "and refused when the model does not fit there")

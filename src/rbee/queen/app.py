@@ -58,6 +58,8 @@ class QueenConfig:
     hive_shutdown_timeout_s: float = 30.0  # how long each hive may take to stop its workers and go
     cascade_shutdown: bool = True  # False: queen stops alone, its hives keep running (a restart)
     default_job_timeout_s: float = 600.0  # the deadline of a job without timeout_s (0: none)
+    max_jobs_per_principal: int = 32  # unfinished jobs of one client principal (admin, cluster excepted; 0: any)
+    max_ui_subscribers: int = 100  # readers of the UI stream at once (0: any)
 
 
 class NarrationBatch(BaseModel):
@@ -233,8 +235,13 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
                 (silent := registry.unavailable_with_model(op.model, op.hive_id)):
             raise RbeeError("HIVE_UNAVAILABLE", f"the hives with model {op.model} are unavailable (silent for "
                             f"over {config.stale_after_s:g} s): {', '.join(silent)}", 503)
+        principal = caller(request)
+        if config.max_jobs_per_principal and principal.scope not in ("admin", CLUSTER) and \
+                jobs.unfinished_of(principal.name) >= config.max_jobs_per_principal:
+            raise RbeeError("QUOTA_EXCEEDED", f"{principal.name} has {config.max_jobs_per_principal} unfinished "
+                            "jobs, the most one client may have: wait for one to end", 429, {"Retry-After": "1"})
         job = jobs.create(op, x_correlation_id, config.default_job_timeout_s, int(x_request_deadline or 0),
-                          owner=caller(request).name)
+                          owner=principal.name)
         response.headers["X-Correlation-ID"] = job.correlation_id
         log.info("job %s accepted model=%s correlation_id=%s", job.job_id, op.model, job.correlation_id)
         job.task = asyncio.get_running_loop().create_task(started["scheduler"].run(job))
@@ -298,6 +305,9 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
     @app.get("/v1/heartbeats/stream", response_class=EventStreamResponse, responses=SSE_RESPONSES)
     async def heartbeat_stream(request: Request) -> StreamingResponse:
         """The UI's live view: one ``hive`` event per known hive, then every heartbeat as it arrives."""
+        if config.max_ui_subscribers and ui.count() >= config.max_ui_subscribers:
+            raise RbeeError("TOO_MANY_SUBSCRIBERS", f"the UI stream has its {config.max_ui_subscribers} readers",
+                            503, {"Retry-After": "5"})
         client = request.client
         name = f"{client.host}:{client.port}" if client else "unknown"
         snapshot = [("hive", hive) for hive in registry.hives()]

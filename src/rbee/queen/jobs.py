@@ -103,6 +103,10 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
+    def unfinished_of(self, owner: str) -> int:
+        """How many of *owner*'s jobs have not ended."""
+        return sum(1 for j in self._jobs.values() if j.owner == owner and j.events.terminal is None)
+
     def active(self) -> list[Job]:
         return [j for j in self._jobs.values() if j.events.terminal is None]
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from rbee.common import config
-from rbee.common.cli import ArgumentParser, die, non_negative, positive, setup_logging
+from rbee.common.cli import ArgumentParser, die, non_negative, non_negative_int, positive, setup_logging
 from rbee.common.security import add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
 from rbee.queen.app import ROUTES, QueenConfig, create_app
@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> None:
                              "if it was the last, its job cancelled")
     parser.add_argument("--default-job-timeout", type=non_negative, default=600.0, metavar="SECONDS",
                         help="the deadline of a job that gives no timeout_s (default 600; 0: none)")
+    parser.add_argument("--max-jobs-per-principal", type=non_negative_int, default=32, metavar="N",
+                        help="jobs one client principal may have unfinished at once; more get 429 "
+                             "QUOTA_EXCEEDED (admin and the cluster excepted; 0: no limit)")
+    parser.add_argument("--max-ui-subscribers", type=non_negative_int, default=100, metavar="N",
+                        help="readers of /v1/heartbeats/stream at once; more get 503 TOO_MANY_SUBSCRIBERS "
+                             "(0: no limit)")
     add_security_arguments(parser)
     args = config.parse_args(parser, PROG, argv)
     setup_logging(PROG, args.log_level)
@@ -47,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
                          port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
                          ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout,
                          shutdown_grace_s=args.shutdown_grace, cascade_shutdown=args.cascade_shutdown,
-                         default_job_timeout_s=args.default_job_timeout)
+                         default_job_timeout_s=args.default_job_timeout,
+                         max_jobs_per_principal=args.max_jobs_per_principal,
+                         max_ui_subscribers=args.max_ui_subscribers)
     app = create_app(queen_config, security)
     registry = app.state.registry
     reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
@@ -56,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
         "stall_timeout": lambda v: setattr(queen_config, "stall_timeout_s", v),
         "shutdown_grace": lambda v: setattr(queen_config, "shutdown_grace_s", v),
         "default_job_timeout": lambda v: setattr(queen_config, "default_job_timeout_s", v),
+        "max_jobs_per_principal": lambda v: setattr(queen_config, "max_jobs_per_principal", v),
+        "max_ui_subscribers": lambda v: setattr(queen_config, "max_ui_subscribers", v),
     })
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
           reload=config.on_sighup(security.reload, reloader.reload))
