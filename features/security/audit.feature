@@ -31,3 +31,27 @@ Feature: Security events are recorded in a hash-chained audit trail
       | change the principal of                   | 2      |
       | remove                                    | 2      |
       | insert a well-formed forged record before | 3      |
+      | repeat a key of                           | 2      |
+      | escape a letter of                        | 2      |
+
+  @p0
+  @contract.sec.audit-anchor
+  Scenario Outline: What the chain cannot show, the anchor does: <change>
+    When I copy queen's audit trail with its anchor and <change>
+    Then rbee-keeper audit verify exits with 1 saying "<found>"
+
+    Examples:
+      | change                                          | found                        |
+      | cut its last record                             | its tail is cut              |
+      | cut its last half                               | its tail is cut              |
+      | empty it                                        | the file is empty            |
+      | append a forged record with its hash recomputed | records were added after     |
+      | edit record 2 and re-chain the rest             | not the one its anchor names |
+
+  @p1
+  @contract.sec.audit-anchor
+  Scenario: A queen that starts on a trail cut behind its anchor records the break
+    When queen is stopped
+    And the last record of queen's audit trail is cut away
+    And queen is started again
+    Then queen's audit trail records the break, and rbee-keeper audit verify of it and its anchor says "did not match its anchor"

@@ -23,6 +23,7 @@ from rbee_bdd.security import (
     request_body,
     secret_part,
     tamper,
+    tamper_trail,
     unsafe_content,
     value_of,
 )
@@ -269,18 +270,53 @@ def verify_audit(context: StepContext, path):
                           text=True, timeout=scaled(30), check=False)
 
 
-def copy_audit(context: StepContext, node):
+def copy_audit(context: StepContext, node, with_anchor=False):
+    """A copy of the node's trail in the scenario's log folder (and of its anchor beside it, as
+    ``<copy>.anchor``, where verify looks for it)."""
     path = context.log_dir / f"{node}-audit-copy.jsonl"
     path.write_bytes(context.stack.audit_bytes(node))
+    anchor = path.with_name(path.name + ".anchor")
+    anchor.unlink(missing_ok=True)
+    if with_anchor:
+        anchor.write_bytes(context.stack.audit_anchor_bytes(node))
     return path
 
 
 @then('rbee-keeper audit verify passes on the audit trails of queen and hive "{hive}"')
 def step_verify_passes(context: StepContext, hive):
     for node in ("queen", hive):
-        done = verify_audit(context, copy_audit(context, node))
+        done = verify_audit(context, copy_audit(context, node, with_anchor=True))
         assert_that((done.returncode, done.stdout), equal_to((0, done.stdout)), f"verify of {node}: {done.stderr}")
-        assert_that(done.stdout, contains_string("chain intact"), f"verify of {node}")
+        assert_that(done.stdout, contains_string("chain intact, matches its anchor"), f"verify of {node}")
+
+
+@when("I copy queen's audit trail with its anchor and {change}")
+def step_tamper_trail(context: StepContext, change):
+    path = copy_audit(context, "queen", with_anchor=True)
+    path.write_bytes(tamper_trail(path.read_bytes(), change))
+    context.world.audit_copy = path
+
+
+@then('rbee-keeper audit verify exits with {code:d} saying "{found}"')
+def step_verify_says(context: StepContext, code, found):
+    done = verify_audit(context, noted(context.world.audit_copy, "audit_copy"))
+    assert_that(done.returncode, equal_to(code), f"verify's exit code; it said {done.stdout} {done.stderr}")
+    assert_that(done.stdout, contains_string(found), "what verify said")
+
+
+@when("the last record of {node:Node}'s audit trail is cut away")
+def step_cut_real_trail(context: StepContext, node):
+    trail = context.stack.audit_bytes(node).decode().splitlines(keepends=True)
+    assert_that(len(trail), greater_than(1), f"records in {node}'s audit trail")
+    context.stack.rewrite_audit(node, "".join(trail[:-1]).encode())
+
+
+@then('{node:Node}\'s audit trail records the break, and rbee-keeper audit verify of it and its anchor says "{found}"')
+def step_break_recorded(context: StepContext, node, found):
+    actions = [r["action"] for r in context.stack.audit_records(node)]
+    assert_that(actions, has_item("audit.break"), f"actions in {node}'s audit trail")
+    context.world.audit_copy = copy_audit(context, node, with_anchor=True)
+    step_verify_says(context, 1, found)
 
 
 @when("I copy queen's audit trail and {change} record {number:d}")

@@ -145,6 +145,12 @@ def tamper(trail: bytes, change: str, number: int) -> bytes:
         lines[index] = json.dumps(record, sort_keys=True, separators=(",", ":"))
     elif change == "remove":
         del lines[index]
+    elif change == "repeat a key of":  # two "outcome"s: parsers disagree on which one counts
+        lines[index] = lines[index].replace('"outcome":', '"outcome":"ok","outcome":', 1)
+    elif change == "escape a letter of":  # the same record to a parser, other bytes on disk
+        escaped = lines[index].replace('"actor":"q', '"actor":"\\u0071', 1)  # queen-rbee's q, as \u0071
+        assert escaped != lines[index], f"record {number} has no actor starting with q to escape"
+        lines[index] = escaped
     elif change == "insert a well-formed forged record before":
         forged = dict(record, action="job.cancel", principal="forger", prev=json.loads(lines[index - 1])["hash"])
         forged["hash"] = record_hash(forged)  # consistent itself: only the next record's link gives it away
@@ -152,3 +158,32 @@ def tamper(trail: bytes, change: str, number: int) -> bytes:
     else:
         raise KeyError(f"no tampering called {change!r}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def rechained(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """*records* with every link and hash made consistent again, as an intruder who knows the format would."""
+    prev = "0" * 64
+    for record in records:
+        record["prev"] = prev
+        record["hash"] = prev = record_hash(record)
+    return records
+
+
+def tamper_trail(trail: bytes, change: str) -> bytes:
+    """*trail* changed as a whole by an intruder who rewrites hashes: what only the anchor can show."""
+    records = [json.loads(line) for line in trail.decode().splitlines() if line.strip()]
+    assert len(records) >= 3, f"tampering needs 3 records or more, the trail has {len(records)}"
+    if change == "cut its last record":
+        records = records[:-1]
+    elif change == "cut its last half":
+        records = records[: len(records) // 2]
+    elif change == "empty it":
+        records = []
+    elif change == "append a forged record with its hash recomputed":
+        records = rechained([*records, dict(records[-1], action="job.cancel", principal="forger")])
+    elif change == "edit record 2 and re-chain the rest":
+        records[1]["principal"] = "someone-else"
+        records = rechained(records)
+    else:
+        raise KeyError(f"no tampering of a whole trail called {change!r}")
+    return "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in records).encode()

@@ -348,6 +348,15 @@ class Stack:
         assert self.target is not None
         return self.node(node).read_file(self.target.audit_path(node))
 
+    def audit_anchor_bytes(self, node: str) -> bytes:
+        assert self.target is not None
+        return self.node(node).read_file(self.target.audit_path(node) + ".anchor")
+
+    def rewrite_audit(self, node: str, data: bytes) -> None:
+        """Replace the node's audit trail with *data*, as an intruder on its machine would."""
+        assert self.target is not None
+        self.node(node).write_file(self.target.audit_path(node), data, mode=0o600)
+
     def places_secrets_could_leak(self, audit: bool) -> dict[str, str]:
         """Every daemon's log, command lines, the workers' environments and (with *audit*) audit trails."""
         places: dict[str, str] = {}

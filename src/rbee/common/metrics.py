@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator, Sequence
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rbee.common.audit import CURRENT as AUDIT
 from rbee.common.connections import COUNTS
 
 # seconds, from a fast local call to a cold start on a loaded machine
@@ -36,6 +37,17 @@ class Counts(Collector):
         family = CounterMetricFamily(self.name, self.help_text, labels=[self.label])
         for value, count in sorted(counts.items()):
             family.add_metric([value], count)
+        yield family
+
+
+class AuditAnchor(Collector):
+    """``rbee_audit_anchor{last_hash}``: the records in the daemon's audit trail, labelled with the last
+    one's hash (one series, replaced as the trail grows): a copy of the anchor off the machine."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("rbee_audit_anchor", "records in the audit trail, by the last one's hash",
+                                   labels=["last_hash"])
+        family.add_metric([AUDIT.last_hash], float(AUDIT.records))
         yield family
 
 
@@ -64,6 +76,7 @@ def install_metrics(app: FastAPI, gauges: dict[str, tuple[str, Callable[[], floa
     metrics = Metrics()
     for name, (help_text, read) in gauges.items():
         Gauge(name, help_text, registry=metrics.registry).set_function(read)
+    metrics.registry.register(AuditAnchor())
     Gauge("rbee_connections_open", "client connections served now", registry=metrics.registry).set_function(
         lambda: COUNTS.open)
     for name, help_text, read in [

@@ -42,6 +42,9 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
                        help="clock skew allowed on exp and nbf")
     group.add_argument("--audit-log", type=Path, metavar="FILE",
                        help="append security events here as hash-chained JSON lines")
+    group.add_argument("--audit-syslog", type=syslog_address, metavar="HOST:PORT",
+                       help="also send each audit record there, as one syslog message over UDP (a copy off "
+                            "the machine: the only defence against someone who can rewrite the trail and its anchor)")
     group.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="larger request bodies are refused with 413")
     group.add_argument("--auth-failure-limit", type=non_negative_int, default=DEFAULT_LIMIT, metavar="N",
@@ -94,6 +97,15 @@ class ClusterAuth(httpx.Auth):
         yield request
 
 
+def syslog_address(text: str) -> tuple[str, int]:
+    """argparse type of ``--audit-syslog``: ``HOST:PORT`` (``[v6]:PORT`` for an IPv6 address)."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text[:80]!r}: give HOST:PORT")
+    return host, int(port)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -120,7 +132,7 @@ def security_from_args(prog: str, args: argparse.Namespace) -> Security:
     if args.max_body_bytes < 1024:
         die(prog, "--max-body-bytes must be at least 1024", code=2)
     try:
-        audit = AuditLog(args.audit_log, prog)
+        audit = AuditLog(args.audit_log, prog, sink=args.audit_syslog)
     except OSError as exc:
         die(prog, f"cannot open the audit log {args.audit_log}: {exc.strerror}", code=2)
     limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout)

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, connect_sse
 
-from rbee.common.audit import verify
+from rbee.common.audit import anchor_path, verify
 from rbee.common.cli import ArgumentParser, positive
 from rbee.common.secrets import SecretError, secret_from
 from rbee.keeper import operator
@@ -144,16 +144,21 @@ def infer(args: Any) -> int:
 
 
 def audit_verify(args: Any) -> int:
+    anchor = args.anchor or (anchor_path(args.file) if anchor_path(args.file).exists() else None)
     try:
-        verdict = verify(args.file)
+        verdict = verify(args.file, anchor)
     except OSError as exc:
         _err(f"{PROG}: error: cannot read {args.file}: {exc.strerror}")
         return 2
-    if verdict.intact:
-        print(f"{args.file}: {verdict.records} record(s), chain intact")
-        return 0
-    print(f"{args.file}: broken at record {verdict.broken_at}: {verdict.why}")
-    return 1
+    if verdict.broken_at:
+        print(f"{args.file}: broken at record {verdict.broken_at}: {verdict.why}")
+        return 1
+    if not verdict.intact:
+        print(f"{args.file}: {verdict.records} record(s), chain intact, but {verdict.anchor}")
+        return 1
+    found = verdict.anchor or "no anchor: a cut tail or a replaced file cannot be seen"
+    print(f"{args.file}: {verdict.records} record(s), chain intact, {found}")
+    return 0
 
 
 def build_parser() -> ArgumentParser:
@@ -189,6 +194,8 @@ def build_parser() -> ArgumentParser:
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     check = audit_commands.add_parser("verify", help="verify the hash chain; name the first broken record")
     check.add_argument("file", type=Path)
+    check.add_argument("--anchor", type=Path, metavar="FILE",
+                       help="the trail's anchor (default FILE.anchor, when there is one)")
     check.set_defaults(run=audit_verify)
     return parser
 
