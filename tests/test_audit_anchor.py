@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rbee.common.audit import BREAK, AuditLog, anchor_path, canonical, digest, verify
+from rbee.common.audit import BREAK, AuditLog, anchor_path, canonical, verify
+from rbee_bdd.security import rechained
 
 
 def trail(tmp_path: Path, records: int = 4) -> Path:
@@ -24,15 +25,6 @@ def lines(path: Path) -> list[dict[str, object]]:
 
 def write(path: Path, records: list[dict[str, object]]) -> None:
     path.write_text("".join(canonical(r) + "\n" for r in records))
-
-
-def rechain(records: list[dict[str, object]]) -> list[dict[str, object]]:
-    """*records* with every link and hash made consistent again, as an intruder with the format would."""
-    prev = "0" * 64
-    for record in records:
-        record["prev"] = prev
-        record["hash"] = prev = digest(record)
-    return records
 
 
 def test_an_untouched_trail_matches_its_anchor(tmp_path: Path) -> None:
@@ -59,12 +51,12 @@ def test_what_the_chain_cannot_see_the_anchor_does(tmp_path: Path, tamper: str, 
     elif tamper == "empty the file":
         path.write_text("")
     elif tamper == "append a forged record with its hash recomputed":
-        write(path, rechain([*records, dict(records[-1], action="job.cancel", principal="forger")]))
+        write(path, rechained([*records, dict(records[-1], action="job.cancel", principal="forger")]))
     elif tamper == "edit a middle record and re-chain the rest":
         records[1]["principal"] = "someone-else"
-        write(path, rechain(records))
+        write(path, rechained(records))
     else:
-        write(path, rechain(records[:1] + records[2:]))
+        write(path, rechained(records[:1] + records[2:]))
     assert verify(path).intact  # the chain alone holds: only the anchor tells
     verdict = verify(path, anchor_path(path))
     assert not verdict.intact and found in verdict.anchor, verdict
