@@ -91,3 +91,39 @@ def test_hive_refuses_a_credential_or_a_non_name_in_worker_env(tmp_path, value, 
     assert done.returncode == 2
     assert done.stderr.startswith("rbee-hive: error:") and "--worker-env" in done.stderr and named in done.stderr
     assert done.stderr.strip().count("\n") == 0, done.stderr
+
+
+def test_a_blank_cluster_token_in_the_environment_is_refused_not_taken_as_none():
+    done = subprocess.run([str(BIN / "queen-rbee")], capture_output=True, text=True, timeout=60, check=False,
+                          env={"PATH": str(BIN), "RBEE_CLUSTER_TOKEN": "   "})
+    assert done.returncode == 2
+    assert done.stderr.strip() == "queen-rbee: error: $RBEE_CLUSTER_TOKEN is set but empty", done.stderr
+
+
+def test_credentials_come_from_the_credentials_directory_when_no_flag_names_them(tmp_path):
+    import time
+    import urllib.error
+    import urllib.request
+
+    folder = tmp_path / "credentials"
+    folder.mkdir(mode=0o700)
+    token = "c" * 32
+    (folder / "rbee-cluster-token").write_text(token + "\n")
+    (folder / "rbee-cluster-token").chmod(0o400)  # as systemd's LoadCredential= leaves it
+    port_file = tmp_path / "port"
+    queen = subprocess.Popen([str(BIN / "queen-rbee"), "--port", "0", "--port-file", str(port_file)],
+                             env={"PATH": str(BIN), "CREDENTIALS_DIRECTORY": str(folder)},
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_file.exists() and time.monotonic() < deadline and queen.poll() is None:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{int(port_file.read_text())}/v1/hives"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code == 401
+        asked = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        assert urllib.request.urlopen(asked, timeout=10).status == 200
+    finally:
+        queen.terminate()
+        queen.wait(30)

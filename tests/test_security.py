@@ -244,3 +244,22 @@ def test_the_audit_trail_clips_long_targets_at_the_bound(tmp_path: Path) -> None
     assert targets[1] == "t" * 256 + "…(+1 characters)"
     assert targets[2] == "t" * 256 + "…(+14744 characters)"
     assert verify(tmp_path / "audit.jsonl").intact
+
+
+@pytest.mark.parametrize("flag", ["token_file", "cluster_token_file", "jwt_hs256_key_file"])
+@pytest.mark.parametrize("content, found", [(None, "No such file"), ("", "is empty"), ("  \n\t\n", "is empty"),
+                                            ("unreadable", "Permission denied")])
+def test_every_credential_file_fails_closed(tmp_path: Path, flag: str, content: str | None, found: str) -> None:
+    path = tmp_path / "credential"
+    if content == "unreadable":
+        write(path, "x" * 40, 0o000)
+        if os.access(path, os.R_OK):  # root reads any file: make it a folder, which no one reads as text
+            path.unlink()
+            path.mkdir(mode=0o700)
+            found = "Is a directory"
+    elif content is not None:
+        write(path, content)
+    extra = {"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE} if flag.startswith("jwt") else {}
+    with pytest.raises(SecretError, match=found) as refused:
+        Authenticator(AuthSettings(**{flag: path}, **extra))  # type: ignore[arg-type]
+    assert str(path) in str(refused.value)

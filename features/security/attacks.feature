@@ -161,3 +161,10 @@ Feature: Attacks that once got through stay fixed
     When the job's own reader leaves
     Then queen reports the job "cancelled" within 5 seconds
     And queen's audit trail records "job.cancel" by "bdd-submit"
+
+  @p1
+  @contract.sec.tokens @contract.sec.jwt
+  Scenario: 300 requests at once with credentials of every kind each get their own answer
+    Given a stack with 1 hive whose queen is started with "--auth-failure-limit 0"
+    When 300 clients at once ask queen for its registry, with credentials of every kind in turn
+    Then each got the answer its own credential calls for

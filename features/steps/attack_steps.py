@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from behave import given, then, when
 from hamcrest import (
@@ -214,3 +215,33 @@ def step_job_state_within(context: StepContext, state, seconds):
     job = context.world.jobs.last
     eventually(lambda: context.stack.queen().job(job.job_id)["state"] == state, seconds,
                f"queen to report {job.job_id} {state}")
+
+
+# --- credentials under concurrency ---------------------------------------------------
+
+MIXED = {"the read token": (200, ""), "an unknown token": (401, "invalid"), "no token": (401, "missing"),
+         "an HS256 JWT with scope read": (200, ""), "an expired JWT": (401, "expired")}
+
+
+@when("{count:d} clients at once ask queen for its registry, with credentials of every kind in turn")
+def step_mixed_credentials(context: StepContext, count):
+    credentials = noted(context.stack.credentials, "credentials")
+    asked = [(words, authorization(words, credentials)) for words in list(MIXED) * (count // len(MIXED) + 1)][:count]
+    url = f"{context.stack.queen().url}/v1/hives"
+
+    def ask(sent: str) -> tuple[int, str]:
+        answer = request("GET", url, headers={"Authorization": sent}, timeout=60.0)
+        return answer.status_code, answer.json().get("error", {}).get("reason", "") if answer.status_code >= 400 \
+            else ""
+
+    with ThreadPoolExecutor(50) as pool:
+        got = list(pool.map(ask, [sent for _, sent in asked]))
+    context.world.mixed_answers = [(words, answer) for (words, _), answer in zip(asked, got, strict=True)]
+
+
+@then("each got the answer its own credential calls for")
+def step_mixed_right(context: StepContext):
+    answers = context.world.mixed_answers
+    assert_that(len(answers), greater_than(0), "answers")
+    wrong = [(words, got) for words, got in answers if got != MIXED[words]]
+    assert_that(wrong, empty(), f"answers that were not the one their credential calls for, of {len(answers)}")

@@ -126,6 +126,7 @@ class World:
     held: list[HeldConnection] | None = None  # connections a client holds open, as an attacker would
     held_refused: int = 0  # how many of them the daemon refused at once
     tokens_seen: int = 0  # tokens the last job's own stream had when a step looked
+    mixed_answers: list[tuple[str, tuple[int, str]]] = field(default_factory=list)  # (credential, (status, reason))
     audit_copy: Path | None = None  # a copy of an audit trail, to tamper with
     # a stack that would not start
     start_error: NodeStartError | None = None

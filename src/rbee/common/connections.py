@@ -43,14 +43,16 @@ def raise_file_limit(limits: ConnectionLimits) -> ConnectionLimits:
     """Raise the soft file limit to the hard one (no privilege needed) and log both; a connection cap
     the hard limit cannot hold is lowered to what it can, with a warning."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    was = soft
     if hard != resource.RLIM_INFINITY and soft < hard:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         except (ValueError, OSError) as exc:
             log.warning("file limit: could not raise the soft limit %d to the hard limit %d: %s", soft, hard, exc)
         else:
-            log.info("file limit: soft %d raised to the hard limit %d", soft, hard)
             soft = hard
+    log.info("file limit: soft %d (was %d), hard %d; at most %d connections", soft, was, hard,
+             limits.max_connections)
     room = soft - SPARE_DESCRIPTORS if soft != resource.RLIM_INFINITY else limits.max_connections
     if limits.max_connections > room:
         log.warning("--max-connections %d is more than the file limit %d allows: %d", limits.max_connections,

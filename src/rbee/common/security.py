@@ -22,7 +22,7 @@ from rbee.common.connections import (
     ConnectionLimits,
 )
 from rbee.common.guard import DEFAULT_MAX_BODY, Guard, Route
-from rbee.common.secrets import SecretError
+from rbee.common.secrets import WELL_KNOWN, SecretError, from_credentials_directory
 from rbee.common.throttle import DEFAULT_LIMIT, DEFAULT_WINDOW_S, AuthFailureThrottle
 
 
@@ -116,7 +116,11 @@ def is_loopback(host: str) -> bool:
 
 
 def security_from_args(prog: str, args: argparse.Namespace) -> Security:
-    """Load the credentials the flags name; exit 2 with one line on a bad file or an unsafe bind."""
+    """Load the credentials the flags name (or $CREDENTIALS_DIRECTORY holds); exit 2 with one line on a bad
+    file or an unsafe bind."""
+    for dest in WELL_KNOWN:
+        if getattr(args, dest) is None:
+            setattr(args, dest, from_credentials_directory(dest))
     settings = AuthSettings(token_file=args.token_file, cluster_token_file=args.cluster_token_file,
                             jwt_hs256_key_file=args.jwt_hs256_key_file,
                             jwt_rs256_public_key_file=args.jwt_rs256_public_key_file,
