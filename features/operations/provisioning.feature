@@ -73,16 +73,13 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
 
   @p1
   @contract.hive.model-hubs
-  Scenario Outline: Provisioning from <where> is refused before anything is fetched
+  Scenario: Provisioning from a URL outside the hive's hubs is refused before anything is fetched
     Given a stack with 1 hive
     And a model hub that serves "hubllama" (the bytes of tinyllama) at 1024 KiB/s
-    When a client asks hive "hive-1" to provision "hubllama" from <where>, a URL it may not fetch
-    Then the hive answers 403 with code "URL_NOT_ALLOWED"
-    And the hub was asked for nothing
-    And hive "hive-1" neither lists the model "hubllama" nor keeps any file of it
-
-    Examples:
+    Then hive "hive-1" refuses to provision "hubllama" from each of these URLs with 403 "URL_NOT_ALLOWED":
       | where                           |
       | queen's address                 |
       | the hub's host under https      |
       | the hub's host with a user name |
+    And the hub was asked for nothing
+    And hive "hive-1" neither lists the model "hubllama" nor keeps any file of it

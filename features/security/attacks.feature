@@ -57,19 +57,16 @@ Feature: Attacks that once got through stay fixed
 
   @p1
   @contract.sec.jwt-principal
-  Scenario Outline: <credential> is refused with 401 and reason malformed
+  Scenario: JWTs with an unusable subject or time claim are refused with 401 and reason malformed
     Given a stack with 1 hive
-    When a client asks queen for a job with <credential>
-    Then queen answers 401 with reason "malformed" and a Bearer challenge
+    Then queen refuses a job asked for with each of these credentials with 401, its reason and a Bearer challenge:
+      | credential                                | reason    |
+      | a JWT with an empty subject               | malformed |
+      | a JWT whose subject is 65 characters long | malformed |
+      | a JWT whose subject has a space           | malformed |
+      | a JWT whose exp is a numeric string       | malformed |
+      | a JWT whose iat is a numeric string       | malformed |
     And queen has taken no job
-
-    Examples:
-      | credential                                |
-      | a JWT with an empty subject               |
-      | a JWT whose subject is 65 characters long |
-      | a JWT whose subject has a space           |
-      | a JWT whose exp is a numeric string       |
-      | a JWT whose iat is a numeric string       |
 
   @p1 @cap.audit
   @contract.sec.jwt-principal
@@ -119,19 +116,16 @@ Feature: Attacks that once got through stay fixed
 
   @p1
   @contract.sec.heartbeat-identity
-  Scenario Outline: A heartbeat whose <field> is <value> is refused and changes nothing
+  Scenario: Heartbeats with a hive id or URL that is no identifier or plain address are refused and change nothing
     Given a stack with 1 hive
-    When a hive posts its heartbeat to queen with its <field> set to <value>
-    Then queen answers 422 with code "INVALID_REQUEST" naming the field "<named>"
+    Then queen refuses a heartbeat whose field is set to each of these values with 422 naming the field:
+      | field   | value                 |
+      | hive_id | "../../etc"           |
+      | hive_id | "a\nb"                |
+      | url     | "javascript:alert(1)" |
+      | url     | "http://h:1/path"     |
+      | url     | "http://u@h:1"        |
     And queen's registry lists only hive "hive-1"
-
-    Examples:
-      | field   | value                  | named   |
-      | hive_id | "../../etc"            | hive_id |
-      | hive_id | "a\nb"                 | hive_id |
-      | url     | "javascript:alert(1)"  | url     |
-      | url     | "http://h:1/path"      | url     |
-      | url     | "http://u@h:1"         | url     |
 
   @p2
   @contract.daemon.request-metrics
@@ -168,3 +162,22 @@ Feature: Attacks that once got through stay fixed
     Given a stack with 1 hive whose queen is started with "--auth-failure-limit 0"
     When 300 clients at once ask queen for its registry, with credentials of every kind in turn
     Then each got the answer its own credential calls for
+
+  @p1
+  @contract.sec.jwt @contract.err.unauthenticated
+  Scenario: Attacks on authentication that held stay held
+    Given a stack with 1 hive
+    Then queen refuses a job asked for with each of these credentials with 401, its reason and a Bearer challenge:
+      | credential                                                             | reason        |
+      | an unsigned JWT (alg none)                                             | bad_signature |
+      | an HS256 JWT signed with queen's RS256 public key                      | bad_signature |
+      | a JWT whose jku names a key set of the attacker's, signed with its key | bad_signature |
+      | a token of 8 KiB                                                       | invalid       |
+    And queen has taken no job
+
+  @p1 @cap.auth
+  @contract.err.unauthenticated
+  Scenario: A request without a credential is refused before its body is read
+    Given a stack with 1 hive
+    When a client opens 1 connection to queen and sends a request without a credential whose body never comes
+    Then queen answers 401 with code "UNAUTHENTICATED" between 0 and 1 seconds after the request began

@@ -16,6 +16,7 @@ from hamcrest import (
     starts_with,
 )
 
+from rbee_bdd.clients import infer_body
 from rbee_bdd.credentials import HARNESS_WORKER_ENV, new_token
 from rbee_bdd.http import request
 from rbee_bdd.load import synthetic_heartbeat
@@ -25,6 +26,7 @@ from rbee_bdd.security import (
     FORGED_LOG_TEXT,
     authorization,
     places_holding,
+    secret_part,
     unpassed_variables,
     unsafe_content,
     value_of,
@@ -101,12 +103,6 @@ def step_no_paths(context: StepContext):
     }
     assert_that([place for place, text in seen.items() if "a filesystem path" in unsafe_content(text)], empty(),
                 f"what clients see of the job that names a path: {seen}")
-
-
-@when("a hive posts its heartbeat to queen with its {field} set to {value}")
-def step_bad_heartbeat(context: StepContext, field, value):
-    body = synthetic_heartbeat("hive-bdd-probe", 1, 0) | {field: value_of(value)}
-    probe(context, "POST", f"{context.stack.queen().url}/v1/hive-heartbeat", "the cluster token", json=body)
 
 
 @when("a client sends queen {count:d} requests with made-up HTTP methods")
@@ -245,3 +241,34 @@ def step_mixed_right(context: StepContext):
     assert_that(len(answers), greater_than(0), "answers")
     wrong = [(words, got) for words, got in answers if got != MIXED[words]]
     assert_that(wrong, empty(), f"answers that were not the one their credential calls for, of {len(answers)}")
+
+
+# --- many credentials or values against one stack ------------------------------------
+
+@then("queen refuses a job asked for with each of these credentials with 401, its reason and a Bearer challenge:")
+def step_each_refused(context: StepContext):
+    credentials = noted(context.stack.credentials, "credentials")
+    url = f"{context.stack.queen().url}/v1/jobs"
+    seen = []
+    for row in noted(context.table, "table"):
+        answer = probe(context, "POST", url, row["credential"], json=infer_body("tinyllama", max_tokens=8))
+        reason = answer.json().get("error", {}).get("reason") if answer.status_code >= 400 else None
+        echoed = secret_part(authorization(row["credential"], credentials)) in answer.text
+        challenged = answer.headers.get("WWW-Authenticate", "").startswith("Bearer")
+        seen.append((row["credential"], answer.status_code, reason, challenged, echoed))
+    wanted = [(row["credential"], 401, row["reason"], True, False) for row in noted(context.table, "table")]
+    assert_that(seen, equal_to(wanted), "(credential, status, reason, Bearer challenge, credential echoed)")
+
+
+@then("queen refuses a heartbeat whose field is set to each of these values with 422 naming the field:")
+def step_each_heartbeat_refused(context: StepContext):
+    seen = []
+    for row in noted(context.table, "table"):
+        body = synthetic_heartbeat("hive-bdd-probe", 1, 0) | {row["field"]: value_of(row["value"])}
+        answer = probe(context, "POST", f"{context.stack.queen().url}/v1/hive-heartbeat", "the cluster token",
+                       json=body)
+        error = answer.json().get("error", {})
+        seen.append((row["field"], row["value"], answer.status_code, error.get("code"), error.get("field")))
+    rows = noted(context.table, "table")
+    wanted = [(row["field"], row["value"], 422, "INVALID_REQUEST", row["field"]) for row in rows]
+    assert_that(seen, equal_to(wanted), "(field, value, status, code, field named)")

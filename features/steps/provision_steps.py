@@ -238,8 +238,8 @@ def step_no_digest(context: StepContext):
     assert_that(served in answer.text, equal_to(False), f"the digest of the served bytes in {answer.text[:300]}")
 
 
-@when('a client asks hive "{hive}" to provision "{name}" from {where}, a URL it may not fetch')
-def step_provision_refused_url(context: StepContext, hive, name, where):
+@then('hive "{hive}" refuses to provision "{name}" from each of these URLs with {status:d} "{code}":')
+def step_provision_refused_urls(context: StepContext, hive, name, status, code):
     hub = noted(context.world.hub, "hub")
     on_hub = urlsplit(hub.url(context.world.hub_path))
     urls = {
@@ -247,7 +247,11 @@ def step_provision_refused_url(context: StepContext, hive, name, where):
         "the hub's host under https": on_hub._replace(scheme="https").geturl(),
         "the hub's host with a user name": on_hub._replace(netloc=f"bdd@{on_hub.netloc}").geturl(),
     }
-    context.world.provisioned = [context.stack.hive(hive).provision(name, urls[where], "0" * 64)]
+    seen = []
+    for row in noted(context.table, "table"):
+        answer = context.stack.hive(hive).provision(name, urls[row["where"]], "0" * 64)
+        seen.append((row["where"], answer.status_code, answer.json().get("error", {}).get("code")))
+    assert_that(seen, equal_to([(where, status, code) for where, _, _ in seen]), "(URL, status, code)")
 
 
 @then("the hub was asked for nothing")

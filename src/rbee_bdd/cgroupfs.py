@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -47,6 +48,17 @@ def worker_cgroups(pid: int, slice_name: str) -> list[Path]:
         base = (ROOT / name if name else ROOT) / path.lstrip("/") / slice_name
         found += [p for p in base.glob("*/*") if p.is_dir()]
     return sorted(found)
+
+
+def slice_pids(directory: Path) -> set[int]:
+    """Every pid in the cgroups at and below *directory*. The hive removes its workers' cgroups as they
+    end, so a cgroup that goes while it is read is skipped, not an error (os.walk skips what vanished)."""
+    pids: set[int] = set()
+    for folder, _, files in os.walk(directory):
+        if "cgroup.procs" in files:
+            with contextlib.suppress(OSError):
+                pids |= {int(line) for line in (Path(folder) / "cgroup.procs").read_text().split()}
+    return pids
 
 
 def remove_tree(path: Path) -> None:

@@ -80,10 +80,8 @@ class ScenarioCredentials:
 
     def files(self) -> dict[str, bytes]:
         """Every credential file, by name."""
-        public = rsa_key().public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
         return {TOKEN_FILE: self.token_file(), CLUSTER_TOKEN_FILE: self.cluster_token.encode() + b"\n",
-                HS256_KEY_FILE: self.hs256_key.encode() + b"\n", RS256_PUBLIC_FILE: public}
+                HS256_KEY_FILE: self.hs256_key.encode() + b"\n", RS256_PUBLIC_FILE: rs256_public_pem()}
 
     def jwt(self, scope: str, algorithm: str = "HS256", expires_in: float = 300, not_before_in: float = 0,
             audience: str = AUDIENCE, issuer: str = ISSUER, subject: str = "bdd-jwt-user",
@@ -104,17 +102,29 @@ class ScenarioCredentials:
         return jwt.encode(claims, key, algorithm=algorithm)
 
 
-def jwt_with_header(credentials: ScenarioCredentials, header: dict[str, Any], scope: str = "submit") -> str:
-    """A JWT with valid claims and a valid HS256 signature whose header carries *header* too: what an
-    attacker who holds a valid token can send (PyJWT's own encoder refuses some such headers)."""
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
+
+def jwt_with_header(credentials: ScenarioCredentials, header: dict[str, Any], scope: str = "submit",
+                    key: bytes | None = None) -> str:
+    """A JWT with valid claims whose header carries *header* too, signed with HMAC-SHA256 under *key*
+    (default: the scenario's HS256 key, so the signature is valid; with ``alg: none``, unsigned): what
+    an attacker can send that PyJWT's own encoder would refuse to make."""
     now = int(time.time())
     claims = {"sub": "bdd-jwt-user", "scope": scope, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 300}
-    signed = f"{part({'alg': 'HS256', 'typ': 'JWT', **header})}.{part(claims)}"
-    signature = hmac.new(credentials.hs256_key.encode(), signed.encode(), hashlib.sha256).digest()
-    return f"{signed}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    head = {"alg": "HS256", "typ": "JWT", **header}
+    signed = f"{_b64(json.dumps(head).encode())}.{_b64(json.dumps(claims).encode())}"
+    if head["alg"] == "none":
+        return f"{signed}."
+    signature = hmac.new(key if key is not None else credentials.hs256_key.encode(), signed.encode(), hashlib.sha256)
+    return f"{signed}.{_b64(signature.digest())}"
+
+
+def rs256_public_pem() -> bytes:
+    """The scenario's RS256 public key as queen's file holds it (what an algorithm-confusion attack signs with)."""
+    return rsa_key().public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def queen_flags(folder: str) -> list[str]:

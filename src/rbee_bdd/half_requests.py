@@ -21,6 +21,7 @@ class HeldConnection:
     opened: float
     answer: bytes = b""
     closed_after: float | None = None  # seconds from opened to the server's close (None: still open)
+    answered_after: float | None = None  # seconds from opened to the answer's first byte (None: none came)
 
     @property
     def status(self) -> int | None:
@@ -62,6 +63,8 @@ def watch(held: list[HeldConnection], timeout: float) -> None:
             except OSError:
                 data = b""
             if data:
+                if not conn.answer:
+                    conn.answered_after = time.monotonic() - conn.opened
                 conn.answer += data
                 continue
             conn.closed_after = time.monotonic() - conn.opened

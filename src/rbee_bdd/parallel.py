@@ -39,6 +39,7 @@ from behave.formatter.base import Formatter
 from rbee_bdd.identity import PART_ENV
 from rbee_bdd.merge import DURATIONS, PARTS, duration_key
 from rbee_bdd.report import FACTS, FAILED, ScenarioFact, read_facts, tally
+from rbee_bdd.tag_hints import hints
 
 SERIAL_TAG = "serial"
 OUTPUT_OPTIONS = {"-f", "--format", "-o", "--outfile", "--junit-directory"}  # take a value
@@ -206,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     behave = str(Path(sys.executable).parent / "behave")
     shard, shards = parse_shard(args.shard)
     durations = read_durations(args.reports)
+    mistyped = hints(behave_args)
+    for line in mistyped:
+        print(f"parallel: {line}", file=sys.stderr)
     selected = list_selected(behave, behave_args)
     if not selected:  # a mistyped tag must not read as a green run
         print("parallel: no scenario matches the selection (tags, names, paths); nothing ran", file=sys.stderr)

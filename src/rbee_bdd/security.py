@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from rbee_bdd.credentials import ScenarioCredentials, jwt_with_header, new_token
+from rbee_bdd.credentials import ScenarioCredentials, jwt_with_header, new_token, rs256_public_pem
 
 # Text an attacker put in a token's header; a log that holds it let the attacker write there.
 FORGED_LOG_TEXT = "bdd-forged-log-line"
@@ -30,6 +30,13 @@ BAD_CREDENTIALS: dict[str, Callable[[ScenarioCredentials], str]] = {
     "a JWT whose critical header forges a log line":
         lambda c: f"Bearer {jwt_with_header(c, {'crit': [f'x{chr(10)}ERROR {FORGED_LOG_TEXT}']})}",
     "a JWT whose key id is a number": lambda c: f"Bearer {jwt_with_header(c, {'kid': 123})}",
+    # attacks that held: kept so that they go on holding
+    "an unsigned JWT (alg none)": lambda c: f"Bearer {jwt_with_header(c, {'alg': 'none'})}",
+    "an HS256 JWT signed with queen's RS256 public key":
+        lambda c: f"Bearer {jwt_with_header(c, {}, key=rs256_public_pem())}",
+    "a JWT whose jku names a key set of the attacker's, signed with its key":
+        lambda c: f"Bearer {jwt_with_header(c, {'jku': 'http://127.0.0.1:9/jwks.json', 'kid': 'a'}, key=b'k' * 32)}",
+    "a token of 8 KiB": lambda c: f"Bearer {new_token() * 190}",
     "the submit token cut at its #": lambda c: f"Bearer {c.token('submit').partition('#')[0]}",
     "a JWT with an empty subject": lambda c: f"Bearer {c.jwt('submit', subject='')}",
     "a JWT whose subject is 65 characters long": lambda c: f"Bearer {c.jwt('submit', subject='s' * 65)}",

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from rbee_bdd import timeline
-from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree
+from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree, slice_pids
 from rbee_bdd.config import SuiteConfig
 from rbee_bdd.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
 from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
@@ -136,10 +136,9 @@ class LocalNode:
             root = psutil.Process(self.pid)
             found = {p.pid: p for p in [root, *root.children(recursive=True)]}
         for directory in own_slice_dirs(self.slice_name) if self.slice_name else []:
-            for procs in directory.rglob("cgroup.procs"):
-                for pid in {int(line) for line in procs.read_text().split()} - set(found):
-                    with contextlib.suppress(psutil.Error):
-                        found[pid] = psutil.Process(pid)
+            for pid in slice_pids(directory) - set(found):
+                with contextlib.suppress(psutil.Error):
+                    found[pid] = psutil.Process(pid)
         return list(found.values())
 
     def processes(self) -> list[ProcessRow]:
