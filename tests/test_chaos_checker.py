@@ -1,5 +1,7 @@
 """The chaos checker on small hand-made histories: a correct one passes, each kind of wrong one fails."""
 
+import pytest
+
 from rbee_bdd.chaos.checker import Bounds, check
 
 REF = {"t": 0.0, "type": "reference", "model": "m", "prompt": "p", "seed": 1, "max_tokens": 3, "text": "abc"}
@@ -107,3 +109,81 @@ def test_a_fault_not_confirmed_from_outside_fails() -> None:
     unconfirmed = {**confirmed, "t": 1.4, "confirmed": False, "detail": "SIGKILL to w (pid 9), now S"}
     assert invariants([REF, *job(1, "abc"), confirmed]) == []
     assert invariants([REF, *job(1, "abc"), unconfirmed]) == ["fault-confirmed"]
+
+
+def swapped(events: list[dict], a: int, b: int) -> list[dict]:
+    """*events* with the indexes of tokens *a* and *b* swapped (the texts stay where they arrived)."""
+    tokens = [e for e in events if e["type"] == "token"]
+    tokens[a]["i"], tokens[b]["i"] = tokens[b]["i"], tokens[a]["i"]
+    return events
+
+
+def token_changed(events: list[dict], index: int, text: str) -> list[dict]:
+    for event in events:
+        if event["type"] == "token" and event["i"] == index:
+            event["text"] = text
+    return events
+
+
+def extra_token(events: list[dict], text: str) -> list[dict]:
+    last = [e for e in events if e["type"] == "token"][-1]
+    events.insert(events.index(last) + 1, {**last, "t": last["t"] + 0.001, "i": last["i"] + 1, "text": text})
+    return events
+
+
+ERROR = "[ERROR] WORKER_CRASHED: gone"
+# every way each invariant can break, one history each: a checker that gets lax fails one of these
+MUST_FAIL = {
+    "token-order: a repeat": ("token-order", lambda: [REF, *(lambda e: e[:4] + [dict(e[3])] + e[4:])(job(1, "abc"))]),
+    "token-order: a loss": ("token-order", lambda: [REF, *[e for e in job(1, "abc") if e.get("i") != 1]]),
+    "token-order: a swap": ("token-order", lambda: [REF, *swapped(job(1, "abc"), 0, 1)]),
+    "token-order: not from 0": ("token-order", lambda: [REF, *[dict(e, i=e["i"] + 1) if e["type"] == "token" else e
+                                                              for e in job(1, "abc")]]),
+    "done-is-reference: another first token": ("done-is-reference", lambda: [REF, *token_changed(job(1, "abc"), 0, "x")]),
+    "done-is-reference: another later token": ("done-is-reference", lambda: [REF, *token_changed(job(1, "abc"), 2, "x")]),
+    "done-is-reference: one token short": ("done-is-reference", lambda: [REF, *job(1, "ab")]),
+    "done-is-reference: one token more": ("done-is-reference", lambda: [REF, *extra_token(job(1, "abc"), "d")]),
+    "prefix-of-reference: another first token": ("prefix-of-reference", lambda: [REF, *job(1, "xb", ERROR)]),
+    "prefix-of-reference: another later token": ("prefix-of-reference", lambda: [REF, *job(1, "ax", ERROR)]),
+    "prefix-of-reference: longer than the reference": ("prefix-of-reference",
+                                                       lambda: [REF, *extra_token(job(1, "abc", ERROR), "d")]),
+    "one-end: none": ("one-end", lambda: [REF, *[e for e in job(1, "abc") if e["type"] != "end"]]),
+    "one-end: two alike": ("one-end", lambda: [REF, *job(1, "abc"), {"t": 1.6, "type": "end", "op": 1,
+                                                                      "marker": "[DONE]", "via": "stream"}]),
+    "one-end: two different": ("one-end", lambda: [REF, *job(1, "abc"), {"t": 1.6, "type": "end", "op": 1,
+                                                                          "marker": "[CANCELLED]", "via": "stream"}]),
+    "marker-on-stream: closed without one": ("marker-on-stream", lambda: [REF, *job(1, "abc", via="status")]),
+    "no-job-while-shutting-down: accepted after": (
+        "no-job-while-shutting-down", lambda: [REF, {"t": 1.05, "type": "fault", "name": "queen-shutdown"},
+                                               *job(1, "abc")]),
+    "registry-converged: a worker only queen lists": ("registry-converged", lambda: [final(registry_workers=["w1", "w9"])]),
+    "registry-converged: a worker queen lost": ("registry-converged", lambda: [final(process_workers=["w1", "w9"])]),
+    "registry-converged: another worker": ("registry-converged", lambda: [final(registry_workers=["w2"])]),
+    "released: a job still active": ("released", lambda: [final(jobs_active=1)]),
+    "released: a stream still open": ("released", lambda: [final(streams_open=1)]),
+    "released: a worker still reserved": ("released", lambda: [final(reservations=1)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MUST_FAIL))
+def test_every_way_an_invariant_can_break_is_caught(case: str) -> None:
+    invariant, history = MUST_FAIL[case]
+    assert invariant in invariants(history()), case
+
+
+def test_bounds_hold_at_their_edge_and_break_just_past_it() -> None:
+    bound = Bounds(end_grace_s=10, memory_growth_bytes=1000)
+    on_time, late = job(1, "abc"), job(2, "abc", start=1.0)
+    on_time[0]["timeout_s"] = late[0]["timeout_s"] = 5
+    on_time[-1]["t"] = 1.0 + 5 + 10  # exactly at the deadline plus the grace
+    late[-1]["t"] = 1.0 + 5 + 10.01
+    assert [v.invariant for v in check([REF, *on_time], bound)] == []
+    assert [v.invariant for v in check([REF, *late], bound)] == ["ended-in-time"]
+    at = final(memory_before={"queen": 0}, memory_after={"queen": 1000})
+    over = final(memory_before={"queen": 0}, memory_after={"queen": 1001})
+    assert [v.invariant for v in check([at], bound)] == []
+    assert [v.invariant for v in check([over], bound)] == ["memory-bounded"]
+    before = {"t": 0.95, "type": "fault", "name": "queen-shutdown"}  # just before the acceptance at 1.1: fails
+    after = {"t": 1.2, "type": "fault", "name": "queen-shutdown"}  # after it: the job was taken in time
+    assert invariants([REF, before, *job(1, "abc")]) == ["no-job-while-shutting-down"]
+    assert invariants([REF, after, *job(1, "abc")]) == []
