@@ -133,32 +133,41 @@ def extra_token(events: list[dict], text: str) -> list[dict]:
 
 ERROR = "[ERROR] WORKER_CRASHED: gone"
 # every way each invariant can break, one history each: a checker that gets lax fails one of these
+def repeated(events: list[dict], index: int) -> list[dict]:
+    position = next(n for n, e in enumerate(events) if e["type"] == "token" and e["i"] == index)
+    return [*events[:position + 1], dict(events[position]), *events[position + 1:]]
+
+
+def shifted(events: list[dict]) -> list[dict]:
+    return [dict(e, i=e["i"] + 1) if e["type"] == "token" else e for e in events]
+
+
+def second_end(events: list[dict], marker: str) -> list[dict]:
+    return [*events, {"t": 1.6, "type": "end", "op": 1, "marker": marker, "via": "stream"}]
+
+
+SHUTDOWN = {"t": 1.05, "type": "fault", "name": "queen-shutdown"}
 MUST_FAIL = {
-    "token-order: a repeat": ("token-order", lambda: [REF, *(lambda e: e[:4] + [dict(e[3])] + e[4:])(job(1, "abc"))]),
+    "token-order: a repeat": ("token-order", lambda: [REF, *repeated(job(1, "abc"), 1)]),
     "token-order: a loss": ("token-order", lambda: [REF, *[e for e in job(1, "abc") if e.get("i") != 1]]),
     "token-order: a swap": ("token-order", lambda: [REF, *swapped(job(1, "abc"), 0, 1)]),
-    "token-order: not from 0": ("token-order", lambda: [REF, *[dict(e, i=e["i"] + 1) if e["type"] == "token" else e
-                                                              for e in job(1, "abc")]]),
-    "done-is-reference: another first token": ("done-is-reference", lambda: [REF, *token_changed(job(1, "abc"), 0, "x")]),
-    "done-is-reference: another later token": ("done-is-reference", lambda: [REF, *token_changed(job(1, "abc"), 2, "x")]),
-    "done-is-reference: one token short": ("done-is-reference", lambda: [REF, *job(1, "ab")]),
-    "done-is-reference: one token more": ("done-is-reference", lambda: [REF, *extra_token(job(1, "abc"), "d")]),
-    "prefix-of-reference: another first token": ("prefix-of-reference", lambda: [REF, *job(1, "xb", ERROR)]),
-    "prefix-of-reference: another later token": ("prefix-of-reference", lambda: [REF, *job(1, "ax", ERROR)]),
-    "prefix-of-reference: longer than the reference": ("prefix-of-reference",
-                                                       lambda: [REF, *extra_token(job(1, "abc", ERROR), "d")]),
+    "token-order: not from 0": ("token-order", lambda: [REF, *shifted(job(1, "abc"))]),
+    "done: another first token": ("done-is-reference", lambda: [REF, *token_changed(job(1, "abc"), 0, "x")]),
+    "done: another later token": ("done-is-reference", lambda: [REF, *token_changed(job(1, "abc"), 2, "x")]),
+    "done: one token short": ("done-is-reference", lambda: [REF, *job(1, "ab")]),
+    "done: one token more": ("done-is-reference", lambda: [REF, *extra_token(job(1, "abc"), "d")]),
+    "prefix: another first token": ("prefix-of-reference", lambda: [REF, *job(1, "xb", ERROR)]),
+    "prefix: another later token": ("prefix-of-reference", lambda: [REF, *job(1, "ax", ERROR)]),
+    "prefix: longer than the reference": ("prefix-of-reference",
+                                          lambda: [REF, *extra_token(job(1, "abc", ERROR), "d")]),
     "one-end: none": ("one-end", lambda: [REF, *[e for e in job(1, "abc") if e["type"] != "end"]]),
-    "one-end: two alike": ("one-end", lambda: [REF, *job(1, "abc"), {"t": 1.6, "type": "end", "op": 1,
-                                                                      "marker": "[DONE]", "via": "stream"}]),
-    "one-end: two different": ("one-end", lambda: [REF, *job(1, "abc"), {"t": 1.6, "type": "end", "op": 1,
-                                                                          "marker": "[CANCELLED]", "via": "stream"}]),
+    "one-end: two alike": ("one-end", lambda: [REF, *second_end(job(1, "abc"), "[DONE]")]),
+    "one-end: two different": ("one-end", lambda: [REF, *second_end(job(1, "abc"), "[CANCELLED]")]),
     "marker-on-stream: closed without one": ("marker-on-stream", lambda: [REF, *job(1, "abc", via="status")]),
-    "no-job-while-shutting-down: accepted after": (
-        "no-job-while-shutting-down", lambda: [REF, {"t": 1.05, "type": "fault", "name": "queen-shutdown"},
-                                               *job(1, "abc")]),
-    "registry-converged: a worker only queen lists": ("registry-converged", lambda: [final(registry_workers=["w1", "w9"])]),
-    "registry-converged: a worker queen lost": ("registry-converged", lambda: [final(process_workers=["w1", "w9"])]),
-    "registry-converged: another worker": ("registry-converged", lambda: [final(registry_workers=["w2"])]),
+    "shutting down: accepted after": ("no-job-while-shutting-down", lambda: [REF, SHUTDOWN, *job(1, "abc")]),
+    "registry: a worker only queen lists": ("registry-converged", lambda: [final(registry_workers=["w1", "w9"])]),
+    "registry: a worker queen lost": ("registry-converged", lambda: [final(process_workers=["w1", "w9"])]),
+    "registry: another worker": ("registry-converged", lambda: [final(registry_workers=["w2"])]),
     "released: a job still active": ("released", lambda: [final(jobs_active=1)]),
     "released: a stream still open": ("released", lambda: [final(streams_open=1)]),
     "released: a worker still reserved": ("released", lambda: [final(reservations=1)]),
