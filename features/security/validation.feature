@@ -76,3 +76,53 @@ Feature: Bad input is refused with a clear, safe error and changes nothing
       | "/tmp/escaped"                       |
       | "x'; DROP TABLE models; --"          |
       | "tinyllama\" OR \"1\"=\"1"           |
+
+  @p1
+  @contract.sec.identifiers @contract.err.refused-changes-nothing
+  Scenario: A name or id with a separator, "..", NUL or a control character in its middle or at its end is refused
+    Then queen refuses a job whose model is each of these values with 422 naming the field:
+      | value                 |
+      | "tiny/llama"          |
+      | "tinyllama/"          |
+      | "tiny\\llama"          |
+      | "tiny/../llama"       |
+      | "tinyllama/.."        |
+      | "tiny\u0000llama"     |
+      | "tinyllama\u0000"     |
+      | "tiny\nllama"         |
+      | "tinyllama\t"         |
+    And queen refuses a job whose hive_id is each of these values with 422 naming the field:
+      | value                 |
+      | "tiny/llama"          |
+      | "tinyllama/"          |
+      | "tiny\\llama"          |
+      | "tiny/../llama"       |
+      | "tinyllama/.."        |
+      | "tiny\u0000llama"     |
+      | "tinyllama\u0000"     |
+      | "tiny\nllama"         |
+      | "tinyllama\t"         |
+    And hive "hive-1" refuses a spawn whose model is each of these values with 422 naming the field:
+      | value                 |
+      | "tiny/llama"          |
+      | "tinyllama/"          |
+      | "tiny\\llama"          |
+      | "tiny/../llama"       |
+      | "tinyllama/.."        |
+      | "tiny\u0000llama"     |
+      | "tinyllama\u0000"     |
+      | "tiny\nllama"         |
+      | "tinyllama\t"         |
+    And hive "hive-1" refuses a provisioning whose name is each of these values with 422 naming the field:
+      | value                 |
+      | "tiny/llama"          |
+      | "tinyllama/"          |
+      | "tiny\\llama"          |
+      | "tiny/../llama"       |
+      | "tinyllama/.."        |
+      | "tiny\u0000llama"     |
+      | "tinyllama\u0000"     |
+      | "tiny\nllama"         |
+      | "tinyllama\t"         |
+    And queen has taken no job
+    And hive "hive-1" runs 0 worker processes for model "tinyllama"

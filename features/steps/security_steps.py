@@ -184,6 +184,28 @@ def step_job_field(context: StepContext, field, value):
     probe(context, "POST", f"{context.stack.queen().url}/v1/jobs", json=body)
 
 
+# the request each kind of refusal is asked with, before the field under test is set: (path, body)
+MATRIX_REQUESTS = {
+    "job": ("/v1/jobs", lambda: infer_body("tinyllama", max_tokens=8)),
+    "spawn": ("/v1/workers", lambda: {"model": "tinyllama"}),
+    "provisioning": ("/v1/models/provision",
+                     lambda: {"name": "hubllama", "url": "http://127.0.0.1:9/never-fetched", "sha256": "0" * 64}),
+}
+
+
+@then("{node:Node} refuses a {kind} whose {field} is each of these values with 422 naming the field:")
+def step_matrix(context: StepContext, node, kind, field):
+    path, body = MATRIX_REQUESTS[kind]
+    url = f"{context.stack.node_url(node)}{path}"
+    seen = []
+    for row in noted(context.table, "table"):
+        answer = probe(context, "POST", url, json=body() | {field: value_of(row["value"])})
+        error = answer.json().get("error", {})
+        seen.append((row["value"], answer.status_code, error.get("code"), error.get("field")))
+    wanted = [(value, 422, "INVALID_REQUEST", field) for value, _, _, _ in seen]
+    assert_that(seen, equal_to(wanted), f"(value, status, code, field) of each {kind} to {node}")
+
+
 @when('a client asks queen for a job, sending the header {header} "{value}"')
 def step_job_header(context: StepContext, header, value):
     body = infer_body("tinyllama", max_tokens=8)

@@ -207,6 +207,10 @@ class Stack:
         authorize(self.queen_node.direct_url, self.client_token())
         return QueenClient(self.queen_node.url, self.cluster_token)
 
+    def node_url(self, name: str) -> str:
+        """The URL of queen or a hive, its calls carrying the credential the harness uses with it."""
+        return self.queen().url if name == "queen" else self.hive(name).url
+
     def queen_url_for_hives(self) -> str:
         """Queen's URL as the hives reach it (on the scenario's network)."""
         assert self.target is not None
