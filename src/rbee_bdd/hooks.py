@@ -15,6 +15,7 @@ from rbee_bdd.cleanup import CleanupStack, install_signal_handlers
 from rbee_bdd.config import ConfigError, SuiteConfig
 from rbee_bdd.engine import EngineUnavailable, connect, require_image
 from rbee_bdd.identity import PART_ENV, RunIdentity
+from rbee_bdd.log_scan import declared, scan
 from rbee_bdd.logdirs import new_run, scenario_folder
 from rbee_bdd.report import FACTS, ScenarioFact, append_fact, failed_step
 from rbee_bdd.selection import drop_unselected
@@ -27,6 +28,10 @@ from rbee_bdd.world import World
 
 class LeftoverError(AssertionError):
     """A scenario left a process, container, network or directory behind."""
+
+
+class LogScanError(AssertionError):
+    """A daemon log of the scenario holds a traceback, a credential or a forbidden phrase."""
 
 
 class SuiteSetupError(Exception):
@@ -102,7 +107,8 @@ def after_scenario(context: Any, scenario: Any) -> None:
         interrupted, errors = str(exc) or "interrupted", []
     stack: Stack | None = context.stack
     leftovers = stack.leftovers() if stack is not None else []
-    failed = getattr(scenario.status, "name", "") in ("failed", "error") or bool(errors or leftovers)
+    findings = scan_logs(context, scenario)
+    failed = getattr(scenario.status, "name", "") in ("failed", "error") or bool(errors or leftovers or findings)
     status = "interrupted" if interrupted else "failed" if failed else getattr(scenario.status, "name", "?")
     step, error = failed_step(scenario)
     config: SuiteConfig = context.suite_config
@@ -111,7 +117,7 @@ def after_scenario(context: Any, scenario: Any) -> None:
         location=f"{os.path.relpath(scenario.location.filename)}:{scenario.location.line}",
         seconds=round(time.monotonic() - context.scenario_started, 3), skip_reason=context.skip_reason,
         stack_start_s=stack.start_seconds if stack is not None else None, leftovers=leftovers,
-        failed_step=step, error=error or "; ".join([*errors, *leftovers]),
+        failed_step=step, error=error or "; ".join([*errors, *leftovers, *findings]),
         caps=sorted(t.removeprefix("cap.") for t in scenario.effective_tags if t.startswith("cap.")),
         clauses=sorted(t.removeprefix(CONTRACT_PREFIX) for t in scenario.effective_tags
                        if t.startswith(CONTRACT_PREFIX))))
@@ -129,6 +135,21 @@ def after_scenario(context: Any, scenario: Any) -> None:
                             f" (removed {len(removed)} after the fact)")
     if errors:
         raise LeftoverError("cleanup failed: " + "; ".join(errors))
+    if findings:
+        raise LogScanError("a daemon's log holds what it must not:\n  " + "\n  ".join(findings[:20]))
+
+
+def scan_logs(context: Any, scenario: Any) -> list[str]:
+    """The scenario's daemon logs read for tracebacks, its credentials and forbidden phrases (log_scan)."""
+    log_dir = getattr(context, "log_dir", None)
+    if log_dir is None:
+        return []
+    stack: Stack | None = context.stack
+    credentials = stack.credentials if stack is not None else None
+    world = getattr(context, "world", None)
+    secrets = [*(credentials.secrets() if credentials is not None else []),
+               *(world.refused_secrets if world is not None else [])]
+    return scan(Path(log_dir), secrets, declared(set(scenario.effective_tags)))
 
 
 def embedding_formatters(context: Any) -> list[Any]:

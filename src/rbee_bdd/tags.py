@@ -13,6 +13,7 @@ from pathlib import Path
 from behave.parser import parse_file
 
 from rbee_bdd.capabilities import CHECKS, TARGET_CHECKS
+from rbee_bdd.log_scan import FORBIDDEN
 from rbee_bdd.profiles import CAPABILITIES
 
 PRIORITIES = {
@@ -70,7 +71,9 @@ TOPICS = {
 NEEDS = {f"needs.{name}": "skipped, with the reason printed, where the machine lacks it"
          for name in [*CHECKS, *TARGET_CHECKS]}
 CAPS = {f"cap.{name}": f"optional capability: {meaning}" for name, meaning in CAPABILITIES.items()}
-REGISTRY = {**PRIORITIES, **KINDS, **AREAS, **TOPICS, **NEEDS, **CAPS}
+LOGS = {f"log.{kind}": f"provokes '{phrase}' in a daemon's log on purpose: the log scan does not look for it"
+        for kind, phrase in FORBIDDEN.items()}
+REGISTRY = {**PRIORITIES, **KINDS, **AREAS, **TOPICS, **NEEDS, **CAPS, **LOGS}
 CONTRACT_PREFIX = "contract."  # @contract.<clause id>: checked against docs/contract.md by rbee_bdd.traceability
 
 
