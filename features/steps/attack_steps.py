@@ -1,4 +1,4 @@
-"""Attacks that once got through: what a worker inherits, credential rotation, odd JWT headers, '#' in tokens."""
+"""Attacks that once got through, kept fixed: worker environments, rotation, JWTs, tokens, ownership, bad values."""
 
 import json
 import uuid
