@@ -39,10 +39,14 @@ Feature: Each daemon bounds what one client can hold of it
   @contract.daemon.client-limits
   Scenario: One client's unfinished jobs are bounded, and nobody else is held up by it
     Given a stack with 1 hive whose queen is started with "--max-jobs-per-principal 2"
+    And the metrics of queen and hive "hive-1" are noted
     When 2 jobs for model "slowllama" with 400 max tokens are submitted with the submit token
     And a client asks queen for a job with the submit token
     Then queen answers 429 with code "QUOTA_EXCEEDED"
     And queen has taken 2 jobs
+    And these series moved by exactly:
+      | daemon | series                                                 | by |
+      | queen  | rbee_queen_limit_refusals_total{code="QUOTA_EXCEEDED"} | 1  |
     When a client asks queen for a job with an HS256 JWT with scope submit
     Then queen accepts the job and its stream ends with "[DONE]" within 60 seconds
 
@@ -50,6 +54,10 @@ Feature: Each daemon bounds what one client can hold of it
   @contract.daemon.client-limits
   Scenario: The UI stream takes its bound of readers, and one more is refused
     Given a stack with 1 hive whose queen is started with "--max-ui-subscribers 2"
+    And the metrics of queen and hive "hive-1" are noted
     When 2 clients read queen's UI stream
     And one more client asks for queen's UI stream
     Then queen answers 503 with code "TOO_MANY_SUBSCRIBERS"
+    And these series moved by exactly:
+      | daemon | series                                                       | by |
+      | queen  | rbee_queen_limit_refusals_total{code="TOO_MANY_SUBSCRIBERS"} | 1  |

@@ -198,6 +198,8 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
                              ("oom_kill", "workers the kernel's OOM killer ended (by their cgroup's counter)"),
                              ("unhealthy_removal", "workers killed after --worker-health-failures failed checks")]:
         metrics.counts(f"rbee_hive_worker_{event}s_total", help_text, lambda e=event: workers.happened[e])
+    metrics.counts("rbee_hive_at_capacity_refusals_total", "spawns refused with HIVE_AT_CAPACITY: --max-workers "
+                   "reached", lambda: workers.happened["at_capacity"])
     metrics.counts("rbee_auth_failures_total", "requests refused for their credentials, by reason",
                    lambda: dict(security.denials), label="reason")
 
@@ -253,6 +255,7 @@ def create_app(config: HiveConfig, security: Security) -> FastAPI:
             raise RbeeError("HIVE_DRAINING", f"hive {config.hive_id} is shutting down and starts no new worker", 503)
         capacity = config.spawn.max_workers
         if capacity and len(workers.live) >= capacity:
+            workers.happened["at_capacity"] += 1
             raise RbeeError("HIVE_AT_CAPACITY", f"hive {config.hive_id} runs {capacity} workers, its maximum", 503)
         path = config.catalog.path(req.model)
         if path is None:

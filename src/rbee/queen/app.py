@@ -203,6 +203,9 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
                    lambda: dict(ended), label="code")
     metrics.counts("rbee_auth_failures_total", "requests refused for their credentials, by reason",
                    lambda: dict(security.denials), label="reason")
+    limited: Counter[str] = Counter()  # requests refused by a per-client limit, by code
+    metrics.counts("rbee_queen_limit_refusals_total", "requests refused by a per-client limit, by code "
+                   "(QUOTA_EXCEEDED, TOO_MANY_SUBSCRIBERS)", lambda: dict(limited), label="code")
     durations["job"] = metrics.histogram("rbee_queen_job_duration_seconds", "from a job's acceptance to its end")
     durations["queue"] = metrics.histogram("rbee_queen_queue_wait_seconds",
                                            "from a job's acceptance to its dispatch to a worker (cold starts included)")
@@ -238,6 +241,7 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
         principal = caller(request)
         if config.max_jobs_per_principal and principal.scope not in ("admin", CLUSTER) and \
                 jobs.unfinished_of(principal.name) >= config.max_jobs_per_principal:
+            limited["QUOTA_EXCEEDED"] += 1
             raise RbeeError("QUOTA_EXCEEDED", f"{principal.name} has {config.max_jobs_per_principal} unfinished "
                             "jobs, the most one client may have: wait for one to end", 429, {"Retry-After": "1"})
         job = jobs.create(op, x_correlation_id, config.default_job_timeout_s, int(x_request_deadline or 0),
@@ -306,6 +310,7 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
     async def heartbeat_stream(request: Request) -> StreamingResponse:
         """The UI's live view: one ``hive`` event per known hive, then every heartbeat as it arrives."""
         if config.max_ui_subscribers and ui.count() >= config.max_ui_subscribers:
+            limited["TOO_MANY_SUBSCRIBERS"] += 1
             raise RbeeError("TOO_MANY_SUBSCRIBERS", f"the UI stream has its {config.max_ui_subscribers} readers",
                             503, {"Retry-After": "5"})
         client = request.client
