@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import shlex
 import shutil
@@ -9,10 +10,11 @@ import socket
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from rbee.common import config
 from rbee.common.cli import ArgumentParser, die, non_negative, non_negative_int, positive, setup_logging
-from rbee.common.security import add_security_arguments, security_from_args
+from rbee.common.security import Security, add_security_arguments, security_from_args
 from rbee.common.server import bind, serve
 from rbee.hive.app import ROUTES, HiveConfig, create_app
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
@@ -25,72 +27,70 @@ from rbee.hive.workers import SpawnSettings
 PROG = "rbee-hive"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog=PROG, description="Run LLM workers on this machine for queen-rbee.")
-    parser.add_argument("--queen-url", required=True, help="e.g. http://127.0.0.1:7833")
-    parser.add_argument("--models", type=Path, required=True, help="directory of <name>.gguf files")
-    parser.add_argument("--hive-id", default=socket.gethostname())
-    parser.add_argument("--download-dir", type=Path, metavar="DIR",
-                        help="where models provisioned from a hub go (default: the --models directory)")
-    parser.add_argument("--state-dir", type=Path, metavar="DIR",
-                        help="the hive's own files: model catalog, records of ready workers (which a hive "
-                             "started after a crash adopts); default ~/.local/share/rbee/<hive-id>")
-    parser.add_argument("--catalog", type=Path, metavar="FILE",
-                        help="the SQLite model catalog (default <state-dir>/catalog.sqlite)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=7835, help="0 lets the OS choose")
-    parser.add_argument("--port-file", type=Path, help="where to write the bound port")
-    parser.add_argument("--advertise-host", help="host queen uses to reach this hive (default --host)")
-    parser.add_argument("--heartbeat-interval", type=positive, default=30.0, metavar="SECONDS")
-    parser.add_argument("--worker-cmd", default="llm-worker-rbee", help="worker program and leading args")
-    parser.add_argument("--worker-args", default="", metavar="ARGS",
-                        help="extra arguments for every worker, e.g. '--no-mmap'")
-    parser.add_argument("--worker-health-interval", type=positive, default=5.0, metavar="SECONDS",
-                        help="how often each worker's /v1/ready is checked (2 failures in a row: unhealthy)")
-    parser.add_argument("--worker-health-failures", type=non_negative_int, default=10, metavar="N",
-                        help="failed health checks in a row after which a worker is killed and removed "
-                             "(WORKER_UNHEALTHY; default 10; 0: never, it stays unhealthy)")
-    parser.add_argument("--worker-stop-grace", type=positive, default=10.0, metavar="SECONDS")
-    parser.add_argument("--worker-idle-timeout", type=non_negative, default=900.0, metavar="SECONDS",
-                        help="a worker without a job this long is stopped, freeing its memory (default 900; 0: never); "
-                             "checked at every --worker-health-interval")
-    parser.add_argument("--worker-start-timeout", type=positive, default=120.0, metavar="SECONDS",
-                        help="a worker not ready this long after its spawn is stopped (WORKER_START_TIMEOUT)")
-    parser.add_argument("--shutdown-grace", type=positive, default=30.0, metavar="SECONDS",
-                        help="on SIGTERM, how long workers running a job may take to finish it before every "
-                             "worker is stopped (new spawns are refused meanwhile: HIVE_DRAINING)")
-    parser.add_argument("--model-hub", type=hub_url, action="append", default=[], metavar="URL",
-                        help="a base URL models may be downloaded from (repeatable); without one, only hosts "
-                             "whose addresses are all public")
-    parser.add_argument("--download-stall-timeout", type=positive, default=30.0, metavar="SECONDS",
-                        help="a model download that gets no byte this long ends with DOWNLOAD_STALLED")
-    parser.add_argument("--worker-cpu-limit", type=parse_cpu_limit, default=(None, 100_000),
-                        metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")
-    parser.add_argument("--worker-memory-limit", type=parse_memory_limit, metavar="SIZE",
-                        help="default memory limit of each worker, e.g. 512M (default: none)")
-    parser.add_argument("--max-workers", type=non_negative_int, default=16, metavar="N",
-                        help="workers this hive runs at most (default 16; 0: no limit)")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
-                        help="where workers run; gpu: each is placed on the GPU with the most free memory, "
-                             "and refused when the model does not fit there")
-    parser.add_argument("--no-cgroups", action="store_true", help="run workers without cgroups")
-    parser.add_argument("--cgroup-slice", default="rbee.slice", metavar="NAME",
-                        help="the slice under the hive's own cgroup (one per hive where several share a machine)")
-    parser.add_argument("--nvidia-smi", default="nvidia-smi", help="nvidia-smi program to query")
-    parser.add_argument("--nvidia-smi-timeout", type=positive, default=1.0, metavar="SECONDS")
-    parser.add_argument("--gpu-interval", type=positive, default=2.0, metavar="SECONDS",
-                        help="how often nvidia-smi is read")
-    parser.add_argument("--worker-env", type=env_names, action="extend", default=[], metavar="NAME[,NAME…]",
-                        help="more variables of the hive's environment that workers get (beside PATH, HOME, "
-                             "LANG, LC_*, TZ, TMPDIR, LD_LIBRARY_PATH, PYTHON*, RBEE_LOG_LEVEL, COVERAGE_*); "
-                             "never a credential")
-    add_security_arguments(parser)
-    args = config.parse_args(parser, PROG, argv)
-    setup_logging(PROG, args.log_level)
-    security = security_from_args(PROG, args)
-    if not args.models.is_dir():
-        die(PROG, f"model directory {args.models} does not exist")
-    state_dir = args.state_dir or Path.home() / ".local" / "share" / "rbee" / args.hive_id
+# flag and add_argument's keywords, in --help's order
+OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--queen-url", dict(required=True, help="e.g. http://127.0.0.1:7833")),
+    ("--models", dict(type=Path, required=True, help="directory of <name>.gguf files")),
+    ("--hive-id", dict(default=socket.gethostname())),
+    ("--download-dir", dict(type=Path, metavar="DIR",
+        help="where models provisioned from a hub go (default: the --models directory)")),
+    ("--state-dir", dict(type=Path, metavar="DIR",
+        help="the hive's own files: model catalog, records of ready workers (which a hive "
+        "started after a crash adopts); default ~/.local/share/rbee/<hive-id>")),
+    ("--catalog", dict(type=Path, metavar="FILE",
+        help="the SQLite model catalog (default <state-dir>/catalog.sqlite)")),
+    ("--host", dict(default="127.0.0.1", help="address to listen on")),
+    ("--port", dict(type=int, default=7835, help="0 lets the OS choose")),
+    ("--port-file", dict(type=Path, help="where to write the bound port")),
+    ("--advertise-host", dict(help="host queen uses to reach this hive (default --host)")),
+    ("--heartbeat-interval", dict(type=positive, default=30.0, metavar="SECONDS")),
+    ("--worker-cmd", dict(default="llm-worker-rbee", help="worker program and leading args")),
+    ("--worker-args", dict(default="", metavar="ARGS",
+        help="extra arguments for every worker, e.g. '--no-mmap'")),
+    ("--worker-health-interval", dict(type=positive, default=5.0, metavar="SECONDS",
+        help="how often each worker's /v1/ready is checked (2 failures in a row: unhealthy)")),
+    ("--worker-health-failures", dict(type=non_negative_int, default=10, metavar="N",
+        help="failed health checks in a row after which a worker is killed and removed "
+        "(WORKER_UNHEALTHY; default 10; 0: never, it stays unhealthy)")),
+    ("--worker-stop-grace", dict(type=positive, default=10.0, metavar="SECONDS")),
+    ("--worker-idle-timeout", dict(type=non_negative, default=900.0, metavar="SECONDS",
+        help="a worker without a job this long is stopped, freeing its memory (default 900; 0: never); "
+        "checked at every --worker-health-interval")),
+    ("--worker-start-timeout", dict(type=positive, default=120.0, metavar="SECONDS",
+        help="a worker not ready this long after its spawn is stopped (WORKER_START_TIMEOUT)")),
+    ("--shutdown-grace", dict(type=positive, default=30.0, metavar="SECONDS",
+        help="on SIGTERM, how long workers running a job may take to finish it before every "
+        "worker is stopped (new spawns are refused meanwhile: HIVE_DRAINING)")),
+    ("--model-hub", dict(type=hub_url, action="append", default=[], metavar="URL",
+        help="a base URL models may be downloaded from (repeatable); without one, only hosts "
+        "whose addresses are all public")),
+    ("--download-stall-timeout", dict(type=positive, default=30.0, metavar="SECONDS",
+        help="a model download that gets no byte this long ends with DOWNLOAD_STALLED")),
+    ("--worker-cpu-limit", dict(type=parse_cpu_limit, default=(None, 100_000),
+        metavar="'QUOTA PERIOD'", help="default cpu.max of each worker (default: max)")),
+    ("--worker-memory-limit", dict(type=parse_memory_limit, metavar="SIZE",
+        help="default memory limit of each worker, e.g. 512M (default: none)")),
+    ("--max-workers", dict(type=non_negative_int, default=16, metavar="N",
+        help="workers this hive runs at most (default 16; 0: no limit)")),
+    ("--device", dict(choices=("cpu", "gpu"), default="cpu",
+        help="where workers run; gpu: each is placed on the GPU with the most free memory, "
+        "and refused when the model does not fit there")),
+    ("--no-cgroups", dict(action="store_true", help="run workers without cgroups")),
+    ("--cgroup-slice", dict(default="rbee.slice", metavar="NAME",
+        help="the slice under the hive's own cgroup (one per hive where several share a machine)")),
+    ("--nvidia-smi", dict(default="nvidia-smi", help="nvidia-smi program to query")),
+    ("--nvidia-smi-timeout", dict(type=positive, default=1.0, metavar="SECONDS")),
+    ("--gpu-interval", dict(type=positive, default=2.0, metavar="SECONDS",
+        help="how often nvidia-smi is read")),
+    ("--worker-env", dict(type=env_names, action="extend", default=[], metavar="NAME[,NAME…]",
+        help="more variables of the hive's environment that workers get (beside PATH, HOME, "
+        "LANG, LC_*, TZ, TMPDIR, LD_LIBRARY_PATH, PYTHON*, RBEE_LOG_LEVEL, COVERAGE_*); "
+        "never a credential")),
+]
+
+
+def open_catalog(args: argparse.Namespace, state_dir: Path) -> ModelCatalog:
+    """The model catalog over --models and --download-dir; exits when it cannot be opened."""
     catalog_path = args.catalog or state_dir / "catalog.sqlite"
     download_dir = args.download_dir or args.models
     catalog = ModelCatalog([args.models] + ([download_dir] if download_dir != args.models else []), catalog_path)
@@ -98,29 +98,26 @@ def main(argv: list[str] | None = None) -> None:
         catalog.open()
     except (OSError, sqlite3.Error) as exc:
         die(PROG, f"cannot open the model catalog {catalog_path}: {exc}")
+    return catalog
+
+
+def worker_command(args: argparse.Namespace, security: Security,
+                   run_dir: Path) -> tuple[list[str], WorkerCredential | None]:
+    """The worker program with its arguments, and the private file it reads the cluster credential from."""
     command = shlex.split(args.worker_cmd)
     if not command or shutil.which(command[0]) is None:
         die(PROG, f"worker program {args.worker_cmd!r} not found")
     command += shlex.split(args.worker_args)
-    run_dir = Path(tempfile.mkdtemp(prefix="rbee-hive-"))  # private (0700): the workers' credential file too
     worker_credential = None
     if cluster_token := security.auth.credentials.cluster_token:  # the workers check queen's and the hive's calls
         worker_credential = WorkerCredential(run_dir / "cluster.token")
         worker_credential.write(cluster_token)
         command += ["--cluster-token-file", str(worker_credential.path)]
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
-    port = sock.getsockname()[1]
-    advertise = args.advertise_host or ("127.0.0.1" if args.host == "0.0.0.0" else args.host)
-    spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
-                          run_dir=run_dir, env_names=tuple(args.worker_env),
-                          stop_grace_s=args.worker_stop_grace, load_timeout_s=args.worker_start_timeout,
-                          idle_timeout_s=args.worker_idle_timeout,
-                          health_interval_s=args.worker_health_interval, state_dir=state_dir,
-                          remove_after=args.worker_health_failures,
-                          max_workers=max(0, args.max_workers))
+    return command, worker_credential
+
+
+def process_monitor(args: argparse.Namespace) -> ProcessMonitor:
+    """Cgroups (unless --no-cgroups) and nvidia-smi, as this machine allows; exits on a cgroup error."""
     monitor_options = {"nvidia_smi": args.nvidia_smi, "nvidia_timeout_s": args.nvidia_smi_timeout}
     try:
         monitor = ProcessMonitor(None, "disabled by --no-cgroups", **monitor_options) if args.no_cgroups \
@@ -129,15 +126,51 @@ def main(argv: list[str] | None = None) -> None:
         die(PROG, str(exc), code=2)
     if not monitor.cgroups_enabled:
         logging.getLogger("rbee.hive").warning("workers run without cgroups: %s", monitor.reason)
+    return monitor
+
+
+def hive_config(args: argparse.Namespace, security: Security, port: int) -> HiveConfig:
+    """The hive's settings from its arguments (the catalog opened, the worker program found)."""
+    state_dir = args.state_dir or Path.home() / ".local" / "share" / "rbee" / args.hive_id
+    catalog = open_catalog(args, state_dir)
+    run_dir = Path(tempfile.mkdtemp(prefix="rbee-hive-"))  # private (0700): the workers' credential file too
+    command, worker_credential = worker_command(args, security, run_dir)
+    advertise = args.advertise_host or ("127.0.0.1" if args.host == "0.0.0.0" else args.host)
+    spawn = SpawnSettings(command=command, bind_host=args.host, advertise_host=advertise,
+                          run_dir=run_dir, env_names=tuple(args.worker_env),
+                          stop_grace_s=args.worker_stop_grace, load_timeout_s=args.worker_start_timeout,
+                          idle_timeout_s=args.worker_idle_timeout,
+                          health_interval_s=args.worker_health_interval, state_dir=state_dir,
+                          remove_after=args.worker_health_failures,
+                          max_workers=max(0, args.max_workers))
     quota, period = args.worker_cpu_limit
-    hive_config = HiveConfig(hive_id=args.hive_id, url=f"http://{advertise}:{port}", queen_url=args.queen_url,
-                        heartbeat_interval_s=args.heartbeat_interval, catalog=catalog,
-                        spawn=spawn, port_file=args.port_file, port=port, monitor=monitor,
-                        default_limits=Limits(quota, period, args.worker_memory_limit),
-                        gpu_interval_s=args.gpu_interval, device=args.device, download_dir=download_dir,
-                        shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout,
-                        worker_credential=worker_credential, hubs=HubPolicy(args.model_hub))
-    app = create_app(hive_config, security)
+    return HiveConfig(hive_id=args.hive_id, url=f"http://{advertise}:{port}", queen_url=args.queen_url,
+                      heartbeat_interval_s=args.heartbeat_interval, catalog=catalog,
+                      spawn=spawn, port_file=args.port_file, port=port, monitor=process_monitor(args),
+                      default_limits=Limits(quota, period, args.worker_memory_limit),
+                      gpu_interval_s=args.gpu_interval, device=args.device,
+                      download_dir=args.download_dir or args.models,
+                      shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout,
+                      worker_credential=worker_credential, hubs=HubPolicy(args.model_hub))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = ArgumentParser(prog=PROG, description="Run LLM workers on this machine for queen-rbee.")
+    for flag, options in OPTIONS:
+        parser.add_argument(flag, **options)
+    add_security_arguments(parser)
+    args = config.parse_args(parser, PROG, argv)
+    setup_logging(PROG, args.log_level)
+    security = security_from_args(PROG, args)
+    if not args.models.is_dir():
+        die(PROG, f"model directory {args.models} does not exist")
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    settings = hive_config(args, security, sock.getsockname()[1])
+    app = create_app(settings, security)
+    spawn = settings.spawn
     reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
         "max_workers": lambda v: setattr(spawn, "max_workers", max(0, v)),
         "worker_health_interval": lambda v: setattr(spawn, "health_interval_s", v),
@@ -145,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         "worker_idle_timeout": lambda v: setattr(spawn, "idle_timeout_s", v),
         "worker_start_timeout": lambda v: setattr(spawn, "load_timeout_s", v),
         "worker_stop_grace": lambda v: setattr(spawn, "stop_grace_s", v),
-        "shutdown_grace": lambda v: setattr(hive_config, "shutdown_grace_s", v),
+        "shutdown_grace": lambda v: setattr(settings, "shutdown_grace_s", v),
     })
     workers = app.state.workers
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,

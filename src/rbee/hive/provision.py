@@ -29,8 +29,9 @@ from typing import Any
 
 import httpx
 
-from rbee.common.errors import RbeeError, scrub
+from rbee.common.errors import RbeeError
 from rbee.common.events import DONE, EventLog, error_marker
+from rbee.common.scrub import scrub
 from rbee.hive.models import ModelCatalog, model_name
 
 log = logging.getLogger("rbee.hive.provision")

@@ -178,6 +178,10 @@ class WorkerManager:
     def get(self, worker_id: str) -> Worker | None:
         return self.live.get(worker_id) or self.ended.get(worker_id)
 
+    def background_tasks(self) -> int:
+        """Tasks watching workers now (for /metrics)."""
+        return len(self._tasks)
+
     async def spawn(self, model: str, model_path: Path, job_id: str, correlation_id: str,
                     limits: Limits, extra_env: dict[str, str] | None = None) -> Worker:
         """Start a worker process for *model* in its own cgroup; returns at once with state ``starting``.

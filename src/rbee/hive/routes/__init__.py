@@ -1,0 +1,1 @@
+"""rbee-hive's route modules: its status (health, capabilities, telemetry), models, workers."""
