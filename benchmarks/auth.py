@@ -17,13 +17,13 @@ from pathlib import Path
 import httpx
 
 from benchmarks.table import percentile
-from rbee_bdd.cleanup import cleaned_up
-from rbee_bdd.clients import infer_body
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.http import client
-from rbee_bdd.identity import RunIdentity
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import sweep
+from rbee_bdd.clients.api import infer_body
+from rbee_bdd.clients.http import client
+from rbee_bdd.core.cleanup import cleaned_up
+from rbee_bdd.core.identity import RunIdentity
+from rbee_bdd.host.sweep import sweep
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.stack import Stack
 
 TARGET_P99_MS = 1.0
 

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.table import percentile
-from rbee_bdd.cleanup import cleaned_up
-from rbee_bdd.clients import infer_body
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.http import request
-from rbee_bdd.identity import RunIdentity
-from rbee_bdd.sse import JobStream
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import sweep
+from rbee_bdd.clients.api import infer_body
+from rbee_bdd.clients.http import request
+from rbee_bdd.clients.sse import JobStream
+from rbee_bdd.core.cleanup import cleaned_up
+from rbee_bdd.core.identity import RunIdentity
+from rbee_bdd.host.sweep import sweep
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.stack import Stack
 
 MODEL = "tinyllama"
 TOKENS = 8

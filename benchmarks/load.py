@@ -27,13 +27,13 @@ from pathlib import Path
 import psutil
 
 from benchmarks.table import percentile
-from rbee_bdd.async_jobs import JobOutcome, async_client, run_job
-from rbee_bdd.cleanup import cleaned_up
-from rbee_bdd.clients import infer_body
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.identity import RunIdentity
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import sweep
+from rbee_bdd.clients.api import infer_body
+from rbee_bdd.clients.async_jobs import JobOutcome, async_client, run_job
+from rbee_bdd.core.cleanup import cleaned_up
+from rbee_bdd.core.identity import RunIdentity
+from rbee_bdd.host.sweep import sweep
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.stack import Stack
 
 MODEL = "tinyllama"
 SAMPLE_S = 0.2
@@ -183,7 +183,7 @@ def main() -> int:
             stack = Stack(config, RunIdentity.new().scenario(1), Path(logs), cleanup)
             stack.start(hives=1, hive_args=("--max-workers", str(args.workers)))
             warm = measure(stack, 4 * args.workers, args.tokens, 0)  # the workers spawn and load their model
-            print(f"bench-load: local stack up, {len(stack.worker_processes())} warm worker(s) "
+            print(f"bench-load: local stack up, {len(stack.processes.workers())} warm worker(s) "
                   f"({len(warm.errors)} warm-up error(s))", flush=True)
             for run in range(1, args.runs + 1):
                 for clients in args.clients:

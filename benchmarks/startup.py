@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.identity import RunIdentity
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import sweep
-from rbee_bdd.waiting import scaled
+from rbee_bdd.core.cleanup import CleanupStack
+from rbee_bdd.core.identity import RunIdentity
+from rbee_bdd.core.waiting import scaled
+from rbee_bdd.host.sweep import sweep
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.stack import Stack
 
 MODEL = "tinyllama"
 TARGETS_MS = {"local stack ready": 800.0, "docker stack ready": 1200.0, "warm first token": 300.0}

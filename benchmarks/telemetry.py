@@ -27,12 +27,12 @@ from rbee.hive.gpu import GpuReading
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.telemetry import Telemetry, heartbeat_body
 from rbee.hive.workers import Worker
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.identity import RunIdentity
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import sweep
-from rbee_bdd.waiting import eventually
+from rbee_bdd.core.cleanup import CleanupStack
+from rbee_bdd.core.identity import RunIdentity
+from rbee_bdd.core.waiting import eventually
+from rbee_bdd.host.sweep import sweep
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.stack import Stack
 
 
 @contextlib.contextmanager
@@ -102,7 +102,7 @@ def spawn_to_stream(target: str, samples: int) -> list[float]:
         with tempfile.TemporaryDirectory(prefix="rbee-bench-") as logs:
             stack = Stack(config, RunIdentity.new().scenario(1), Path(logs), cleanup)
             stack.start(hives=1, heartbeat_interval=30.0)  # periodic beats out of the way: pushes only
-            ui = stack.watch_heartbeats(cleanup)
+            ui = stack.telemetry.watch_heartbeats(cleanup)
             hive = stack.hive("hive-1")
             for _ in range(samples):
                 answer = hive.spawn("tinyllama")

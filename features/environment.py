@@ -1,6 +1,6 @@
-"""behave hooks: all the work is in rbee_bdd.hooks."""
+"""behave hooks: all the work is in rbee_bdd.runner.hooks."""
 
-from rbee_bdd import hooks, vocabulary
+from rbee_bdd.runner import hooks, vocabulary
 
 vocabulary.register()  # before behave loads the steps, which use its types
 

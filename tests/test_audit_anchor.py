@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rbee.common.audit import BREAK, AuditLog, anchor_path, canonical, verify
-from rbee_bdd.security import rechained
+from rbee_bdd.clients.security import rechained
 
 
 def trail(tmp_path: Path, records: int = 4) -> Path:

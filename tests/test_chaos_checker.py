@@ -2,7 +2,7 @@
 
 import pytest
 
-from rbee_bdd.chaos.checker import Bounds, check
+from rbee_bdd.faults.chaos.checker import Bounds, check
 
 REF = {"t": 0.0, "type": "reference", "model": "m", "prompt": "p", "seed": 1, "max_tokens": 3, "text": "abc"}
 PARAMS = {"model": "m", "prompt": "p", "seed": 1, "max_tokens": 3, "timeout_s": None}

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from rbee_bdd.chaos.picture import Band, Point, draw, fault_bands, job_points
+from rbee_bdd.faults.chaos.picture import Band, Point, draw, fault_bands, job_points
 
 HISTORY = [
     {"t": 1.0, "type": "invoke", "op": 1}, {"t": 1.1, "type": "accepted", "op": 1, "job_id": "j1"},

@@ -8,10 +8,10 @@ import signal
 
 import pytest
 
-from rbee_bdd import capabilities
-from rbee_bdd.cleanup import CleanupStack, install_signal_handlers
-from rbee_bdd.identity import owner_mark
-from rbee_bdd.sweep import Mark, of_dead_runs, of_every_run, of_run, of_scenario
+from rbee_bdd.core.cleanup import CleanupStack, install_signal_handlers
+from rbee_bdd.core.identity import owner_mark
+from rbee_bdd.host import capabilities
+from rbee_bdd.host.sweep import Mark, of_dead_runs, of_every_run, of_run, of_scenario
 
 
 def test_cleanups_run_last_in_first_out_and_a_failure_stops_none() -> None:
@@ -68,7 +68,7 @@ def test_sweep_selectors_pick_only_their_own() -> None:
 def test_counts_read_right_in_the_singular_and_the_plural() -> None:
     import parse
 
-    from rbee_bdd.vocabulary import count_of
+    from rbee_bdd.runner.vocabulary import count_of
 
     workers = {"Workers": count_of("worker", "workers")}
     assert parse.parse("spawn {n:Workers}", "spawn 1 worker", workers)["n"] == 1
@@ -78,7 +78,7 @@ def test_counts_read_right_in_the_singular_and_the_plural() -> None:
 
 
 def test_the_worlds_jobs_say_what_is_missing() -> None:
-    from rbee_bdd.world import Jobs
+    from rbee_bdd.runner.world import Jobs
 
     jobs = Jobs()
     with pytest.raises(AssertionError, match="no job was submitted in this scenario"):

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rbee_bdd import timeline
-from rbee_bdd.logdirs import new_run, scenario_folder
-from rbee_bdd.report import ScenarioFact, relocate_rerun, summary
-from rbee_bdd.waiting import eventually
+from rbee_bdd.core import timeline
+from rbee_bdd.core.waiting import eventually
+from rbee_bdd.reports.facts import ScenarioFact, relocate_rerun, summary
+from rbee_bdd.runner.logdirs import new_run, scenario_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from rbee_bdd.config import ConfigError, SuiteConfig
-from rbee_bdd.identity import RunIdentity, owner_alive, slug
-from rbee_bdd.netutil import own_loopback_address
-from rbee_bdd.targets.base import QUEEN_PORT, ProcessRow
-from rbee_bdd.waiting import EventuallyTimeout, eventually, scaled, set_timeout_multiplier
+from rbee_bdd.core.identity import RunIdentity, owner_alive, slug
+from rbee_bdd.core.waiting import EventuallyTimeout, eventually, scaled, set_timeout_multiplier
+from rbee_bdd.host.netutil import own_loopback_address
+from rbee_bdd.stack.config import ConfigError, SuiteConfig
+from rbee_bdd.stack.targets.base import QUEEN_PORT, ProcessRow
 
 
 def test_eventually_returns_the_first_truthy_value():
@@ -62,7 +62,7 @@ def test_process_row_reads_the_worker_id():
 
 
 def test_metrics_parse_reads_samples_and_skips_comments():
-    from rbee_bdd.metrics import parse
+    from rbee_bdd.clients.metrics import parse
 
     text = "# HELP rbee_queen_jobs_active jobs\n# TYPE rbee_queen_jobs_active gauge\nrbee_queen_jobs_active 2.0\n" \
            'x_total{outcome="done"} 7\n'
@@ -70,7 +70,7 @@ def test_metrics_parse_reads_samples_and_skips_comments():
 
 
 def test_holds_waits_for_a_check_that_stops_raising():
-    from rbee_bdd.waiting import holds
+    from rbee_bdd.core.waiting import holds
 
     attempts = iter([AssertionError("not yet"), AssertionError("still not"), None])
 

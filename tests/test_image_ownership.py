@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rbee_bdd.engine import EngineUnavailable, connect
+from rbee_bdd.host.engine import EngineUnavailable, connect
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_IMAGE = ROOT / "fixtures" / "docker" / "build_image.py"

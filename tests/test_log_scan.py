@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from rbee_bdd.log_scan import declared, scan
+from rbee_bdd.runner.log_scan import declared, scan
 
 SECRET = "s3cr3t-token-of-the-scenario-0123456789"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rbee_bdd.html_report import part_number
-from rbee_bdd.merge import merge_junit
-from rbee_bdd.parallel import Selected, balance, parse_shard, recap, selection_args, without_paths
-from rbee_bdd.report import ScenarioFact
+from rbee_bdd.reports.facts import ScenarioFact
+from rbee_bdd.reports.html import part_number
+from rbee_bdd.reports.merge import merge_junit
+from rbee_bdd.runner.parallel import Selected, balance, parse_shard, recap, selection_args, without_paths
 
 
 def scenario(name: str, steps: int = 3, tags: tuple[str, ...] = ()) -> Selected:
@@ -82,7 +82,7 @@ def test_a_selection_that_matches_nothing_fails_and_says_so(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "rbee_bdd.parallel", "--reports", str(tmp_path), "--",
+    done = subprocess.run([sys.executable, "-m", "rbee_bdd.runner.parallel", "--reports", str(tmp_path), "--",
                            "--tags", "@no-such-tag", "-D", "target=local"], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 1

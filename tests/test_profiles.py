@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rbee_bdd.config import ConfigError, SuiteConfig
-from rbee_bdd.profiles import CAPABILITIES, ProfileError, load
+from rbee_bdd.stack.config import ConfigError, SuiteConfig
+from rbee_bdd.stack.profiles import CAPABILITIES, ProfileError, load
 
 ROOT = Path(__file__).resolve().parents[1]
 

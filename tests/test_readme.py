@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from rbee_bdd.config import SETTINGS
+from rbee_bdd.stack.config import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -69,7 +69,7 @@ def test_every_features_folder_and_tag_is_documented() -> None:
     assert [f for f in folders if f"{f}/" not in layout] == []
     tags = {t for f in (ROOT / "features").rglob("*.feature") for t in re.findall(r"(?<!\S)@([\w.-]+)", f.read_text())}
     assert sorted(t for t in tags if f"`@{t}`" not in README and not t.startswith("contract.")) == []
-    assert "`@contract.<clause id>`" in README  # one row for every clause tag (checked by rbee_bdd.traceability)
+    assert "`@contract.<clause id>`" in README  # one row for every clause tag (checked by reports.traceability)
 
 
 def test_make_help_shows_the_variables() -> None:
@@ -80,7 +80,7 @@ def test_make_help_shows_the_variables() -> None:
 
 
 def test_the_tag_registry_rejects_unknown_tags_and_wants_one_priority(tmp_path: Path) -> None:
-    from rbee_bdd.tags import problems
+    from rbee_bdd.runner.tags import problems
 
     (tmp_path / "x.feature").write_text(
         "@integration @faults @p1\nFeature: X\n\n  @p0\n  Scenario: two priorities\n    Given a stack with 1 hive\n\n"

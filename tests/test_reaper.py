@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 
-from rbee_bdd.identity import OWNER_ENV, RUN_ENV
-from rbee_bdd.waiting import eventually
+from rbee_bdd.core.identity import OWNER_ENV, RUN_ENV
+from rbee_bdd.core.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 

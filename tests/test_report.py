@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from rbee_bdd.report import ScenarioFact, append_fact, read_facts, soak, summary
+from rbee_bdd.reports.facts import ScenarioFact, append_fact, read_facts, soak, summary
 
 
 def fact(scenario: str, status: str, seconds: float = 1.0, **extra: object) -> ScenarioFact:
@@ -13,8 +13,9 @@ def fact(scenario: str, status: str, seconds: float = 1.0, **extra: object) -> S
 def test_summary_counts_names_skip_reasons_and_leftovers() -> None:
     text = summary([fact("a", "passed", 3.0, stack_start_s=2.0), fact("b", "failed"),
                     fact("c", "skipped", 0.0, skip_reason="needs gpu: none here"),
-                    fact("d", "passed", leftovers=["container x"])])
-    assert "| 4 | 2 | 1 | 1 |" in text
+                    fact("d", "passed", leftovers=["container x"]), fact("e", "interrupted")])
+    assert "| 5 | 2 | 1 | 1 | 1 |" in text  # scenarios, passed, failed, interrupted, skipped
+    assert "`f.feature:1` F: e (interrupted)" in text
     assert "c: needs gpu: none here" in text
     assert "`f.feature:1` F: b" in text
     assert "median 2.00 s" in text

@@ -15,8 +15,8 @@ from rbee.common.auth import Authenticator, AuthSettings, Denial, Principal
 from rbee.common.errors import scrub
 from rbee.common.guard import Guard, Route
 from rbee.common.secrets import SecretError
-from rbee_bdd.credentials import AUDIENCE, ISSUER, ScenarioCredentials, jwt_with_header
-from rbee_bdd.security import record_hash, tamper, unsafe_content
+from rbee_bdd.clients.credentials import AUDIENCE, ISSUER, ScenarioCredentials, jwt_with_header
+from rbee_bdd.clients.security import record_hash, tamper, unsafe_content
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:

@@ -10,9 +10,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rbee_bdd.engine import diagnose
-from rbee_bdd.faults import process_state, signal_process
-from rbee_bdd.stack import Stack
+from rbee_bdd.host.engine import diagnose
+from rbee_bdd.host.signals import process_state, signal_process
+from rbee_bdd.stack.facets.faults import StackFaults
+from rbee_bdd.stack.stack import Stack
 
 
 class SlowToDrain(BaseHTTPRequestHandler):
@@ -55,7 +56,7 @@ def test_sigterm_to_queen_returns_only_once_queen_shows_it_is_draining() -> None
         node = QueenNode(f"http://127.0.0.1:{server.server_address[1]}")
         stack.queen_node = node  # type: ignore[assignment]
         stack.credentials = None
-        stack.terminate("queen")
+        StackFaults(stack).terminate("queen")
         assert node.signals == [signal.SIGTERM]
         assert SlowToDrain.answers >= 4, "it returned before queen said it was draining"
     finally:

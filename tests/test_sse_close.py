@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 
-from rbee_bdd.sse import JobStream
+from rbee_bdd.clients.sse import JobStream
 
 
 def silent_server(listener: socket.socket, stop: threading.Event) -> None:

@@ -1,6 +1,6 @@
 """A mistyped tag is named with the nearest registered one."""
 
-from rbee_bdd.tag_hints import hints, selected_tags
+from rbee_bdd.runner.tag_hints import hints, selected_tags
 
 
 def test_the_tags_of_every_expression_form_are_found() -> None:

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from rbee_bdd.report import ScenarioFact, traceability_markdown
-from rbee_bdd.traceability import clause_ids, problems, scenarios_by_clause
+from rbee_bdd.reports.facts import ScenarioFact, traceability_markdown
+from rbee_bdd.reports.traceability import clause_ids, problems, scenarios_by_clause
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = "A job ends once. {#sse.terminal}\n| row | a route {#queen.health} |\nTokens in order. {#sse.token}\n"

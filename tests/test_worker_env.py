@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rbee.hive.worker_env import WorkerCredential, env_names, worker_environment
-from rbee_bdd.security import unpassed_variables
+from rbee_bdd.clients.security import unpassed_variables
 
 
 def test_a_worker_gets_the_standard_names_the_named_ones_and_its_own_never_a_credential() -> None:

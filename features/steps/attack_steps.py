@@ -16,13 +16,12 @@ from hamcrest import (
     starts_with,
 )
 
-from rbee_bdd.clients import infer_body
-from rbee_bdd.credentials import HARNESS_WORKER_ENV, new_token
-from rbee_bdd.http import request
-from rbee_bdd.load import synthetic_heartbeat
-from rbee_bdd.metrics import scrape
-from rbee_bdd.probe import probe
-from rbee_bdd.security import (
+from rbee_bdd.clients.api import infer_body
+from rbee_bdd.clients.credentials import HARNESS_WORKER_ENV, new_token
+from rbee_bdd.clients.http import request
+from rbee_bdd.clients.load import synthetic_heartbeat
+from rbee_bdd.clients.metrics import scrape
+from rbee_bdd.clients.security import (
     FORGED_LOG_TEXT,
     authorization,
     places_holding,
@@ -31,9 +30,10 @@ from rbee_bdd.security import (
     unsafe_content,
     value_of,
 )
-from rbee_bdd.sse import JobStream
-from rbee_bdd.waiting import eventually, holds
-from rbee_bdd.world import StepContext, noted, start_stack
+from rbee_bdd.clients.sse import JobStream
+from rbee_bdd.core.waiting import eventually, holds
+from rbee_bdd.runner.probe import probe
+from rbee_bdd.runner.world import StepContext, noted, start_stack
 
 
 @given("a stack with 1 hive given its cluster token and a user's token in its environment")
@@ -45,7 +45,7 @@ def step_env_credentials_stack(context: StepContext):
 def step_worker_environment(context: StepContext):
     stack = context.stack
     hive, worker_id = stack.job_worker_hive(context.world.jobs.last)
-    env = stack.process_environ(stack.worker_process(hive, worker_id).pid)
+    env = stack.processes.environ(stack.processes.worker(hive, worker_id).pid)
     text = "\n".join(f"{name}={value}" for name, value in env.items())
     secrets = noted(stack.credentials, "credentials").secrets()
     assert_that(places_holding(secrets, {f"the environment of {worker_id}": text}), empty(),
@@ -56,12 +56,12 @@ def step_worker_environment(context: StepContext):
 
 @when("the cluster token is replaced by a new one and queen and every hive get SIGHUP")
 def step_rotate_cluster(context: StepContext):
-    context.world.replaced_token = context.stack.replace_cluster_token()
+    context.world.probe.replaced_token = context.stack.security.replace_cluster_token()
 
 
 @then("the job's worker takes the new cluster token and refuses the replaced one within {seconds:Seconds}")
 def step_worker_rotated(context: StepContext, seconds):
-    old, new = noted(context.world.replaced_token, "replaced token")
+    old, new = noted(context.world.probe.replaced_token, "replaced token")
     hive, worker_id = context.stack.job_worker_hive(context.world.jobs.last)
     url = f"{context.stack.worker(hive, worker_id).url}/metrics"
 
@@ -76,7 +76,7 @@ def step_worker_rotated(context: StepContext, seconds):
 @given('queen\'s submit token has a "#" in its middle')
 def step_hash_token(context: StepContext):
     token = f"{new_token()[:24]}#{new_token()[:16]}"
-    context.world.replaced_token = context.stack.replace_client_token("submit", token)
+    context.world.probe.replaced_token = context.stack.security.replace_client_token("submit", token)
     assert_that(context.stack.client_token("submit"), contains_string("#"), "the submit token in force")
 
 
@@ -108,15 +108,15 @@ def step_no_paths(context: StepContext):
 @when("a client sends queen {count:d} requests with made-up HTTP methods")
 def step_made_up_methods(context: StepContext, count):
     url = f"{context.stack.queen().url}/v1/hives"
-    context.world.made_up_methods = [f"BDD{uuid.uuid4().hex[:8].upper()}" for _ in range(count)]
-    for method in context.world.made_up_methods:
+    context.world.probe.made_up_methods = [f"BDD{uuid.uuid4().hex[:8].upper()}" for _ in range(count)]
+    for method in context.world.probe.made_up_methods:
         request(method, url)
 
 
 @then('queen\'s request metrics have no label for a made-up method, and {count:d} requests under "other"')
 def step_methods_collapsed(context: StepContext, count):
     samples = scrape(context.stack.queen().url)
-    labelled = [name for name in samples for method in context.world.made_up_methods if method in name]
+    labelled = [name for name in samples for method in context.world.probe.made_up_methods if method in name]
     assert_that(labelled, empty(), "series labelled with a made-up method")
     other = sum(value for name, value in samples.items()
                 if name.startswith("rbee_queen_request_seconds_count{") and 'method="other"' in name)
@@ -131,7 +131,7 @@ def step_long_path(context: StepContext, count, credential):
 
 @then('queen\'s audit trail records the refusal with a target of at most {limit:d} characters')
 def step_audit_clipped(context: StepContext, limit):
-    refusals = [r for r in context.stack.audit_records("queen") if r["action"] == "auth"]
+    refusals = [r for r in context.stack.security.audit_records("queen") if r["action"] == "auth"]
     assert_that(len(refusals), greater_than(0), "queen's audit records of refusals")
     target = str(refusals[-1]["target"])
     assert_that(target, starts_with("GET /v1/aaaa"), "the refusal's target")
@@ -190,13 +190,13 @@ def step_reads_and_leaves(context: StepContext, credential):
                         headers={"Authorization": sent}).start()
     eventually(lambda: visitor.tokens() or visitor.ended, 30, f"a token on {credential}'s reading of the stream")
     visitor.close()
-    context.world.tokens_seen = len(job.stream.tokens())
+    context.world.observed.tokens_seen = len(job.stream.tokens())
 
 
 @then("the job's stream goes on: {count:d} more tokens and no end")
 def step_goes_on(context: StepContext, count):
     stream = context.world.jobs.last.stream
-    wanted = context.world.tokens_seen + count
+    wanted = context.world.observed.tokens_seen + count
     eventually(lambda: len(stream.tokens()) >= wanted or stream.ended, 30, f"{count} more tokens on the stream")
     assert_that(stream.terminal, equal_to(None), f"the job's own stream: {stream.summary()}")
 
@@ -232,12 +232,12 @@ def step_mixed_credentials(context: StepContext, count):
 
     with ThreadPoolExecutor(50) as pool:
         got = list(pool.map(ask, [sent for _, sent in asked]))
-    context.world.mixed_answers = [(words, answer) for (words, _), answer in zip(asked, got, strict=True)]
+    context.world.probe.mixed_answers = [(words, answer) for (words, _), answer in zip(asked, got, strict=True)]
 
 
 @then("each got the answer its own credential calls for")
 def step_mixed_right(context: StepContext):
-    answers = context.world.mixed_answers
+    answers = context.world.probe.mixed_answers
     assert_that(len(answers), greater_than(0), "answers")
     wrong = [(words, got) for words, got in answers if got != MIXED[words]]
     assert_that(wrong, empty(), f"answers that were not the one their credential calls for, of {len(answers)}")

@@ -5,15 +5,15 @@ from pathlib import PurePosixPath
 from behave import given, then, when
 from hamcrest import assert_that, equal_to, has_item
 
-from rbee_bdd.world import StepContext
+from rbee_bdd.runner.world import StepContext
 
 GARBAGE = b"this is not an SQLite database \x00\xff" * 512
 
 
 def catalog_path(context: StepContext, hive):
-    if hive not in context.world.catalogs:
-        context.world.catalogs[hive] = context.stack.hive(hive).models()["catalog"]
-    return context.world.catalogs[hive]
+    if hive not in context.world.provisioning.catalogs:
+        context.world.provisioning.catalogs[hive] = context.stack.hive(hive).models()["catalog"]
+    return context.world.provisioning.catalogs[hive]
 
 
 @given('I note where hive "{hive}" keeps its model catalog')

@@ -3,10 +3,10 @@
 from behave import then, when
 from hamcrest import assert_that, equal_to
 
-from rbee_bdd.chaos.nemesis import faults_for
-from rbee_bdd.chaos.run import TIMELINE, Settings, run
-from rbee_bdd.hooks import attach_picture
-from rbee_bdd.world import StepContext
+from rbee_bdd.faults.chaos.nemesis import faults_for
+from rbee_bdd.faults.chaos.run import TIMELINE, Settings, run
+from rbee_bdd.runner.hooks import attach_picture
+from rbee_bdd.runner.world import StepContext
 
 
 @when("a chaos run with seed {seed:d} injects faults for {seconds:Seconds} against {clients:d} clients")
@@ -16,11 +16,11 @@ def step_chaos_run(context: StepContext, seed, seconds, clients):
         print(f"chaos: {reason}", flush=True)
     settings = Settings(seed=seed, duration_s=seconds, clients=clients, faults=faults)
     out_dir = context.log_dir / "chaos"
-    context.world.chaos_violations = run(context.stack, context.cleanup, settings, out_dir)
+    context.world.faults.chaos_violations = run(context.stack, context.cleanup, settings, out_dir)
     attach_picture(context, out_dir / TIMELINE, f"chaos timeline, seed {seed}")
 
 
 @then("the checker finds no violation in the run's history")
 def step_no_violation(context: StepContext):
-    described = [v.describe() for v in context.world.chaos_violations]
+    described = [v.describe() for v in context.world.faults.chaos_violations]
     assert_that(described, equal_to([]), "the checker's violations")

@@ -3,8 +3,8 @@
 from behave import then, when
 from hamcrest import assert_that, equal_to, has_length
 
-from rbee_bdd.waiting import scaled
-from rbee_bdd.world import StepContext
+from rbee_bdd.core.waiting import scaled
+from rbee_bdd.runner.world import StepContext
 
 ASSIGNED = ("worker_found", "worker_spawn_request")
 

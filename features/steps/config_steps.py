@@ -5,7 +5,7 @@ import re
 from behave import then, when
 from hamcrest import assert_that, equal_to, greater_than
 
-from rbee_bdd.world import StepContext
+from rbee_bdd.runner.world import StepContext
 
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) rbee-hive \S")

@@ -3,7 +3,7 @@
 from behave import given, then
 from hamcrest import assert_that, equal_to
 
-from rbee_bdd.world import StepContext
+from rbee_bdd.runner.world import StepContext
 
 
 @given('the GPUs of hive "{hive}" have {first:d} and {second:d} MiB of their 24576 MiB in use')
@@ -15,6 +15,6 @@ def step_gpu_memory(context: StepContext, hive, first, second):
 def step_worker_gpu(context: StepContext, value):
     stack = context.stack
     hive, worker_id = stack.job_worker_hive(context.world.jobs.last)
-    pid = stack.worker_process(hive, worker_id).pid
-    environ = stack.process_environ(pid)
+    pid = stack.processes.worker(hive, worker_id).pid
+    environ = stack.processes.environ(pid)
     assert_that(environ.get("CUDA_VISIBLE_DEVICES"), equal_to(value), f"CUDA_VISIBLE_DEVICES of {worker_id}")

@@ -5,9 +5,9 @@ import signal
 from behave import given, then, when
 from hamcrest import assert_that, equal_to, has_length, is_not
 
-from rbee_bdd.faults import process_state
-from rbee_bdd.waiting import eventually, holds
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.core.waiting import eventually, holds
+from rbee_bdd.host.signals import process_state
+from rbee_bdd.runner.world import StepContext, noted
 
 
 @given('the "{model}" worker of hive "{hive}" is paused with SIGSTOP')
@@ -15,14 +15,14 @@ def step_pause(context: StepContext, model, hive):
     rows = context.stack.queen().workers(model=model, hive=hive)
     assert_that(rows, has_length(1), f"{model} workers queen lists on {hive}")
     worker_id = rows[0]["worker_id"]
-    pid = context.stack.pause_worker(hive, worker_id, context.cleanup)
+    pid = context.stack.faults.pause_worker(hive, worker_id, context.cleanup)
     eventually(lambda: process_state(pid) == "T", 5, f"{worker_id} (pid {pid}) to be stopped")
-    context.world.paused = (hive, worker_id)
+    context.world.workers.paused = (hive, worker_id)
 
 
 @when("queen has sent the job to the paused worker")
 def step_sent_to_paused(context: StepContext):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     _, worker_id = paused
     job = context.world.jobs.last
 
@@ -35,13 +35,13 @@ def step_sent_to_paused(context: StepContext):
 
 @when("the paused worker is killed with SIGKILL")
 def step_kill_paused(context: StepContext):
-    paused = noted(context.world.paused, "paused")
-    context.stack.kill_worker(*paused, signal.SIGKILL)
+    paused = noted(context.world.workers.paused, "paused")
+    context.stack.faults.kill_worker(*paused, signal.SIGKILL)
 
 
 @then("the job ran on another worker than the paused one")
 def step_other_worker(context: StepContext):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     ran_on = context.stack.job_worker(context.world.jobs.last)
     assert_that(ran_on, is_not(equal_to(paused[1])), "worker that finished the job")
 
@@ -63,11 +63,11 @@ def step_kill_starting(context: StepContext, hive):
     worker_id = eventually(spawned, 10, f"a worker spawned for {job.job_id}")
     state = context.stack.hive(hive).worker(worker_id)["state"]
     assert_that(state, equal_to("starting"), f"{worker_id} before the kill")
-    context.stack.kill_worker(hive, worker_id, signal.SIGKILL)
-    context.world.killed_worker = worker_id
+    context.stack.faults.kill_worker(hive, worker_id, signal.SIGKILL)
+    context.world.workers.killed = worker_id
 
 
 @then("the job ran on another worker than the killed one")
 def step_other_than_killed(context: StepContext):
     ran_on = context.stack.job_worker(context.world.jobs.last)
-    assert_that(ran_on, is_not(equal_to(context.world.killed_worker)), "worker that finished the job")
+    assert_that(ran_on, is_not(equal_to(context.world.workers.killed)), "worker that finished the job")

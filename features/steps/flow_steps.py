@@ -15,8 +15,8 @@ from hamcrest import (
     starts_with,
 )
 
-from rbee_bdd.waiting import eventually, scaled
-from rbee_bdd.world import StepContext
+from rbee_bdd.core.waiting import eventually, scaled
+from rbee_bdd.runner.world import StepContext
 
 CORRELATION_ID = r"^[A-Za-z0-9._:-]{1,128}$"
 
@@ -45,13 +45,13 @@ def step_submit_own_deadline(context: StepContext, model, max_tokens, timeout, s
 
 @when('I submit an infer job for model "{model}" with correlation id "{cid}"')
 def step_submit_cid(context: StepContext, model, cid):
-    context.world.sent_cid = cid
+    context.world.probe.sent_cid = cid
     remember(context, context.stack.queen().submit_infer(model, max_tokens=8, headers={"X-Correlation-ID": cid}))
 
 
 @when('I submit an infer job for model "{model}" without a correlation id')
 def step_submit_no_cid(context: StepContext, model):
-    context.world.sent_cid = None
+    context.world.probe.sent_cid = None
     remember(context, context.stack.queen().submit_infer(model, max_tokens=8))
 
 
@@ -117,7 +117,7 @@ def step_answered_cid(context: StepContext, cid):
 
 @then("queen answered with a well-formed correlation id of its own")
 def step_minted(context: StepContext):
-    sent_cid = context.world.sent_cid  # None when the job was sent without one
+    sent_cid = context.world.probe.sent_cid  # None when the job was sent without one
     job = last(context)
     assert_that(job.correlation_id, matches_regexp(CORRELATION_ID), "the minted correlation id")
     assert_that(job.correlation_id, is_not(equal_to(sent_cid)), "the minted id vs. the one sent")
@@ -133,7 +133,7 @@ def step_narration_cid(context: StepContext):
 @then("the job's worker process has queen's correlation id as CORRELATION_ID")
 def step_worker_env(context: StepContext):
     hive, worker_id = job_worker(context)
-    environ = context.stack.process_environ(context.stack.worker_process(hive, worker_id).pid)
+    environ = context.stack.processes.environ(context.stack.processes.worker(hive, worker_id).pid)
     assert_that(environ.get("CORRELATION_ID"), equal_to(last(context).correlation_id), f"{worker_id}'s environment")
 
 

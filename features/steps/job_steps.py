@@ -14,8 +14,8 @@ from hamcrest import (
     only_contains,
 )
 
-from rbee_bdd.waiting import eventually, holds
-from rbee_bdd.world import StepContext
+from rbee_bdd.core.waiting import eventually, holds
+from rbee_bdd.runner.world import StepContext
 
 
 def submit(context: StepContext, model, max_tokens=16, seed=None, hive=None):
@@ -49,7 +49,8 @@ def step_a_job_completes(context: StepContext, model):
 @then("it ran on a worker queen knew before the restart")
 def step_same_as_before(context: StepContext):
     worker_id = context.stack.job_worker(context.world.jobs.last)
-    assert_that(sorted(context.world.workers_before), has_item(worker_id), "workers before the restart vs. the job's")
+    before = sorted(context.world.workers.before_restart)
+    assert_that(before, has_item(worker_id), "workers before the restart vs. the job's")
 
 
 @when('I submit an infer job for model "{model}" with {max_tokens:d} max tokens')

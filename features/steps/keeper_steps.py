@@ -18,15 +18,15 @@ from hamcrest import (
     starts_with,
 )
 
-from rbee_bdd.keeper import run_keeper
-from rbee_bdd.netutil import free_port
-from rbee_bdd.waiting import holds, scaled
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.clients.keeper import run_keeper
+from rbee_bdd.core.waiting import holds, scaled
+from rbee_bdd.host.netutil import free_port
+from rbee_bdd.runner.world import StepContext, noted
 
 
 def keeper_infer(context: StepContext, model, *options):
     """Run ``rbee-keeper infer --model MODEL OPTIONS… "Hello bee"`` against the stack's queen."""
-    context.world.keeper = context.stack.keeper(["infer", "--model", model, *map(str, options), "Hello bee"])
+    context.world.keeper.result = context.stack.keeper.run(["infer", "--model", model, *map(str, options), "Hello bee"])
 
 
 @when('I run rbee-keeper infer with model "{model}", {max_tokens:d} max tokens and seed {seed:d}')
@@ -41,27 +41,27 @@ def step_keeper_infer_default(context: StepContext, model):
 
 @then("rbee-keeper exits with code {code:d}")
 def step_exit_code(context: StepContext, code):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     assert_that(keeper.exit_code, equal_to(code), keeper.describe())
 
 
 @then('rbee-keeper\'s last line on stderr is "{line}"')
 def step_last_line(context: StepContext, line):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     lines = keeper.stderr.strip().splitlines() or [""]
     assert_that(lines[-1], equal_to(line), keeper.describe())
 
 
 @then('rbee-keeper\'s last line on stderr starts with "{prefix}"')
 def step_last_line_prefix(context: StepContext, prefix):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     lines = keeper.stderr.strip().splitlines() or [""]
     assert_that(lines[-1], starts_with(prefix), keeper.describe())
 
 
 @then("rbee-keeper printed a completion on stdout")
 def step_completion(context: StepContext):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     assert_that(keeper.stdout.strip(), is_not(equal_to("")), keeper.describe())
     assert_that(keeper.stdout, ends_with("\n"), "stdout ends its line after the last token")
 
@@ -73,20 +73,20 @@ def step_keeper_timeout(context: StepContext, model, max_tokens, seconds):
 
 @then("rbee-keeper took less than {seconds:Seconds}")
 def step_keeper_took(context: StepContext, seconds):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     assert_that(keeper.seconds, less_than(scaled(seconds)), keeper.describe())
 
 
 @when('I start rbee-keeper infer with model "{model}" and {max_tokens:d} max tokens')
 def step_keeper_background(context: StepContext, model, max_tokens):
-    context.world.keeper_process = context.stack.start_keeper(
+    context.world.keeper.process = context.stack.keeper.start(
         ["infer", "--model", model, "--max-tokens", str(max_tokens), "Hello bee"], context.cleanup
     )
 
 
 @when("rbee-keeper has printed tokens")
 def step_keeper_printed(context: StepContext):
-    keeper_process = noted(context.world.keeper_process, "keeper_process")
+    keeper_process = noted(context.world.keeper.process, "keeper_process")
     process = keeper_process
 
     def printed():
@@ -98,14 +98,14 @@ def step_keeper_printed(context: StepContext):
 
 @when("I press Ctrl+C in rbee-keeper")
 def step_ctrl_c(context: StepContext):
-    keeper_process = noted(context.world.keeper_process, "keeper_process")
+    keeper_process = noted(context.world.keeper.process, "keeper_process")
     keeper_process.send_signal(signal.SIGINT)
 
 
 @then("rbee-keeper exits within {seconds:Seconds}")
 def step_keeper_exits(context: StepContext, seconds):
-    keeper_process = noted(context.world.keeper_process, "keeper_process")
-    context.world.keeper = keeper_process.wait(seconds)
+    keeper_process = noted(context.world.keeper.process, "keeper_process")
+    context.world.keeper.result = keeper_process.wait(seconds)
 
 
 @then('the "{model}" worker on hive "{hive}" is idle again within {seconds:Seconds}')
@@ -123,20 +123,21 @@ def step_model_worker_idle(context: StepContext, model, hive, seconds):
 def step_keeper_args(context: StepContext, args):
     stack = getattr(context, "stack", None)
     if stack is not None and stack.queen_node is not None:  # the scenario's queen, with the keeper's token
-        context.world.keeper = stack.keeper(shlex.split(args))
+        context.world.keeper.result = stack.keeper.run(shlex.split(args))
         return
-    queen_url = context.world.queen_url or f"http://127.0.0.1:{free_port()}"
+    queen_url = context.world.keeper.queen_url or f"http://127.0.0.1:{free_port()}"
     config = context.suite_config
-    context.world.keeper = run_keeper(config.keeper_cmd, queen_url, shlex.split(args), rename=config.profile.rename)
+    context.world.keeper.result = run_keeper(config.keeper_cmd, queen_url, shlex.split(args),
+                                             rename=config.profile.rename)
 
 
 @when("I run rbee-keeper logs with the job's id")
 def step_keeper_logs(context: StepContext):
-    context.world.keeper = context.stack.keeper(["logs", context.world.jobs.last.job_id])
+    context.world.keeper.result = context.stack.keeper.run(["logs", context.world.jobs.last.job_id])
 
 
 def keeper_json(context: StepContext):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     result = keeper
     assert_that(result.exit_code, equal_to(0), result.describe())
     return json.loads(result.stdout)
@@ -157,7 +158,7 @@ def step_json_worker(context: StepContext, model, hive):
 
 @then('rbee-keeper printed a table whose header starts "{word}" and whose rows name "{name}"')
 def step_table(context: StepContext, word, name):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     lines = keeper.stdout.strip().splitlines()
     assert_that(lines[0] if lines else "", starts_with(word), keeper.describe())
     assert_that([line.split()[0] for line in lines[1:]], contains_exactly(name), keeper.describe())
@@ -165,25 +166,25 @@ def step_table(context: StepContext, word, name):
 
 @then('rbee-keeper\'s last line on stdout is "{line}"')
 def step_last_stdout(context: StepContext, line):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     lines = keeper.stdout.strip().splitlines() or [""]
     assert_that(lines[-1], equal_to(line), keeper.describe())
 
 
 @given("no queen listens at the address rbee-keeper is given")
 def step_no_queen(context: StepContext):
-    context.world.queen_url = f"http://127.0.0.1:{free_port()}"
+    context.world.keeper.queen_url = f"http://127.0.0.1:{free_port()}"
 
 
 @then('rbee-keeper printed "{text}" on stdout')
 def step_stdout_has(context: StepContext, text):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     assert_that(keeper.stdout, contains_string(text), keeper.describe())
 
 
 @then("rbee-keeper printed one line on stderr starting with \"{prefix}\"")
 def step_one_line(context: StepContext, prefix):
-    keeper = noted(context.world.keeper, "keeper")
+    keeper = noted(context.world.keeper.result, "keeper")
     lines = keeper.stderr.strip().splitlines()
     assert_that(lines, has_length(1), keeper.describe())
     assert_that(lines[0], starts_with(prefix), keeper.describe())

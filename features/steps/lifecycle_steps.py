@@ -3,14 +3,14 @@
 from behave import given, then, when
 from hamcrest import assert_that, contains_string, empty, equal_to, greater_than, has_entries, has_length, starts_with
 
-from rbee_bdd.faults import process_state
-from rbee_bdd.waiting import eventually, holds, scaled
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.core.waiting import eventually, holds, scaled
+from rbee_bdd.host.signals import process_state
+from rbee_bdd.runner.world import StepContext, noted
 
 
 @given('hive "{hive}"\'s worker program is {how}')
 def step_break_worker_program(context: StepContext, hive, how):
-    context.stack.break_worker_program(hive, how)
+    context.stack.faults.break_worker_program(hive, how)
 
 
 @then('hive "{hive}" has no worker, no worker cgroup and no worker queen knows of')
@@ -18,8 +18,8 @@ def step_no_worker_left(context: StepContext, hive):
     stack = context.stack
 
     def nothing_left():
-        assert_that(stack.worker_processes(hive), empty(), f"worker processes in {hive}'s process table")
-        assert_that(stack.worker_cgroups(hive), empty(), f"worker cgroups under {hive}'s slice")
+        assert_that(stack.processes.workers(hive), empty(), f"worker processes in {hive}'s process table")
+        assert_that(stack.processes.worker_cgroups(hive), empty(), f"worker cgroups under {hive}'s slice")
         assert_that(stack.hive(hive).workers(), empty(), f"workers {hive} lists")
         assert_that(stack.queen().workers(hive=hive), empty(), f"workers queen lists on {hive}")
 
@@ -28,15 +28,15 @@ def step_no_worker_left(context: StepContext, hive):
 
 @when("the paused worker is resumed with SIGCONT")
 def step_resume_paused(context: StepContext):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     hive, worker_id = paused
-    context.stack.resume_worker(hive, worker_id)
+    context.stack.faults.resume_worker(hive, worker_id)
 
 
 @given('queen lists the paused worker as "{state}" within {seconds:Seconds}')
 @then('queen lists the paused worker as "{state}" within {seconds:Seconds}')
 def step_paused_listed_as(context: StepContext, state, seconds):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     _, worker_id = paused
 
     def listed():
@@ -48,7 +48,7 @@ def step_paused_listed_as(context: StepContext, state, seconds):
 
 @then('hive "{hive}" reports the paused worker failed with code "{code}" within {seconds:Seconds}')
 def step_paused_failed(context: StepContext, hive, code, seconds):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     _, worker_id = paused
     holds(lambda: assert_that(context.stack.hive(hive).worker(worker_id), has_entries(state="failed", error_code=code),
                               f"hive {hive}'s record of {worker_id}"), seconds, f"{hive} to end {worker_id}")
@@ -56,11 +56,11 @@ def step_paused_failed(context: StepContext, hive, code, seconds):
 
 @then("the paused worker has no process, no cgroup and no registry entry left")
 def step_paused_gone(context: StepContext):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     hive, worker_id = paused
 
     def nothing_left():
-        left = context.stack.worker_leftovers(hive, worker_id)
+        left = context.stack.processes.worker_leftovers(hive, worker_id)
         assert_that(left, equal_to({what: [] for what in left}), f"what is left of {worker_id}")
 
     holds(nothing_left, 5, f"nothing of {worker_id} to be left")  # queen learns at the hive's next heartbeat
@@ -68,7 +68,7 @@ def step_paused_gone(context: StepContext):
 
 @then('the next job for model "{model}" runs on the paused worker')
 def step_next_on_paused(context: StepContext, model):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     _, worker_id = paused
     job = context.world.jobs.add(context.stack.run_job(model))
     assert_that(context.stack.job_worker(job), equal_to(worker_id), "the worker the job ran on")
@@ -76,7 +76,7 @@ def step_next_on_paused(context: StepContext, model):
 
 @then('hive "{hive}" has no zombie process within {seconds:Seconds}')
 def step_no_zombie(context: StepContext, hive, seconds):
-    holds(lambda: assert_that(context.stack.zombies(hive), empty(), f"processes in state Z on {hive}"),
+    holds(lambda: assert_that(context.stack.processes.zombies(hive), empty(), f"processes in state Z on {hive}"),
           seconds, f"every ended process of {hive} to be reaped")
 
 
@@ -90,8 +90,8 @@ def step_next_on_spawned(context: StepContext, model):
 
 @when('hive "{hive}" gets SIGTERM')
 def step_hive_sigterm(context: StepContext, hive):
-    context.world.pids_at_sigterm = {row.worker_id: row.pid for row in context.stack.worker_processes(hive)}
-    context.stack.terminate(hive)
+    context.world.workers.pids_at_sigterm = {row.worker_id: row.pid for row in context.stack.processes.workers(hive)}
+    context.stack.faults.terminate(hive)
 
 
 @then('hive "{hive}" refuses to spawn a "{model}" worker with {status:d} "{code}"')
@@ -123,7 +123,7 @@ def step_hive_exits(context: StepContext, hive, code, seconds):
 
 @then('every worker process hive "{hive}" ran at the SIGTERM is gone')
 def step_workers_gone(context: StepContext, hive):
-    pids = context.world.pids_at_sigterm
+    pids = context.world.workers.pids_at_sigterm
     assert_that(len(pids), greater_than(0), f"worker processes {hive} ran at the SIGTERM")
     assert_that({w: process_state(pid) for w, pid in pids.items()}, equal_to(dict.fromkeys(pids, "gone")),
                 "state of each worker process (by /proc)")
@@ -136,12 +136,12 @@ def step_queen_serves(context: StepContext):
 
 @when('the rbee-hive process of hive "{hive}" is paused with SIGSTOP')
 def step_pause_hive(context: StepContext, hive):
-    context.stack.pause_daemon(hive, context.cleanup)
+    context.stack.faults.pause_daemon(hive, context.cleanup)
 
 
 @then('hive "{hive}"\'s process table still holds {count:WorkerProcesses} for model "{model}"')
 def step_process_table_holds(context: StepContext, hive, count, model):
-    rows = [r for r in context.stack.worker_processes(hive) if f"{model}.gguf" in r.command]
+    rows = [r for r in context.stack.processes.workers(hive) if f"{model}.gguf" in r.command]
     assert_that(rows, has_length(count), f"{model} worker processes in {hive}'s process table")
 
 
@@ -166,6 +166,6 @@ def step_memory_numbers(context: StepContext, model, mib):
 
 @then("the job ran on the paused worker")
 def step_ran_on_paused(context: StepContext):
-    paused = noted(context.world.paused, "paused")
+    paused = noted(context.world.workers.paused, "paused")
     _, worker_id = paused
     assert_that(context.stack.job_worker(context.world.jobs.last), equal_to(worker_id), "the worker the job ran on")

@@ -10,18 +10,18 @@ from hamcrest import (
     less_than_or_equal_to,
 )
 
-from rbee_bdd.half_requests import half_headers, hold, watch
-from rbee_bdd.metrics import scrape
-from rbee_bdd.probe import probe
-from rbee_bdd.security import authorization
-from rbee_bdd.waiting import eventually, scaled
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.clients.half_requests import half_headers, hold, watch
+from rbee_bdd.clients.metrics import scrape
+from rbee_bdd.clients.security import authorization
+from rbee_bdd.core.waiting import eventually, scaled
+from rbee_bdd.runner.probe import probe
+from rbee_bdd.runner.world import StepContext, noted
 
 
 @when("a client opens {count:d} connections to queen and sends half a request's headers on each")
 def step_hold_headers(context: StepContext, count):
     url = f"{context.stack.queen_direct_url()}/health"
-    context.world.held = hold(url, count, half_headers(url), context.cleanup)
+    context.world.probe.held = hold(url, count, half_headers(url), context.cleanup)
 
 
 @when("a client opens {count:d} connection to queen and sends a request whose body never comes")
@@ -29,7 +29,7 @@ def step_hold_body(context: StepContext, count):
     url = f"{context.stack.queen_direct_url()}/v1/jobs"
     head = (f"POST /v1/jobs HTTP/1.1\r\nHost: queen\r\nAuthorization: Bearer {context.stack.client_token('submit')}\r\n"
             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"operation\": ").encode()
-    context.world.held = hold(url, count, head, context.cleanup)
+    context.world.probe.held = hold(url, count, head, context.cleanup)
 
 
 @when("a client opens {count:d} connection to queen and sends a request without a credential whose body never "
@@ -38,12 +38,12 @@ def step_hold_body_unauthenticated(context: StepContext, count):
     url = f"{context.stack.queen_direct_url()}/v1/jobs"
     head = (b"POST /v1/jobs HTTP/1.1\r\nHost: queen\r\nContent-Type: application/json\r\n"
             b"Content-Length: 10000000\r\n\r\n{")
-    context.world.held = hold(url, count, head, context.cleanup)
+    context.world.probe.held = hold(url, count, head, context.cleanup)
 
 
 @then('queen answers at least {count:d} of them {status:d} with code "{code}" at once, and serves at most {cap:d}')
 def step_refused_at_once(context: StepContext, count, status, code, cap):
-    held = noted(context.world.held, "held connections")
+    held = noted(context.world.probe.held, "held connections")
     watch(held, scaled(0.5))
     refused = [c for c in held if c.status == status]
     assert_that(len(refused), greater_than_or_equal_to(count), f"connections answered {status}")
@@ -52,14 +52,14 @@ def step_refused_at_once(context: StepContext, count, status, code, cap):
     assert_that([c for c in refused if (c.closed_after or 99) > scaled(0.5)], has_length(0),
                 "refused connections closed later than at once")
     assert_that(len(held) - len(refused), less_than_or_equal_to(cap), "connections queen kept open")
-    context.world.held = [c for c in held if c.status is None]
-    context.world.held_refused = len(refused)
+    context.world.probe.held = [c for c in held if c.status is None]
+    context.world.probe.held_refused = len(refused)
 
 
 @then("queen closes the other connections without an answer "
       "between {low:g} and {high:g} seconds after they were opened")
 def step_closed_between(context: StepContext, low, high):
-    held = noted(context.world.held, "held connections")
+    held = noted(context.world.probe.held, "held connections")
     assert_that(len(held), greater_than_or_equal_to(1), "connections queen kept open")
     watch(held, scaled(high) + 1)
     seen = sorted((round(c.closed_after, 2) if c.closed_after is not None else None, c.answer[:40]) for c in held)
@@ -69,7 +69,7 @@ def step_closed_between(context: StepContext, low, high):
 
 @then('queen answers {status:d} with code "{code}" between {low:g} and {high:g} seconds after the request began')
 def step_answered_between(context: StepContext, status, code, low, high):
-    held = noted(context.world.held, "held connections")
+    held = noted(context.world.probe.held, "held connections")
     watch(held, scaled(high) + 1)
     seen = [(c.status, round(c.answered_after, 2) if c.answered_after is not None else None) for c in held]
     assert_that([status for status, _ in seen], equal_to([status] * len(held)),
@@ -82,12 +82,13 @@ def step_answered_between(context: StepContext, status, code, low, high):
 
 @then("queen's metrics count each refused connection and each header timeout")
 def step_limits_counted(context: StepContext):
-    before = context.world.metrics_before["queen"]
+    before = context.world.observed.metrics_before["queen"]
     now = scrape(context.stack.queen().url)
     moved = {name: now[name] - before.get(name, 0.0)
              for name in ("rbee_connections_refused_total", "rbee_header_timeouts_total")}
-    held = noted(context.world.held, "held connections")
-    assert_that(moved["rbee_connections_refused_total"], greater_than_or_equal_to(float(context.world.held_refused)),
+    held = noted(context.world.probe.held, "held connections")
+    refused = float(context.world.probe.held_refused)
+    assert_that(moved["rbee_connections_refused_total"], greater_than_or_equal_to(refused),
                 f"refused connections queen counted, {moved}")
     assert_that(moved["rbee_header_timeouts_total"], greater_than_or_equal_to(float(len(held))),
                 f"header timeouts queen counted, {moved}")
@@ -127,7 +128,7 @@ def step_jobs_as(context: StepContext, count, model, max_tokens, credential):
 @when("{count:d} clients read queen's UI stream")
 def step_ui_readers(context: StepContext, count):
     for _ in range(count):
-        context.stack.watch_heartbeats(context.cleanup)
+        context.stack.telemetry.watch_heartbeats(context.cleanup)
     eventually(lambda: context.stack.queen().ui_subscribers() == count, 10, f"queen to count {count} UI readers")
 
 

@@ -3,8 +3,8 @@
 from behave import given, then
 from hamcrest import assert_that, equal_to
 
-from rbee_bdd.metrics import scrape
-from rbee_bdd.world import StepContext
+from rbee_bdd.clients.metrics import scrape
+from rbee_bdd.runner.world import StepContext
 
 
 def daemon_metrics(context: StepContext, daemon):
@@ -20,12 +20,13 @@ def daemon_metrics(context: StepContext, daemon):
 
 @given('the metrics of queen and hive "{hive}" are noted')
 def step_note_metrics(context: StepContext, hive):
-    context.world.metrics_before = {"queen": daemon_metrics(context, "queen"), hive: daemon_metrics(context, hive)}
+    before = {"queen": daemon_metrics(context, "queen"), hive: daemon_metrics(context, hive)}
+    context.world.observed.metrics_before = before
 
 
 @then("these series moved by exactly:")
 def step_series_moved(context: StepContext):
-    before = context.world.metrics_before
+    before = context.world.observed.metrics_before
     now: dict[str, dict[str, float]] = {}
     for row in context.table:
         now.setdefault(row["daemon"], daemon_metrics(context, row["daemon"]))

@@ -3,7 +3,7 @@
 from behave import then
 from hamcrest import assert_that, empty, less_than_or_equal_to
 
-from rbee_bdd.world import StepContext
+from rbee_bdd.runner.world import StepContext
 
 NOT_NARRATION = ("ordinary log line", "missing the colon", "upper case actor")
 

@@ -6,20 +6,20 @@ import time
 from behave import then, when
 from hamcrest import assert_that, contains_string, equal_to, has_entries
 
-from rbee_bdd.waiting import eventually
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.core.waiting import eventually
+from rbee_bdd.runner.world import StepContext, noted
 
 
 @when("the job's worker is killed with {sig}")
 def step_kill_worker(context: StepContext, sig):
     hive, worker_id = context.stack.job_worker_hive(context.world.jobs.last)
-    context.stack.kill_worker(hive, worker_id, signal.Signals[sig])
+    context.stack.faults.kill_worker(hive, worker_id, signal.Signals[sig])
 
 
 @when("{node:Node} is stopped")
 def step_stop(context: StepContext, node):
     # the node may fall silent as soon as it is told to stop: the stop's start is when its silence may begin
-    context.world.stopped_at[node] = time.monotonic()
+    context.world.faults.stopped_at[node] = time.monotonic()
     context.stack.node(node).stop(timeout=20)
 
 
@@ -30,7 +30,7 @@ def step_start(context: StepContext, node):
 
 @when("{node:Node} restarts")
 def step_restart(context: StepContext, node):
-    context.world.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
+    context.world.workers.before_restart = {w["worker_id"] for w in context.stack.queen().workers()}
     target = context.stack.node(node)
     target.stop(timeout=20)
     target.start()
@@ -38,7 +38,7 @@ def step_restart(context: StepContext, node):
 
 @when('the rbee-hive process of hive "{hive}" is killed with SIGKILL and comes back')
 def step_crash_recover(context: StepContext, hive):
-    context.world.workers_before = {w["worker_id"] for w in context.stack.queen().workers()}
+    context.world.workers.before_restart = {w["worker_id"] for w in context.stack.queen().workers()}
     context.stack.node(hive).crash_and_recover()
 
 
@@ -64,17 +64,17 @@ def step_hive_log(context: StepContext, hive, text, seconds):
 
 @when("a heartbeat missing its hive_id is posted to queen")
 def step_bad_heartbeat(context: StepContext):
-    context.world.answer = context.stack.queen().post_heartbeat({"url": "http://nowhere:1", "workers": []})
+    context.world.probe.answer = context.stack.queen().post_heartbeat({"url": "http://nowhere:1", "workers": []})
 
 
 @when('I ask hive "{hive}" to spawn a worker for "{model}" with CPU limit "{limit}"')
 def step_bad_limit(context: StepContext, hive, model, limit):
-    context.world.answer = context.stack.hive(hive).spawn(model, cpu_limit=limit)
+    context.world.probe.answer = context.stack.hive(hive).spawn(model, cpu_limit=limit)
 
 
 @then('the answer is {status:d} with code "{code}" naming "{text}"')
 def step_answer(context: StepContext, status, code, text):
-    answer = noted(context.world.answer, "answer")
+    answer = noted(context.world.probe.answer, "answer")
     assert_that(answer.status_code, equal_to(status), f"status of {answer.request.url}: {answer.text}")
     assert_that(answer.json()["error"], has_entries(code=code), "error body")
     assert_that(answer.json()["error"]["message"], contains_string(text), "error message")

@@ -3,8 +3,8 @@
 from behave import then
 from hamcrest import assert_that, contains_string, equal_to, greater_than, has_entries, has_length, is_not
 
-from rbee_bdd.kmsg import oom_kills_in_cgroup
-from rbee_bdd.world import StepContext
+from rbee_bdd.host.kmsg import oom_kills_in_cgroup
+from rbee_bdd.runner.world import StepContext
 
 
 def spawned_worker(context: StepContext):
@@ -26,7 +26,7 @@ def step_spawned_reported(context: StepContext, hive, text):
 @then("the job's spawned worker has no process, no cgroup and no registry entry left")
 def step_spawned_gone(context: StepContext):
     worker_id = spawned_worker(context)
-    left = context.stack.worker_leftovers(context.stack.hive_of(worker_id), worker_id)
+    left = context.stack.processes.worker_leftovers(context.stack.hive_of(worker_id), worker_id)
     assert_that(left, equal_to({what: [] for what in left}), f"what is left of {worker_id}")
 
 

@@ -3,18 +3,18 @@
 from behave import then, when
 from hamcrest import assert_that, equal_to, is_not
 
-from rbee_bdd.waiting import eventually, holds
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.core.waiting import eventually, holds
+from rbee_bdd.runner.world import StepContext, noted
 
 
 @when('hive "{hive}" is cut off from queen with {mode}')
 def step_cut_off(context: StepContext, hive, mode):
-    context.world.partition = context.stack.partition_from_queen(hive, mode.lower(), context.cleanup)
+    context.world.faults.partition = context.stack.faults.partition_from_queen(hive, mode.lower(), context.cleanup)
 
 
 @when("the partition heals")
 def step_heal(context: StepContext):
-    partition = noted(context.world.partition, "partition")
+    partition = noted(context.world.faults.partition, "partition")
     partition.heal()
 
 
@@ -38,7 +38,7 @@ def step_available_again(context: StepContext, hive, seconds):
 
 @then("the noted worker stops generating within {seconds:Seconds}")
 def step_noted_idle(context: StepContext, seconds):
-    noted_worker = noted(context.world.noted_worker, "noted_worker")
+    noted_worker = noted(context.world.workers.noted, "noted_worker")
     worker = noted_worker
     eventually(lambda: worker.ready()["state"] == "ready", seconds, "the noted worker to stop generating")
 
@@ -46,17 +46,18 @@ def step_noted_idle(context: StepContext, seconds):
 @when('hive "{hive}" is cut off from that worker')
 def step_cut_worker(context: StepContext, hive):
     (row,) = context.stack.queen().workers(hive=hive)
-    context.world.cut_worker = row["worker_id"]
-    context.world.partition = context.stack.partition_from_worker(hive, row["worker_id"], context.cleanup)
+    context.world.workers.cut_off = row["worker_id"]
+    context.world.faults.partition = context.stack.faults.partition_from_worker(hive, row["worker_id"], context.cleanup)
 
 
 @then('queen lists that worker as "{state}" within {seconds:Seconds}')
 def step_worker_state(context: StepContext, state, seconds):
     def listed():
-        states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == context.world.cut_worker]
-        assert_that(states, equal_to([state]), f"state of {context.world.cut_worker} at queen")
+        cut_off = context.world.workers.cut_off
+        states = [w["state"] for w in context.stack.queen().workers() if w["worker_id"] == cut_off]
+        assert_that(states, equal_to([state]), f"state of {context.world.workers.cut_off} at queen")
 
-    holds(listed, seconds, f"queen to list {context.world.cut_worker} as {state}")
+    holds(listed, seconds, f"queen to list {context.world.workers.cut_off} as {state}")
 
 
 @then('a job for model "{model}" runs on another worker')
@@ -64,4 +65,4 @@ def step_runs_elsewhere(context: StepContext, model):
     job = context.stack.queen().submit_infer(model, max_tokens=8)
     job.wait_ended_with("[DONE]", 60)
     ran_on = context.stack.job_worker(job)
-    assert_that(ran_on, is_not(equal_to(context.world.cut_worker)), "worker that ran the job")
+    assert_that(ran_on, is_not(equal_to(context.world.workers.cut_off)), "worker that ran the job")

@@ -14,11 +14,10 @@ from hamcrest import (
     starts_with,
 )
 
-from rbee_bdd.clients import infer_body
-from rbee_bdd.load import synthetic_heartbeat
-from rbee_bdd.metrics import scrape
-from rbee_bdd.probe import probe
-from rbee_bdd.security import (
+from rbee_bdd.clients.api import infer_body
+from rbee_bdd.clients.load import synthetic_heartbeat
+from rbee_bdd.clients.metrics import scrape
+from rbee_bdd.clients.security import (
     places_holding,
     request_body,
     secret_part,
@@ -27,13 +26,14 @@ from rbee_bdd.security import (
     unsafe_content,
     value_of,
 )
-from rbee_bdd.sse import JobStream
-from rbee_bdd.waiting import scaled
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.clients.sse import JobStream
+from rbee_bdd.core.waiting import scaled
+from rbee_bdd.runner.probe import probe
+from rbee_bdd.runner.world import StepContext, noted
 
 
 def answer_error(context: StepContext):
-    answer = noted(context.world.answer, "answer")
+    answer = noted(context.world.probe.answer, "answer")
     return answer.json()["error"]
 
 
@@ -47,7 +47,7 @@ def step_job_with(context: StepContext, credential):
 
 @then('{who} answers {status:d} with reason "{reason}" and a Bearer challenge')
 def step_refused_challenge(context: StepContext, who, status, reason):
-    answer = noted(context.world.answer, "answer")
+    answer = noted(context.world.probe.answer, "answer")
     step_refused(context, who, status, reason)
     challenge = answer.headers.get("WWW-Authenticate", "")
     assert_that(challenge, starts_with("Bearer"), "the WWW-Authenticate header")
@@ -55,7 +55,7 @@ def step_refused_challenge(context: StepContext, who, status, reason):
 
 def answered(context: StepContext, who, status, **error):
     """The last probe's answer had *status* and an error body with the *error* fields."""
-    answer = noted(context.world.answer, "answer")
+    answer = noted(context.world.probe.answer, "answer")
     assert_that(answer.status_code, equal_to(status), f"status {who} answered: {answer.text[:300]}")
     assert_that(answer_error(context), has_entries(**error), f"the error body of {who}")
 
@@ -67,9 +67,10 @@ def step_refused(context: StepContext, who, status, reason):
 
 @then("the answer does not echo the credential")
 def step_no_echo(context: StepContext):
-    secret = secret_part(context.world.sent_authorization)
-    leaks = places_holding([secret], {"the answer's body": noted(context.world.answer, "answer").text,
-                                      "the answer's headers": str(dict(noted(context.world.answer, "answer").headers))})
+    secret = secret_part(context.world.probe.sent_authorization)
+    leaks = places_holding([secret], {"the answer's body": noted(context.world.probe.answer, "answer").text,
+                                      "the answer's headers": str(dict(noted(context.world.probe.answer,
+                                                                               "answer").headers))})
     assert_that(leaks, empty(), "places holding the credential sent")
 
 
@@ -89,10 +90,10 @@ def step_no_job(context: StepContext):
 
 @then('queen accepts the job and its stream ends with "{marker}" within {seconds:Seconds}')
 def step_accepted_runs(context: StepContext, marker, seconds):
-    answer = noted(context.world.answer, "answer")
+    answer = noted(context.world.probe.answer, "answer")
     assert_that(answer.status_code, equal_to(201), f"queen's answer: {answer.text[:300]}")
     stream = JobStream(context.stack.queen().url + answer.json()["sse_url"],
-                       headers={"Authorization": context.world.sent_authorization}).start()
+                       headers={"Authorization": context.world.probe.sent_authorization}).start()
     stream.wait_ended(scaled(seconds))
     assert_that(stream.terminal, equal_to(marker), f"the job's stream: {stream.summary()}")
 
@@ -136,21 +137,21 @@ def step_worker_ran(context: StepContext, count):
 
 @when("the admin token is replaced by a new one in queen's token file and queen gets SIGHUP")
 def step_rotate(context: StepContext):
-    context.world.replaced_token = context.stack.replace_client_token("admin")
+    context.world.probe.replaced_token = context.stack.security.replace_client_token("admin")
     stream = context.world.jobs.last.stream
     assert_that(stream.terminal, equal_to(None), f"the job still streaming once the tokens rotated: {stream.summary()}")
 
 
 @then("a job asked for with the new token is accepted at once")
 def step_new_token(context: StepContext):
-    new = noted(context.world.replaced_token, "replaced token")[1]
+    new = noted(context.world.probe.replaced_token, "replaced token")[1]
     answer = context.stack.queen().post_job(infer_body("tinyllama", max_tokens=4), {"Authorization": f"Bearer {new}"})
     assert_that(answer.status_code, equal_to(201), f"queen's answer to the new token: {answer.text[:300]}")
 
 
 @then('a job asked for with the replaced token is refused with 401 and reason "{reason}" at once')
 def step_old_token(context: StepContext, reason):
-    old = noted(context.world.replaced_token, "replaced token")[0]
+    old = noted(context.world.probe.replaced_token, "replaced token")[0]
     answer = context.stack.queen().post_job(infer_body("tinyllama", max_tokens=4), {"Authorization": f"Bearer {old}"})
     assert_that(answer.status_code, equal_to(401), f"queen's answer to the replaced token: {answer.text[:300]}")
     assert_that(answer.json()["error"], has_entries(reason=reason), "the error body")
@@ -160,7 +161,7 @@ def step_old_token(context: StepContext, reason):
 
 @when('rbee-keeper runs a job for model "{model}" with the submit token from its environment')
 def step_keeper_env_token(context: StepContext, model):
-    result = context.stack.keeper(["infer", "--model", model, "--max-tokens", "4", "--quiet", "Hello bee"])
+    result = context.stack.keeper.run(["infer", "--model", model, "--max-tokens", "4", "--quiet", "Hello bee"])
     assert_that(result.exit_code, equal_to(0), result.describe())
 
 
@@ -168,9 +169,9 @@ def step_keeper_env_token(context: StepContext, model):
       "worker environment, audit record or error body")
 def step_no_leak(context: StepContext):
     stack = context.stack
-    places = stack.places_secrets_could_leak(audit="audit" in context.suite_config.profile.claims)
-    places |= {f"error body #{i}": body for i, body in enumerate(context.world.error_bodies, 1)}
-    secrets = noted(stack.credentials, "credentials").secrets() + context.world.refused_secrets
+    places = stack.security.places_secrets_could_leak(audit="audit" in context.suite_config.profile.claims)
+    places |= {f"error body #{i}": body for i, body in enumerate(context.world.probe.error_bodies, 1)}
+    secrets = noted(stack.credentials, "credentials").secrets() + context.world.probe.refused_secrets
     environments = [place for place in places if place.startswith("the environment of")]
     assert_that(len(environments), greater_than(0), "worker environments looked at")
     assert_that(places_holding(secrets, places), empty(), f"places holding a secret (of {len(places)} looked at)")
@@ -230,8 +231,8 @@ def step_code(context: StepContext, who, status, code):
 
 @then("the error body is safe and carries the request's correlation id")
 def step_safe_error(context: StepContext):
-    answer = noted(context.world.answer, "answer")
-    sent_cid = noted(context.world.sent_cid, "sent_cid")
+    answer = noted(context.world.probe.answer, "answer")
+    sent_cid = noted(context.world.probe.sent_cid, "sent_cid")
     assert_that(unsafe_content(answer.text), empty(), f"what the error body carries: "
                 f"{answer.text[:300]}")
     assert_that(answer_error(context).get("correlation_id"), equal_to(sent_cid), "the error body's correlation_id")
@@ -245,22 +246,25 @@ def step_still_healthy(context: StepContext):
 @when('I ask hive "{hive}" to provision the model {name}')
 def step_provision_bad(context: StepContext, hive, name):
     client = context.stack.hive(hive)
-    context.world.before = {"name": str(value_of(name)), **context.stack.provisioning_traces(hive, str(value_of(name)))}
+    provisioning = context.world.provisioning
+    provisioning.traced_name = str(value_of(name))
+    provisioning.traces_before = context.stack.provisioning.traces(hive, provisioning.traced_name)
     probe(context, "POST", f"{client.url}/v1/models/provision",
           json={"name": value_of(name), "url": "http://127.0.0.1:9/never-fetched", "sha256": "0" * 64})
 
 
 @then('hive "{hive}"\'s model catalog and folders are as they were')
 def step_catalog_unchanged(context: StepContext, hive):
-    before = dict(context.world.before)
-    after = {"name": before["name"], **context.stack.provisioning_traces(hive, before["name"])}
-    assert_that(after, equal_to(before), f"hive {hive}'s catalog, download directory and /tmp, after the refusal")
+    provisioning = context.world.provisioning
+    after = context.stack.provisioning.traces(hive, provisioning.traced_name)
+    assert_that(after, equal_to(provisioning.traces_before),
+                f"hive {hive}'s catalog, download directory and /tmp, after refusing {provisioning.traced_name!r}")
 
 
 # --- audit --------------------------------------------------------------------------
 
 def audited(context: StepContext, node, action, **fields):
-    records = context.stack.audit_records(node)
+    records = context.stack.security.audit_records(node)
     found = [r for r in records if r["action"] == action and all(r.get(k) == v for k, v in fields.items())]
     actions = [r["action"] for r in records]
     assert_that(len(found), greater_than(0), f"{node}'s audit records of {action} with {fields}; all: {actions}")
@@ -296,11 +300,11 @@ def copy_audit(context: StepContext, node, with_anchor=False):
     """A copy of the node's trail in the scenario's log folder (and of its anchor beside it, as
     ``<copy>.anchor``, where verify looks for it)."""
     path = context.log_dir / f"{node}-audit-copy.jsonl"
-    path.write_bytes(context.stack.audit_bytes(node))
+    path.write_bytes(context.stack.security.audit_bytes(node))
     anchor = path.with_name(path.name + ".anchor")
     anchor.unlink(missing_ok=True)
     if with_anchor:
-        anchor.write_bytes(context.stack.audit_anchor_bytes(node))
+        anchor.write_bytes(context.stack.security.audit_anchor_bytes(node))
     return path
 
 
@@ -325,23 +329,23 @@ def step_tamper_trail(context: StepContext):
 
 
 def step_verify_says(context: StepContext, code, found):
-    done = verify_audit(context, noted(context.world.audit_copy, "audit_copy"))
+    done = verify_audit(context, noted(context.world.probe.audit_copy, "audit_copy"))
     assert_that(done.returncode, equal_to(code), f"verify's exit code; it said {done.stdout} {done.stderr}")
     assert_that(done.stdout, contains_string(found), "what verify said")
 
 
 @when("the last record of {node:Node}'s audit trail is cut away")
 def step_cut_real_trail(context: StepContext, node):
-    trail = context.stack.audit_bytes(node).decode().splitlines(keepends=True)
+    trail = context.stack.security.audit_bytes(node).decode().splitlines(keepends=True)
     assert_that(len(trail), greater_than(1), f"records in {node}'s audit trail")
-    context.stack.rewrite_audit(node, "".join(trail[:-1]).encode())
+    context.stack.security.rewrite_audit(node, "".join(trail[:-1]).encode())
 
 
 @then('{node:Node}\'s audit trail records the break, and rbee-keeper audit verify of it and its anchor says "{found}"')
 def step_break_recorded(context: StepContext, node, found):
-    actions = [r["action"] for r in context.stack.audit_records(node)]
+    actions = [r["action"] for r in context.stack.security.audit_records(node)]
     assert_that(actions, has_item("audit.break"), f"actions in {node}'s audit trail")
-    context.world.audit_copy = copy_audit(context, node, with_anchor=True)
+    context.world.probe.audit_copy = copy_audit(context, node, with_anchor=True)
     step_verify_says(context, 1, found)
 
 
@@ -349,12 +353,12 @@ def step_break_recorded(context: StepContext, node, found):
 def step_tamper(context: StepContext, change, number):
     path = copy_audit(context, "queen")
     path.write_bytes(tamper(path.read_bytes(), change, number))
-    context.world.audit_copy = path
+    context.world.probe.audit_copy = path
 
 
 @then("rbee-keeper audit verify exits with {code:d} naming record {number:d} of the copy")
 def step_verify_fails(context: StepContext, code, number):
-    audit_copy = noted(context.world.audit_copy, "audit_copy")
+    audit_copy = noted(context.world.probe.audit_copy, "audit_copy")
     done = verify_audit(context, audit_copy)
     assert_that(done.returncode, equal_to(code), f"verify's exit code; it said {done.stdout} {done.stderr}")
     assert_that(done.stdout, contains_string(f"broken at record {number}:"), "what verify said")

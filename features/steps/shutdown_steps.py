@@ -5,9 +5,9 @@ import time
 from behave import given, then, when
 from hamcrest import assert_that, contains_string, empty, equal_to, has_length, less_than
 
-from rbee_bdd.exits import ExitWatch
-from rbee_bdd.waiting import eventually, scaled
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.core.waiting import eventually, scaled
+from rbee_bdd.runner.world import StepContext, noted
+from rbee_bdd.stack.exits import ExitWatch
 
 
 def first_token_or_end(job):
@@ -26,12 +26,12 @@ def step_jobs_streaming(context: StepContext, count, model, max_tokens):
 @when("queen gets SIGTERM")
 def step_queen_sigterm(context: StepContext):
     stack = context.stack
-    workers = {row.worker_id: row.pid for hive in stack.hive_nodes for row in stack.worker_processes(hive)}
+    workers = {row.worker_id: row.pid for hive in stack.hive_nodes for row in stack.processes.workers(hive)}
     nodes = {"queen": stack.node("queen"), **stack.hive_nodes}
-    context.world.exit_watch = ExitWatch(workers, nodes).start()
-    context.cleanup.push("stop watching exits", noted(context.world.exit_watch, "exit_watch").close)
-    context.world.sigterm_at = time.monotonic()
-    stack.terminate("queen")
+    context.world.faults.exit_watch = ExitWatch(workers, nodes).start()
+    context.cleanup.push("stop watching exits", noted(context.world.faults.exit_watch, "exit_watch").close)
+    context.world.faults.sigterm_at = time.monotonic()
+    stack.faults.terminate("queen")
 
 
 @then('both streaming jobs end with "{marker}" within {seconds:Seconds}')
@@ -42,13 +42,13 @@ def step_streaming_done(context: StepContext, marker, seconds):
 
 @then("every worker, then every hive, then queen exits within {seconds:Seconds} of the SIGTERM")
 def step_exit_order(context: StepContext, seconds):
-    exit_watch = noted(context.world.exit_watch, "exit_watch")
+    exit_watch = noted(context.world.faults.exit_watch, "exit_watch")
     watch = exit_watch
-    finished = watch.wait(scaled(seconds) - (time.monotonic() - context.world.sigterm_at))
+    finished = watch.wait(scaled(seconds) - (time.monotonic() - context.world.faults.sigterm_at))
     assert_that(watch.missing(), empty(), "processes still running")
     assert_that(finished, equal_to(True), "every watched process gone")
     order = [e.kind for e in watch.exits]
-    took = {e.name: round(e.at - context.world.sigterm_at, 2) for e in watch.exits}
+    took = {e.name: round(e.at - context.world.faults.sigterm_at, 2) for e in watch.exits}
     print(f"exits, in order, seconds after the SIGTERM: {took}")
     expected = sorted(order, key=["worker", "hive", "queen"].index)
     assert_that(order, equal_to(expected), f"kinds of process in the order they ended ({took})")
@@ -57,7 +57,7 @@ def step_exit_order(context: StepContext, seconds):
 
 @then("queen and every hive exited with code 0")
 def step_codes(context: StepContext):
-    exit_watch = noted(context.world.exit_watch, "exit_watch")
+    exit_watch = noted(context.world.faults.exit_watch, "exit_watch")
     codes = {e.name: e.code for e in exit_watch.exits if e.kind != "worker"}
     assert_that(codes, equal_to(dict.fromkeys(codes, 0)), "exit codes of queen and the hives")
     assert_that(codes, has_length(1 + len(context.stack.hive_nodes)), "daemons seen exiting")
@@ -65,7 +65,7 @@ def step_codes(context: StepContext):
 
 @then("queen and every hive exited with code 0, and each hive saw its workers exit with code 0")
 def step_codes_and_workers(context: StepContext):
-    exit_watch = noted(context.world.exit_watch, "exit_watch")
+    exit_watch = noted(context.world.faults.exit_watch, "exit_watch")
     step_codes(context)
     logs = {hive: node.log_tail(1000) for hive, node in context.stack.hive_nodes.items()}
     for worker in (e.name for e in exit_watch.exits if e.kind == "worker"):

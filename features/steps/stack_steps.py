@@ -3,8 +3,8 @@
 from behave import given, then
 from hamcrest import assert_that, equal_to, has_length
 
-from rbee_bdd.waiting import holds
-from rbee_bdd.world import StepContext, start_stack
+from rbee_bdd.core.waiting import holds
+from rbee_bdd.runner.world import StepContext, start_stack
 
 
 @given("a stack with {count:Hives}")
@@ -150,13 +150,13 @@ def step_stack_ui_buffer(context: StepContext, count, events):
 
 @given('hive "{hive}" runs no worker')
 def step_no_worker(context: StepContext, hive):
-    assert_that(context.stack.worker_processes(hive), has_length(0), f"worker processes on {hive}")
+    assert_that(context.stack.processes.workers(hive), has_length(0), f"worker processes on {hive}")
     assert_that(context.stack.hive(hive).workers(), has_length(0), f"workers {hive} reports")
 
 
 @then('hive "{hive}" runs {count:WorkerProcesses} for model "{model}"')
 def step_worker_processes(context: StepContext, hive, count, model):
-    rows = [r for r in context.stack.worker_processes(hive) if f"{model}.gguf" in r.command]
+    rows = [r for r in context.stack.processes.workers(hive) if f"{model}.gguf" in r.command]
     assert_that(rows, has_length(count), f"{model} worker processes in {hive}'s process table")
     running = sorted(r.worker_id for r in rows)
     reported = sorted(w["worker_id"] for w in context.stack.hive(hive).workers() if w["model"] == model)

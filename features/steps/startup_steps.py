@@ -5,19 +5,19 @@ import time
 from behave import then, when
 from hamcrest import assert_that, contains_string, equal_to, less_than
 
-from rbee_bdd.targets.base import NodeStartError
-from rbee_bdd.waiting import scaled
-from rbee_bdd.world import StepContext, noted, start_stack
+from rbee_bdd.core.waiting import scaled
+from rbee_bdd.runner.world import StepContext, noted, start_stack
+from rbee_bdd.stack.targets.base import NodeStartError
 
 
 def try_start(context: StepContext, **options):
     started = time.monotonic()
     try:
         start_stack(context, 1, **options)
-        context.world.start_error = None
+        context.world.startup.error = None
     except NodeStartError as exc:
-        context.world.start_error = exc
-    context.world.start_took = time.monotonic() - started
+        context.world.startup.error = exc
+    context.world.startup.took = time.monotonic() - started
 
 
 @when('I start a stack whose queen gets the unknown flag "{flag}"')
@@ -32,13 +32,13 @@ def step_bad_hive(context: StepContext, flag):
 
 @then("the start fails within {seconds:Seconds}")
 def step_fails_fast(context: StepContext, seconds):
-    assert_that(context.world.start_error is not None, equal_to(True), "the stack's start failed")
-    assert_that(context.world.start_took, less_than(scaled(seconds)), "seconds until the start failed")
+    assert_that(context.world.startup.error is not None, equal_to(True), "the stack's start failed")
+    assert_that(context.world.startup.took, less_than(scaled(seconds)), "seconds until the start failed")
 
 
 @then('the failure names {node}, exit code {code:d} and its log line "{line}" once')
 def step_failure_says(context: StepContext, node, code, line):
-    start_error = noted(context.world.start_error, "start_error")
+    start_error = noted(context.world.startup.error, "start_error")
     message = str(start_error)
     assert_that(message, contains_string(f"{node} exited during start-up with exit code {code}"), "the failure")
     assert_that(message.count(line), equal_to(1), f"times the failure quotes {line!r}: {message}")
@@ -66,4 +66,4 @@ def step_short_hs256_key(context: StepContext, count):
 
 @then("the stack starts")
 def step_started(context: StepContext):
-    assert_that(context.world.start_error, equal_to(None), "what stopped the stack's start")
+    assert_that(context.world.startup.error, equal_to(None), "what stopped the stack's start")

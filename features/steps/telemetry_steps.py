@@ -16,26 +16,26 @@ from hamcrest import (
     less_than_or_equal_to,
 )
 
-from rbee_bdd.load import HeartbeatFlood
-from rbee_bdd.slow_consumers import open_stalled_reader
-from rbee_bdd.waiting import eventually, holds
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.clients.load import HeartbeatFlood
+from rbee_bdd.clients.slow_consumers import open_stalled_reader
+from rbee_bdd.core.waiting import eventually, holds
+from rbee_bdd.runner.world import StepContext, noted
 
 
 @when("another hive sends heartbeats of {workers:Workers} {rate:d} times a second for up to {seconds:Seconds}")
 def step_flood(context: StepContext, workers, rate, seconds):
-    context.world.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds,
+    context.world.faults.flood = HeartbeatFlood(context.stack.queen().url, "synthetic-hive", workers, rate, seconds,
                                          context.stack.cluster_token)
-    noted(context.world.flood, "flood").start(context.cleanup)
+    noted(context.world.faults.flood, "flood").start(context.cleanup)
 
 
 @given("I watch queen's heartbeat stream")
 def step_watch(context: StepContext):
-    context.world.ui = context.stack.watch_heartbeats(context.cleanup)
+    context.world.observed.ui = context.stack.telemetry.watch_heartbeats(context.cleanup)
 
 
 def wait_process(context: StepContext, model, seconds, condition, what):
-    ui = noted(context.world.ui, "ui")
+    ui = noted(context.world.observed.ui, "ui")
     def seen():
         process = ui.latest_process(model)
         assert process is not None, f"no {model} worker on the stream yet ({ui.summary()})"
@@ -51,13 +51,14 @@ def step_stream_shows_worker(context: StepContext, model, seconds):
         assert_that(process["pid"], greater_than(0), "pid on the stream")
         assert_that(process["rss_mb"], greater_than(0), "rss_mb on the stream")
 
-    context.world.process = wait_process(context, model, seconds, check, f"a {model} worker on the UI stream")
+    process = wait_process(context, model, seconds, check, f"a {model} worker on the UI stream")
+    context.world.workers.ui_pid = int(process["pid"])
 
 
 @then('that pid is the worker\'s in hive "{hive}"\'s process table')
 def step_pid_is_real(context: StepContext, hive):
-    rows = context.stack.worker_processes(hive)
-    assert_that(context.world.process["pid"], is_in([row.node_pid for row in rows]),
+    rows = context.stack.processes.workers(hive)
+    assert_that(context.world.workers.ui_pid, is_in([row.node_pid for row in rows]),
                 f"pids of {hive}'s worker processes: {rows}")
 
 
@@ -124,7 +125,7 @@ def step_smi_hangs(context: StepContext, hive):
 
 @then('the next {count:d} heartbeats of hive "{hive}" come at most {gap:g} seconds apart')
 def step_rhythm(context: StepContext, count, hive, gap):
-    ui = noted(context.world.ui, "ui")
+    ui = noted(context.world.observed.ui, "ui")
     since = time.monotonic()
     eventually(lambda: len(ui.heartbeat_times(hive, since)) >= count, count * gap + 2,
                f"{count} heartbeats of {hive}")
@@ -159,14 +160,14 @@ def step_enabled(context: StepContext, hive):
 def step_spawn_limited(context: StepContext, model, hive, cpu, memory):
     answer = context.stack.hive(hive).spawn(model, cpu_limit=cpu, memory_limit=memory)
     assert_that(answer.status_code, equal_to(201), f"spawn answer: {answer.text}")
-    context.world.spawned_worker = (hive, answer.json()["worker_id"])
+    context.world.workers.spawned_one = (hive, answer.json()["worker_id"])
 
 
 @then("the worker's process runs in a cgroup with a CPU quota of {quota:d} per {period:d} µs and {mib:d} MiB of memory")
 def step_cgroup_limits(context: StepContext, quota, period, mib):
-    spawned_worker = noted(context.world.spawned_worker, "spawned_worker")
+    spawned_worker = noted(context.world.workers.spawned_one, "spawned_worker")
     hive, worker_id = spawned_worker
-    limits = context.stack.worker_cgroup_limits(hive, worker_id)
+    limits = context.stack.processes.worker_cgroup_limits(hive, worker_id)
     assert_that(limits, equal_to({"cpu_quota_us": quota, "cpu_period_us": period, "memory_bytes": mib * 1024 * 1024}),
                 f"limits of {worker_id}'s cgroup, read from the host")
 
@@ -180,7 +181,7 @@ def step_hive_available(context: StepContext, hive):
 @given("a UI subscriber that never reads")
 def step_stalled(context: StepContext):
     url = context.stack.queen().url + "/v1/heartbeats/stream"
-    context.world.stalled_subscriber = open_stalled_reader(url, context.cleanup)
+    context.world.observed.stalled_subscriber = open_stalled_reader(url, context.cleanup)
     eventually(lambda: context.stack.queen().ui_subscribers() >= 2, 5, "queen to count both UI subscribers")
 
 
@@ -191,7 +192,7 @@ def step_dropped(context: StepContext, seconds):
 
 @then('meanwhile the watching stream got hive "{hive}"\'s heartbeats at least every {gap:g} seconds')
 def step_watcher_rhythm(context: StepContext, hive, gap):
-    ui = noted(context.world.ui, "ui")
+    ui = noted(context.world.observed.ui, "ui")
     # the drop can come within a second of the flood's start: give the watcher 3 beats to compare
     eventually(lambda: len(ui.heartbeat_times(hive)) > 2, 5, f"3 heartbeats of {hive} on the watcher")
     times = ui.heartbeat_times(hive)
@@ -205,13 +206,13 @@ def step_watcher_rhythm(context: StepContext, hive, gap):
 @then('queen forgets hive "{hive}" between {low:g} and {high:g} seconds after it was stopped')
 def step_forgets_between(context: StepContext, hive, low, high):
     step_forgets(context, hive, high)
-    after = time.monotonic() - context.world.stopped_at[hive]
+    after = time.monotonic() - context.world.faults.stopped_at[hive]
     assert_that(after, greater_than(low), f"seconds from {hive}'s stop until queen forgot it")
 
 
 @then('the heartbeat stream told of hive "{hive}" becoming unavailable, then removed')
 def step_ui_hive_events(context: StepContext, hive):
-    ui = noted(context.world.ui, "ui")
+    ui = noted(context.world.observed.ui, "ui")
 
     def told():  # the event may still be on its way when queen's list already shows the removal
         names = [e.name for e in list(ui.events) if e.name in ("hive_unavailable", "hive_removed")
@@ -225,8 +226,8 @@ def step_ui_hive_events(context: StepContext, hive):
 def step_telemetry_is_kernel(context: StepContext, hive):
     job = context.world.jobs.last
     worker_id = context.stack.job_worker(job)
-    row = context.stack.worker_process(hive, worker_id)
-    stats, kernel = context.stack.worker_telemetry(hive, worker_id), context.stack.kernel_view(row.pid)
+    row = context.stack.processes.worker(hive, worker_id)
+    stats, kernel = context.stack.telemetry.worker(hive, worker_id), context.stack.telemetry.kernel_view(row.pid)
     identity = {"pid": row.node_pid, "group": "llm", "instance": worker_id, "model": job.request["model"]}
     assert_that(stats, has_entries(identity), "the worker's identity in the telemetry")
     assert_that(abs(stats["rss_mb"] - kernel["rss_mb"]), less_than_or_equal_to(max(4.0, 0.1 * kernel["rss_mb"])),

@@ -3,7 +3,7 @@
 from behave import then, when
 from hamcrest import assert_that, contains_string, equal_to, has_entries, has_length, matches_regexp
 
-from rbee_bdd.world import StepContext, noted
+from rbee_bdd.runner.world import StepContext, noted
 
 # where the posed hive says it listens: loopback's discard port, so nothing could ever reach a worker there
 NOWHERE = "http://127.0.0.1:9"
@@ -17,24 +17,24 @@ def skew_heartbeat(hive, protocol, worker_model, models):
 
 @when('a hive "{hive}" speaking protocol {protocol} reports a ready "{model}" worker')
 def step_skew_hive(context: StepContext, hive, protocol, model):
-    context.world.answer = context.stack.queen().post_heartbeat(skew_heartbeat(hive, protocol, model, [model]))
+    context.world.probe.answer = context.stack.queen().post_heartbeat(skew_heartbeat(hive, protocol, model, [model]))
 
 
 @when('a hive "{hive}" speaking protocol {protocol} reports a ready "{model}" worker and model "{other}"')
 def step_skew_hive_models(context: StepContext, hive, protocol, model, other):
     body = skew_heartbeat(hive, protocol, model, [model, other])
-    context.world.answer = context.stack.queen().post_heartbeat(body)
+    context.world.probe.answer = context.stack.queen().post_heartbeat(body)
 
 
 @then("queen answered the heartbeat with {status:d}")
 def step_heartbeat_answer(context: StepContext, status):
-    answer = noted(context.world.answer, "answer")
+    answer = noted(context.world.probe.answer, "answer")
     assert_that(answer.status_code, equal_to(status), f"queen's answer to the heartbeat: {answer.text[:300]}")
 
 
 @then('queen answered the heartbeat with {status:d} "{code}" naming protocols {protocol} and the one queen speaks')
 def step_heartbeat_refused(context: StepContext, status, code, protocol):
-    answer = noted(context.world.answer, "answer")
+    answer = noted(context.world.probe.answer, "answer")
     error = answer.json().get("error", {})
     assert_that((answer.status_code, error.get("code")), equal_to((status, code)), f"answer: {answer.text[:300]}")
     ours = context.stack.queen().hives()[0]["queen_protocol"]

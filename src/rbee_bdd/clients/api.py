@@ -9,8 +9,8 @@ from typing import Any, cast
 import httpx
 from hamcrest import assert_that, equal_to
 
-from rbee_bdd.http import request
-from rbee_bdd.records import (
+from rbee_bdd.clients.http import request
+from rbee_bdd.clients.records import (
     Capabilities,
     Health,
     HiveRow,
@@ -21,8 +21,8 @@ from rbee_bdd.records import (
     Telemetry,
     WorkerReady,
 )
-from rbee_bdd.sse import JobStream
-from rbee_bdd.waiting import scaled
+from rbee_bdd.clients.sse import JobStream
+from rbee_bdd.core.waiting import scaled
 
 
 class ContractError(AssertionError):

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
-from rbee_bdd.http import tls, with_credentials
-from rbee_bdd.sse import TERMINAL_PREFIXES
+from rbee_bdd.clients.http import tls, with_credentials
+from rbee_bdd.clients.sse import TERMINAL_PREFIXES
 
 
 @dataclass

@@ -20,7 +20,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from rbee_bdd.identity import OWNER_ENV, RUN_ENV, SCENARIO_ENV
+from rbee_bdd.core.identity import OWNER_ENV, RUN_ENV, SCENARIO_ENV
 
 SCOPES = ("read", "submit", "admin")
 ISSUER = "rbee-bdd"

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.core.cleanup import CleanupStack
 
 
 @dataclass

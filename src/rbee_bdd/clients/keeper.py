@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from rbee_bdd.waiting import scaled
+from rbee_bdd.core.waiting import scaled
 
 
 @dataclass(frozen=True)

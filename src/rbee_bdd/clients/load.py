@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.http import client
+from rbee_bdd.clients.http import client
+from rbee_bdd.core.cleanup import CleanupStack
 
 
 def synthetic_heartbeat(hive_id: str, workers: int, serial: int) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rbee_bdd.http import request
+from rbee_bdd.clients.http import request
 
 
 def parse(text: str) -> dict[str, float]:

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from rbee_bdd.credentials import ScenarioCredentials, jwt_with_header, new_token, rs256_public_pem
+from rbee_bdd.clients.credentials import ScenarioCredentials, jwt_with_header, new_token, rs256_public_pem
 
 # Text an attacker put in a token's header; a log that holds it let the attacker write there.
 FORGED_LOG_TEXT = "bdd-forged-log-line"

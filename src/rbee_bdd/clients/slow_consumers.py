@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.http import with_credentials
+from rbee_bdd.clients.http import with_credentials
+from rbee_bdd.core.cleanup import CleanupStack
 
 TERMINAL_PREFIXES = ("[DONE]", "[ERROR]", "[CANCELLED]")
 

@@ -13,7 +13,7 @@ from typing import Any, Self
 import httpx
 from httpx_sse import SSEError, connect_sse
 
-from rbee_bdd.http import client, with_credentials
+from rbee_bdd.clients.http import client, with_credentials
 
 TERMINAL_PREFIXES = ("[DONE]", "[ERROR]", "[CANCELLED]")
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
-log = logging.getLogger("rbee_bdd.cleanup")
+log = logging.getLogger("rbee_bdd.core.cleanup")
 
 
 @dataclass
@@ -51,9 +51,22 @@ def cleaned_up(name: str) -> Iterator[CleanupStack]:
 class _Signals:
     deferring = 0
     pending: int | None = None
+    received: int | None = None  # the first SIGINT or SIGTERM of the run
+
+
+def signal_received() -> str:
+    """The name of the signal that interrupted the run ("" while none did)."""
+    return signal.Signals(_Signals.received).name if _Signals.received is not None else ""
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
+    first = _Signals.received is None
+    _Signals.received = signum if first else _Signals.received
+    if first and not _Signals.deferring:
+        out = sys.__stderr__ or sys.stderr
+        out.write(f"\nrbee-bdd: {signal.Signals(signum).name} received: stopping the scenario, finishing its "
+                  "cleanup first…\n")
+        out.flush()
     if _Signals.deferring:
         _Signals.pending = signum
         # the real stderr: behave captures sys.stderr during hooks and would show this only afterwards

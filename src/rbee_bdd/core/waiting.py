@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from rbee_bdd import timeline
+from rbee_bdd.core import timeline
 
 T = TypeVar("T")
 
 _multiplier = 1.0
+_diagnosis: Callable[[], str] | None = None  # what the scenario's stack looks like, for a wait that gives up
+_diagnosing = False
 
 
 def set_timeout_multiplier(value: float) -> None:
@@ -24,6 +26,27 @@ def set_timeout_multiplier(value: float) -> None:
 def scaled(seconds: float) -> float:
     """*seconds* scaled by the run's timeout multiplier."""
     return seconds * _multiplier
+
+
+def set_diagnosis(describe: Callable[[], str] | None) -> None:
+    """What a wait that gives up adds to its message (the stack's state and hints); None: nothing."""
+    global _diagnosis
+    _diagnosis = describe
+
+
+def diagnosis() -> str:
+    """The installed diagnosis, on a line of its own ("" when none is installed, or it failed)."""
+    global _diagnosing
+    if _diagnosis is None or _diagnosing:
+        return ""
+    _diagnosing = True
+    try:
+        text = _diagnosis()
+    except Exception as exc:  # a diagnosis must never hide the timeout it explains
+        text = f"(the stack's state could not be read: {exc!r})"
+    finally:
+        _diagnosing = False
+    return f"\n{text}" if text else ""
 
 
 class EventuallyTimeout(AssertionError):
@@ -63,7 +86,7 @@ def eventually(check: Callable[[], T], timeout: float, what: str, interval: floa
             last = value
         if time.monotonic() >= deadline:
             timeline.waited(f"{what}: timed out after {scaled(timeout):.1f} s; last saw: {last}")
-            raise EventuallyTimeout(f"waited {scaled(timeout):.1f} s for {what}; last saw: {last}")
+            raise EventuallyTimeout(f"waited {scaled(timeout):.1f} s for {what}; last saw: {last}{diagnosis()}")
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         interval = max(interval, min(interval * 1.5, MAX_INTERVAL_S))  # a caller's slower pace stays
 

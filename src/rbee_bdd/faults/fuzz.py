@@ -3,12 +3,12 @@
 Each daemon is fuzzed with the credential it expects (queen: an admin client token; hive and
 worker: the cluster credential), given to schemathesis through its environment, never its
 command line. Checks: no 5xx, responses conform to the schema, and no error body carries a
-traceback, a filesystem path, an address or a URL (``rbee_bdd.fuzz_checks``). Operations that
+traceback, a filesystem path, an address or a URL (``rbee_bdd.faults.fuzz_checks``). Operations that
 would end the run or reach outside the machine are left out: a hive's ``/v1/shutdown`` (it
 would stop the hive being fuzzed) and ``/v1/models/provision`` (it downloads from the URL it is
 given).
 
-    python -m rbee_bdd.fuzz --examples 25 --seed 1 --reports reports/fuzz
+    python -m rbee_bdd.faults.fuzz --examples 25 --seed 1 --reports reports/fuzz
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from rbee_bdd.cleanup import cleaned_up
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.identity import RunIdentity
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import sweep
-from rbee_bdd.waiting import eventually
+from rbee_bdd.core.cleanup import cleaned_up
+from rbee_bdd.core.identity import RunIdentity
+from rbee_bdd.core.waiting import eventually
+from rbee_bdd.host.sweep import sweep
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.stack import Stack
 
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance,safe_error_body"
 # A fuzzed heartbeat, with the cluster credential, would register hives at arbitrary addresses that
@@ -49,7 +49,7 @@ def fuzz_daemon(name: str, url: str, token: str, args: argparse.Namespace, folde
                "--report", "junit", "--report-junit-path", str(args.reports / f"{name}.xml"), "--no-color"]
     for path in EXCLUDED.get(name, []):
         command += ["--exclude-path", path]
-    env = {**os.environ, TOKEN_ENV: token, "SCHEMATHESIS_HOOKS": "rbee_bdd.fuzz_checks"}
+    env = {**os.environ, TOKEN_ENV: token, "SCHEMATHESIS_HOOKS": "rbee_bdd.faults.fuzz_checks"}
     print(f"fuzz: {name} at {url}: up to {args.examples} examples per operation, seed {args.seed}", flush=True)
     started = time.monotonic()
     with (args.reports / f"{name}.log").open("w") as log:

@@ -1,4 +1,4 @@
-"""schemathesis checks of our own (loaded by ``rbee_bdd.fuzz`` through SCHEMATHESIS_HOOKS)."""
+"""schemathesis checks of our own (loaded by ``rbee_bdd.faults.fuzz`` through SCHEMATHESIS_HOOKS)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import schemathesis
 
-from rbee_bdd.security import unsafe_content
+from rbee_bdd.clients.security import unsafe_content
 
 
 @schemathesis.check

@@ -6,7 +6,7 @@ needs no privilege beyond owning it, where lowering the balloon's would need CAP
 the balloon stops growing the moment the worker is gone, and exits (its memory freed, the cgroup
 empty of it) so that the hive can remove the cgroup as for any dead worker.
 
-``python -m rbee_bdd.balloon CGROUP_DIR VICTIM_PID`` is the balloon itself (root).
+``python -m rbee_bdd.host.balloon CGROUP_DIR VICTIM_PID`` is the balloon itself (root).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from rbee_bdd.cgroupfs import memory_cgroup_dir
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.faults import process_state
+from rbee_bdd.core.cleanup import CleanupStack
+from rbee_bdd.host.cgroupfs import memory_cgroup_dir
+from rbee_bdd.host.signals import process_state
 
 STEP_BYTES = 4 * 2**20
 GIVE_UP_S = 30.0
@@ -58,7 +58,7 @@ def start_balloon(victim: int, cleanup: CleanupStack) -> subprocess.Popen[bytes]
     if limit_bytes(cgroup) is None:
         raise ValueError(f"{cgroup} has no memory limit: a balloon would fill the host's memory")
     Path(f"/proc/{victim}/oom_score_adj").write_text("1000")
-    balloon = subprocess.Popen([sys.executable, "-m", "rbee_bdd.balloon", str(cgroup), str(victim)])
+    balloon = subprocess.Popen([sys.executable, "-m", "rbee_bdd.host.balloon", str(cgroup), str(victim)])
 
 
     def remove() -> None:

@@ -8,8 +8,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from rbee_bdd.engine import EngineUnavailable, connect
-from rbee_bdd.kmsg import kmsg_reason
+from rbee_bdd.host.engine import EngineUnavailable, connect
+from rbee_bdd.host.kmsg import kmsg_reason
 
 
 @functools.cache

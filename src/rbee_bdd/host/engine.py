@@ -1,6 +1,6 @@
 """The Docker engine the suite talks to: where it is, and what is wrong when it does not answer.
 
-``python -m rbee_bdd.engine check`` is ``make``'s preflight; ``python -m rbee_bdd.engine image NAME``
+``python -m rbee_bdd.host.engine check`` is ``make``'s preflight; ``python -m rbee_bdd.host.engine image NAME``
 checks that a user's own image exists (the suite never builds an image it does not own).
 """
 
@@ -59,7 +59,7 @@ def require_image(client: docker.DockerClient, image: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.engine", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.host.engine", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="exit 2, saying why, unless an engine answers")
     image = commands.add_parser("image", help="exit 2, saying why, unless the engine has the image")

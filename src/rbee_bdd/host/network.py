@@ -10,8 +10,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rbee_bdd import timeline
-from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.core import timeline
+from rbee_bdd.core.cleanup import CleanupStack
 
 Mode = Literal["drop", "reject"]
 

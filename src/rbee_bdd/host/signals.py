@@ -6,9 +6,9 @@ import contextlib
 import os
 import signal
 
-from rbee_bdd import timeline
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.waiting import eventually
+from rbee_bdd.core import timeline
+from rbee_bdd.core.cleanup import CleanupStack
+from rbee_bdd.core.waiting import eventually
 
 
 def pause_process(pid: int, what: str, cleanup: CleanupStack) -> None:

@@ -2,7 +2,7 @@
 
 A run owns what it creates through the owner pid in labels and environment. At start,
 everything whose owner is no longer alive is removed; ``--all`` removes every run's.
-Usage: python -m rbee_bdd.sweep [--all]
+Usage: python -m rbee_bdd.host.sweep [--all]
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 import psutil
 from docker.errors import APIError, NotFound
 
-from rbee_bdd.cgroupfs import own_slices, remove_tree
-from rbee_bdd.engine import EngineUnavailable, connect
-from rbee_bdd.identity import OWNER_ENV, OWNER_LABEL, RUN_ENV, RUN_LABEL, SCENARIO_ENV, SCENARIO_LABEL, owner_alive
-from rbee_bdd.processes import kill_all
+from rbee_bdd.core.identity import OWNER_ENV, OWNER_LABEL, RUN_ENV, RUN_LABEL, SCENARIO_ENV, SCENARIO_LABEL, owner_alive
+from rbee_bdd.host.cgroupfs import own_slices, remove_tree
+from rbee_bdd.host.engine import EngineUnavailable, connect
+from rbee_bdd.host.processes import kill_all
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,21 @@
 """The suite's own accounting: one fact line per scenario, and the summary made from them.
 
-The hooks append to ``<reports>/facts.jsonl``; ``python -m rbee_bdd.report summary <reports>``
-prints the table and writes ``summary.md``; ``python -m rbee_bdd.report soak <dir>...``
+The hooks append to ``<reports>/facts.jsonl``; ``python -m rbee_bdd.reports summary <reports>``
+prints the table and writes ``summary.md``; ``python -m rbee_bdd.reports soak <dir>...``
 gives each scenario's pass rate over several runs and names the flaky ones.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
-import sys
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rbee_bdd.traceability import CONTRACT, ELSEWHERE, clause_ids, elsewhere
+from rbee_bdd.reports.traceability import CONTRACT, ELSEWHERE, clause_ids, elsewhere
 
 FACTS = "facts.jsonl"
 
@@ -63,10 +61,12 @@ FAILED = ("failed", "error", "interrupted")  # the statuses that count as a fail
 
 
 def tally(facts: list[ScenarioFact]) -> dict[str, int]:
-    """Scenarios, passed, failed (FAILED) and skipped: the run in four numbers."""
+    """Scenarios, passed, failed (FAILED but interrupted), interrupted and skipped: the run in five numbers."""
     statuses = [fact.status for fact in facts]
+    interrupted = statuses.count("interrupted")
     return {"scenarios": len(statuses), "passed": statuses.count("passed"),
-            "failed": sum(status in FAILED for status in statuses), "skipped": statuses.count("skipped")}
+            "failed": sum(status in FAILED for status in statuses) - interrupted, "interrupted": interrupted,
+            "skipped": statuses.count("skipped")}
 
 
 CORE = "core (no @cap)"
@@ -126,8 +126,9 @@ def summary(facts: list[ScenarioFact]) -> str:
     """The run in markdown: counts, skips with reasons, time per feature, slowest scenarios."""
     counts = tally(facts)
     lines = ["# rbee acceptance: run summary", "",
-             "| scenarios | passed | failed | skipped |", "|---:|---:|---:|---:|",
-             f"| {counts['scenarios']} | {counts['passed']} | {counts['failed']} | {counts['skipped']} |", ""]
+             "| scenarios | passed | failed | interrupted | skipped |", "|---:|---:|---:|---:|---:|",
+             f"| {counts['scenarios']} | {counts['passed']} | {counts['failed']} | {counts['interrupted']} "
+             f"| {counts['skipped']} |", ""]
     failed = [f for f in facts if f.status in FAILED]
     if failed:
         lines += ["## Failed", ""]
@@ -207,43 +208,3 @@ def relocate_rerun(path: Path, base: Path) -> int:
         lines.append(os.path.relpath(absolute, path.parent.resolve()) + colon + rest)
     path.write_text("\n".join(lines) + ("\n" if lines else ""))
     return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.report", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    one = commands.add_parser("summary", help="summary.md and a printed table for one run")
-    one.add_argument("reports", type=Path)
-    many = commands.add_parser("soak", help="pass rates over several runs")
-    many.add_argument("out", type=Path, help="where soak.md goes")
-    many.add_argument("runs", type=Path, nargs="+")
-    rerun = commands.add_parser("rerun", help="make rerun.txt's paths work with `behave @<file>`")
-    rerun.add_argument("file", type=Path)
-    merging = commands.add_parser("merge", help="one JUnit set, report.html and rerun.txt from a run's parts")
-    merging.add_argument("reports", type=Path)
-    args = parser.parse_args(argv)
-    if args.command == "rerun":
-        relocate_rerun(args.file, Path.cwd())
-        return 0
-    if args.command == "merge":
-        from rbee_bdd.merge import merge  # it imports the HTML formatter, which `summary` does not need
-
-        done = merge(args.reports)
-        print("report: merged " + ", ".join(f"{value} {name}" for name, value in done.items()))
-        return 0
-    if args.command == "summary":
-        facts = read_facts(args.reports)
-        if not facts:
-            print(f"report: no scenario facts in {args.reports / FACTS}", file=sys.stderr)
-            return 1
-        text = summary(facts)
-        (args.reports / "summary.md").write_text(text)
-    else:
-        text = soak(args.runs)
-        args.out.write_text(text)
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """One HTML report from the parts of a parallel run.
 
-Each part runs ``-f rbee_bdd.html_report:HTMLPart -o <parts>/html-{part}.jsonl``: the pretty
+Each part runs ``-f rbee_bdd.reports.html:HTMLPart -o <parts>/html-{part}.jsonl``: the pretty
 formatter (behave-html-pretty-formatter) renders each of its features, with their embedded
 logs and timelines, into a fragment, and the fragments are written as JSON lines instead of
 a page. ``page()`` then puts every part's fragments, in feature-file order, into one page
@@ -21,7 +21,7 @@ import behave_html_pretty_formatter
 from behave_html_pretty_formatter.html_pretty import PrettyHTMLFormatter
 from dominate.tags import div
 
-from rbee_bdd.identity import PART_ENV
+from rbee_bdd.core.identity import PART_ENV
 
 ASSETS = Path(behave_html_pretty_formatter.__file__).parent
 
@@ -32,7 +32,7 @@ def part_number(name: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-class HTMLPart(PrettyHTMLFormatter):
+class HTMLPart(PrettyHTMLFormatter):  # type: ignore[misc]  # the formatter package has no type hints
     """The pretty formatter, writing its rendered features as fragments for ``page()``."""
 
     name = "rbee-html-part"

@@ -1,6 +1,6 @@
 """The parts of a run (parallel processes, CI shards) made into one set of reports.
 
-``python -m rbee_bdd.report merge REPORTS [MORE_REPORTS…]`` reads ``<reports>/parts/``:
+``python -m rbee_bdd.reports merge REPORTS [MORE_REPORTS…]`` reads ``<reports>/parts/``:
 ``junit-<part>/TESTS-*.xml`` → ``junit/`` (a feature split over parts becomes one suite
 again), ``html-<part>.jsonl`` → ``report.html``, ``rerun-<part>.txt`` → ``rerun.txt``; and
 updates ``durations.json`` from the facts, so the next run balances its parts better.
@@ -15,8 +15,8 @@ import xml.etree.ElementTree as ElementTree
 from collections import defaultdict
 from pathlib import Path
 
-from rbee_bdd.html_report import page
-from rbee_bdd.report import ScenarioFact, conformance, read_facts, relocate_rerun, tally
+from rbee_bdd.reports.facts import ScenarioFact, conformance, read_facts, relocate_rerun, tally
+from rbee_bdd.reports.html import page
 
 PARTS = "parts"
 DURATIONS = "durations.json"

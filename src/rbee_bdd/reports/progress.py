@@ -2,7 +2,7 @@
 
 On a terminal the scenario running now is shown on a line that is rewritten in place; in CI
 (no terminal) only the finished lines are printed. Use it with
-``-f rbee_bdd.progress:ScenarioProgress``.
+``-f rbee_bdd.reports.progress:ScenarioProgress``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 
 from behave.formatter.base import Formatter
 
-from rbee_bdd.identity import PART_ENV
-from rbee_bdd.report import failed_step
+from rbee_bdd.core.behave_adapter import outcome_of
+from rbee_bdd.core.identity import PART_ENV
+from rbee_bdd.reports.facts import failed_step
 
 
 def clock(seconds: float) -> str:
@@ -22,7 +23,7 @@ def clock(seconds: float) -> str:
     return f"{minutes:02d}:{rest:02d}"
 
 
-class ScenarioProgress(Formatter):
+class ScenarioProgress(Formatter):  # type: ignore[misc]  # behave has no type hints
     name = "rbee-progress"
     description = "one line per scenario, with elapsed time"
 
@@ -48,7 +49,7 @@ class ScenarioProgress(Formatter):
     def _finish_current(self) -> None:
         if self.current is None:
             return
-        status = (getattr(self.current, "rbee_outcome", "") or
+        status = (outcome_of(self.current) or
                   getattr(self.current.status, "name", str(self.current.status))).upper()
         took = time.monotonic() - self.current_started
         line = (f"[{clock(time.monotonic() - self.started)}] {status:8} {took:6.1f} s  "

@@ -6,7 +6,7 @@ the clauses verified otherwise: ``[unit]`` by a unit test (named), ``[harness]``
 harness itself does in every run, ``[not-here]`` not verifiable on this machine (why), and
 ``[gaps]`` not verified yet (what is missing; shown as gaps in every report, never hidden).
 
-``python -m rbee_bdd.traceability [--table]`` fails on a clause that no scenario names and the
+``python -m rbee_bdd.reports.traceability [--table]`` fails on a clause that no scenario names and the
 file does not list, on a tag naming no clause, and on a listed id the contract does not have;
 ``--table`` prints the table (clause, scenarios, elsewhere) as Markdown.
 """
@@ -85,7 +85,8 @@ def table(features: Path, contract: Path = CONTRACT, listed_path: Path = ELSEWHE
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.traceability", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.reports.traceability",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("features", type=Path, nargs="?", default=Path("features"))
     parser.add_argument("--table", action="store_true", help="print the traceability table (Markdown)")
     args = parser.parse_args(argv)

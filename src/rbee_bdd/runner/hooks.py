@@ -9,21 +9,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rbee_bdd import reaper, timeline
-from rbee_bdd.capabilities import missing
-from rbee_bdd.cleanup import CleanupStack, install_signal_handlers
-from rbee_bdd.config import ConfigError, SuiteConfig
-from rbee_bdd.engine import EngineUnavailable, connect, require_image
-from rbee_bdd.identity import PART_ENV, RunIdentity
-from rbee_bdd.log_scan import declared, scan
-from rbee_bdd.logdirs import new_run, scenario_folder
-from rbee_bdd.report import FACTS, ScenarioFact, append_fact, failed_step
-from rbee_bdd.selection import drop_unselected
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import of_scenario, sweep
-from rbee_bdd.tags import CONTRACT_PREFIX
-from rbee_bdd.waiting import set_timeout_multiplier
-from rbee_bdd.world import World
+from rbee_bdd.core import behave_adapter, timeline
+from rbee_bdd.core.cleanup import CleanupStack, install_signal_handlers, signal_received
+from rbee_bdd.core.identity import PART_ENV, RunIdentity
+from rbee_bdd.core.waiting import set_diagnosis, set_timeout_multiplier
+from rbee_bdd.host.capabilities import missing
+from rbee_bdd.host.engine import EngineUnavailable, connect, require_image
+from rbee_bdd.host.sweep import of_scenario, sweep
+from rbee_bdd.reports.facts import FACTS, ScenarioFact, append_fact, failed_step
+from rbee_bdd.runner import reaper
+from rbee_bdd.runner.log_scan import declared, scan
+from rbee_bdd.runner.logdirs import new_run, scenario_folder
+from rbee_bdd.runner.selection import drop_unselected
+from rbee_bdd.runner.tags import CONTRACT_PREFIX
+from rbee_bdd.runner.world import World
+from rbee_bdd.stack.config import ConfigError, SuiteConfig
+from rbee_bdd.stack.diagnosis import describe
+from rbee_bdd.stack.stack import Stack
 
 
 class LeftoverError(AssertionError):
@@ -54,9 +56,10 @@ def before_all(context: Any) -> None:
         # behave reports an exception of before_all as one "HOOK-ERROR" line: say it plainly first
         say(f"cannot start the run: {exc}", err=True)
         raise SuiteSetupError(str(exc)) from None
+    behave_adapter.check_private_api()
     set_timeout_multiplier(config.timeout_multiplier)
     install_signal_handlers()
-    drop_unselected(context._runner.features, context.config)
+    drop_unselected(behave_adapter.features(context), context.config)
     removed = sweep()
     if not os.environ.get(PART_ENV):  # a part of a parallel run shares the run's facts
         (config.reports_dir / FACTS).unlink(missing_ok=True)
@@ -74,8 +77,9 @@ def before_scenario(context: Any, scenario: Any) -> None:
     context.cleanup = CleanupStack(scenario.name)
     context.scenario_started = time.monotonic()
     context.skip_reason = ""
-    context.not_run = bool(context._runner.aborted)  # the run was interrupted: behave only walks the rest
+    context.not_run = behave_adapter.aborted(context)  # the run was interrupted: behave only walks the rest
     timeline.begin()
+    set_diagnosis(lambda: describe(context.stack) if context.stack is not None else "")
     if context.not_run:
         return
     tags = list(scenario.effective_tags)
@@ -100,11 +104,14 @@ def after_scenario(context: Any, scenario: Any) -> None:
     if context.not_run:
         return
     evidence = timeline.current().render()  # before the teardown's own waits
+    set_diagnosis(None)  # the teardown's waits need no diagnosis of a stack going away
     interrupted = ""
     try:
         errors = context.cleanup.run()
     except KeyboardInterrupt as exc:  # a Ctrl+C during the cleanup, which finished first
-        interrupted, errors = str(exc) or "interrupted", []
+        interrupted, errors = f"{exc or 'interrupted'} during its cleanup", []
+    if not interrupted and (name := signal_received()):  # a Ctrl+C during the steps: behave stopped them
+        interrupted = f"interrupted by {name} during its steps"
     stack: Stack | None = context.stack
     leftovers = stack.leftovers() if stack is not None else []
     findings = scan_logs(context, scenario)
@@ -125,8 +132,8 @@ def after_scenario(context: Any, scenario: Any) -> None:
         say(f"logs of {scenario.name!r}: {getattr(context, 'log_dir', '(none)')}")
         attach_evidence(context, evidence)
     if interrupted:
-        scenario.rbee_outcome = "interrupted"  # for the progress lines: its steps may all have passed
-        say(f"{scenario.name!r} {interrupted} during its cleanup; the cleanup finished, the run stops", err=True)
+        behave_adapter.mark_outcome(scenario, "interrupted")  # for the progress lines: its steps may all have passed
+        say(f"{scenario.name!r} {interrupted}; the cleanup finished, the run stops", err=True)
         context.abort(reason=interrupted)
         return
     if leftovers:
@@ -148,13 +155,13 @@ def scan_logs(context: Any, scenario: Any) -> list[str]:
     credentials = stack.credentials if stack is not None else None
     world = getattr(context, "world", None)
     secrets = [*(credentials.secrets() if credentials is not None else []),
-               *(world.refused_secrets if world is not None else [])]
+               *(world.probe.refused_secrets if world is not None else [])]
     return scan(Path(log_dir), secrets, declared(set(scenario.effective_tags)))
 
 
 def embedding_formatters(context: Any) -> list[Any]:
     """The running formatters that take attachments (the HTML report's)."""
-    return [f for f in getattr(context._runner, "formatters", []) if hasattr(f, "embed")]
+    return [f for f in behave_adapter.formatters(context) if hasattr(f, "embed")]
 
 
 def attach_picture(context: Any, path: Path, caption: str) -> None:

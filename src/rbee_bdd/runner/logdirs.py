@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from rbee_bdd.identity import slug
+from rbee_bdd.core.identity import slug
 
 KEEP_RUNS = 5
 

@@ -1,6 +1,6 @@
 """Running the suite as N behave processes at once, and a slice of it per CI shard.
 
-``python -m rbee_bdd.parallel --jobs N [--shard I/M] [--reports DIR] -- BEHAVE_ARGS…``
+``python -m rbee_bdd.runner.parallel --jobs N [--shard I/M] [--reports DIR] -- BEHAVE_ARGS…``
 
 1. The selected scenarios are listed by a dry run of behave with the same selection
    (tags, names, paths, ``-D`` settings).
@@ -11,7 +11,7 @@
    bounds that do not hold under CPU contention) run alone, after the parallel part.
 4. Each part is one behave process reading its scenarios from a ``@file``. ``{part}`` in
    BEHAVE_ARGS becomes the part's name, so each writes outputs of its own; the parts share
-   the reports folder (facts, logs, Allure results). ``python -m rbee_bdd.report merge``
+   the reports folder (facts, logs, Allure results). ``python -m rbee_bdd.reports merge``
    makes one JUnit set, one HTML report and one rerun.txt of the parts afterwards.
 
 Every scenario already has its own stack, ports, labels and cgroup slices, and each part its
@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,10 @@ from typing import Any
 
 from behave.formatter.base import Formatter
 
-from rbee_bdd.identity import PART_ENV
-from rbee_bdd.merge import DURATIONS, PARTS, duration_key
-from rbee_bdd.report import FACTS, FAILED, ScenarioFact, read_facts, tally
-from rbee_bdd.tag_hints import hints
+from rbee_bdd.core.identity import PART_ENV
+from rbee_bdd.reports.facts import FACTS, FAILED, ScenarioFact, read_facts, tally
+from rbee_bdd.reports.merge import DURATIONS, PARTS, duration_key
+from rbee_bdd.runner.tag_hints import hints
 
 SERIAL_TAG = "serial"
 OUTPUT_OPTIONS = {"-f", "--format", "-o", "--outfile", "--junit-directory"}  # take a value
@@ -61,7 +62,7 @@ class Selected:
         return duration_key(self.location, self.name)
 
 
-class SelectedLocations(Formatter):
+class SelectedLocations(Formatter):  # type: ignore[misc]  # behave has no type hints
     """A dry-run formatter: one JSON line per scenario the selection keeps."""
 
     name = "rbee-selected"
@@ -95,7 +96,7 @@ def list_selected(behave: str, behave_args: list[str]) -> list[Selected]:
     """The scenarios behave would run with these arguments (a dry run: no hook, no stack)."""
     with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as out:
         command = [behave, "--dry-run", "--no-summary", "--no-snippets", *selection_args(behave_args),
-                   "-f", "rbee_bdd.parallel:SelectedLocations", "-o", out.name]
+                   "-f", "rbee_bdd.runner.parallel:SelectedLocations", "-o", out.name]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         listing = out.read()
     if done.returncode != 0 and not listing.strip():
@@ -154,6 +155,9 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+interrupted = threading.Event()  # a Ctrl+C (or SIGTERM) reached the runner
+
+
 def run_parts(behave: str, behave_args: list[str], parts: list[tuple[str, list[Selected]]],
               work: Path) -> int:
     """Run each (name, scenarios) part as one behave process, all at once; the worst exit code."""
@@ -172,6 +176,9 @@ def run_parts(behave: str, behave_args: list[str], parts: list[tuple[str, list[S
                 codes.append(process.wait())
                 break
             except KeyboardInterrupt:  # the parts got the Ctrl+C too: wait for their cleanup
+                if not interrupted.is_set():
+                    print("parallel: interrupted: the parts finish their scenarios' cleanup first…", flush=True)
+                interrupted.set()
                 continue
     return max(codes, default=0)
 
@@ -195,7 +202,7 @@ def without_paths(args: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.parallel", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.runner.parallel", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1, help="behave processes at once (default 1)")
     parser.add_argument("--shard", default="1/1", metavar="I/N", help="run only the I-th of N balanced slices")
     parser.add_argument("--reports", type=Path, default=Path("reports"), help="the run's reports folder")
@@ -235,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     counts = tally(facts)
     print(f"parallel: done in {time.monotonic() - started:.0f} s", flush=True)
     print(recap(facts), end="", flush=True)
-    print(f"parallel: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped", flush=True)
+    if counts["interrupted"] or interrupted.is_set():
+        print(f"parallel: the run was interrupted: {counts['interrupted']} scenario(s) stopped and cleaned up, "
+              f"{len(mine) - counts['scenarios']} not run", flush=True)
+    print(f"parallel: {counts['passed']} passed, {counts['failed']} failed, {counts['interrupted']} interrupted, "
+          f"{counts['skipped']} skipped", flush=True)
     return code
 
 

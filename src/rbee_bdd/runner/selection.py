@@ -11,6 +11,8 @@ from typing import Any
 
 from behave.model import Rule, ScenarioOutline
 
+from rbee_bdd.core.behave_adapter import keep_outline_rows
+
 
 def _keep(item: Any, config: Any) -> bool:
     """Whether *item* (a scenario, outline or rule) is selected; a rule keeps its selected scenarios."""
@@ -19,8 +21,9 @@ def _keep(item: Any, config: Any) -> bool:
         item.scenarios[:] = [child for child in item.scenarios if child in item.run_items]
         return bool(item.run_items)
     if isinstance(item, ScenarioOutline):  # keep only its selected rows (built once, here)
-        item._scenarios = [row for row in item.scenarios if row.should_run(config)]
-        return bool(item._scenarios)
+        rows = [row for row in item.scenarios if row.should_run(config)]
+        keep_outline_rows(item, rows)
+        return bool(rows)
     return bool(item.should_run(config))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from rbee_bdd.tags import CONTRACT_PREFIX, REGISTRY
+from rbee_bdd.runner.tags import CONTRACT_PREFIX, REGISTRY
 
 TAG_OPTIONS = ("--tags", "-t")
 WORDS = {"and", "or", "not"}
@@ -35,6 +35,6 @@ def hints(behave_args: list[str], known: set[str] | None = None) -> list[str]:
         if name in registered or name.startswith(CONTRACT_PREFIX):
             continue
         nearest = difflib.get_close_matches(name, sorted(registered), n=1, cutoff=0.6)
-        guess = f"; did you mean @{nearest[0]}?" if nearest else " (the registered tags: src/rbee_bdd/tags.py)"
+        guess = f"; did you mean @{nearest[0]}?" if nearest else " (the registered tags: src/rbee_bdd/runner/tags.py)"
         lines.append(f"@{name} is no tag of this suite{guess}")
     return lines

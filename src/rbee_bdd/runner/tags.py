@@ -1,6 +1,6 @@
 """The tag registry: every tag a feature may carry, with what it means; ``make lint`` enforces it.
 
-``python -m rbee_bdd.tags [FEATURES_DIR]`` fails on a tag not listed here and on a scenario
+``python -m rbee_bdd.runner.tags [FEATURES_DIR]`` fails on a tag not listed here and on a scenario
 whose tags (its own and its feature's) hold no priority or more than one.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 from behave.parser import parse_file
 
-from rbee_bdd.capabilities import CHECKS, TARGET_CHECKS
-from rbee_bdd.log_scan import FORBIDDEN
-from rbee_bdd.profiles import CAPABILITIES
+from rbee_bdd.host.capabilities import CHECKS, TARGET_CHECKS
+from rbee_bdd.runner.log_scan import FORBIDDEN
+from rbee_bdd.stack.profiles import CAPABILITIES
 
 PRIORITIES = {
     "p0": "must never fail: the core flows",
@@ -74,7 +74,7 @@ CAPS = {f"cap.{name}": f"optional capability: {meaning}" for name, meaning in CA
 LOGS = {f"log.{kind}": f"provokes '{phrase}' in a daemon's log on purpose: the log scan does not look for it"
         for kind, phrase in FORBIDDEN.items()}
 REGISTRY = {**PRIORITIES, **KINDS, **AREAS, **TOPICS, **NEEDS, **CAPS, **LOGS}
-CONTRACT_PREFIX = "contract."  # @contract.<clause id>: checked against docs/contract.md by rbee_bdd.traceability
+CONTRACT_PREFIX = "contract."  # @contract.<clause id>: checked against docs/contract.md (reports.traceability)
 
 
 def problems(features: Path) -> list[str]:
@@ -98,13 +98,13 @@ def problems(features: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.tags", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rbee_bdd.runner.tags", description=__doc__.splitlines()[0])
     parser.add_argument("features", type=Path, nargs="?", default=Path("features"))
     found = problems(parser.parse_args(argv).features)
     for line in found:
         print(f"tags: {line}", file=sys.stderr)
     if found:
-        print(f"tags: {len(found)} problem(s); the registry is src/rbee_bdd/tags.py", file=sys.stderr)
+        print(f"tags: {len(found)} problem(s); the registry is src/rbee_bdd/runner/tags.py", file=sys.stderr)
     return 1 if found else 0
 
 

@@ -8,6 +8,7 @@ daemon (``queen``, ``hive "hive-1"``). Registered by
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import parse
 from behave import register_type
@@ -23,10 +24,18 @@ NOUNS = {
 }
 
 
+ParseType = Callable[[str], Any]
+
+
+def with_pattern(pattern: str) -> Callable[[ParseType], ParseType]:
+    """``parse.with_pattern``, typed (the parse package has no type hints)."""
+    return cast(Callable[[ParseType], ParseType], parse.with_pattern(pattern))
+
+
 def count_of(singular: str, plural: str) -> Callable[[str], int]:
     """A parse type for "<n> <noun>": 1 takes the singular, any other number the plural."""
 
-    @parse.with_pattern(rf"\d+ (?:{plural}|{singular})")
+    @with_pattern(rf"\d+ (?:{plural}|{singular})")
     def count(text: str) -> int:
         number, noun = text.split(" ", 1)
         expected = singular if number == "1" else plural
@@ -37,7 +46,7 @@ def count_of(singular: str, plural: str) -> Callable[[str], int]:
     return count
 
 
-@parse.with_pattern(r'queen|hive "[^"]+"')
+@with_pattern(r'queen|hive "[^"]+"')
 def parse_node(text: str) -> str:
     """``{n:Node}``: ``queen`` or ``hive "hive-1"`` → the node's name in the stack."""
     return text if text == "queen" else text.split('"')[1]

@@ -13,19 +13,20 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.clients import SubmittedJob, WorkerClient
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.exits import ExitWatch
-from rbee_bdd.half_requests import HeldConnection
-from rbee_bdd.keeper import KeeperProcess, KeeperResult
-from rbee_bdd.load import HeartbeatFlood
-from rbee_bdd.model_hub import ModelHub
-from rbee_bdd.network import Partition
-from rbee_bdd.slow_consumers import PacedReader
-from rbee_bdd.sse import HeartbeatStream, JobStream
-from rbee_bdd.stack import Stack
-from rbee_bdd.targets.base import NodeStartError
+from rbee_bdd.clients.api import SubmittedJob, WorkerClient
+from rbee_bdd.clients.half_requests import HeldConnection
+from rbee_bdd.clients.keeper import KeeperProcess, KeeperResult
+from rbee_bdd.clients.load import HeartbeatFlood
+from rbee_bdd.clients.slow_consumers import PacedReader
+from rbee_bdd.clients.sse import HeartbeatStream, JobStream
+from rbee_bdd.core.cleanup import CleanupStack
+from rbee_bdd.faults.chaos.checker import Violation
+from rbee_bdd.host.network import Partition
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.exits import ExitWatch
+from rbee_bdd.stack.model_hub import ModelHub
+from rbee_bdd.stack.stack import Stack
+from rbee_bdd.stack.targets.base import NodeStartError
 
 T = TypeVar("T")
 
@@ -69,68 +70,111 @@ class SlowRead:
 
 
 @dataclass
-class World:
-    """What the steps of one scenario share (``context.world``)."""
+class Workers:
+    """Workers and processes earlier steps noted."""
 
-    jobs: Jobs = field(default_factory=Jobs)
-    # workers and processes noted by earlier steps
     spawned: list[str] = field(default_factory=list)  # ids of workers spawned in a burst
     stopped: list[str] = field(default_factory=list)  # those of them stopped again
     churn_hive: str = ""  # the hive of the burst
-    spawned_worker: tuple[str, str] | None = None  # (hive, worker id) of one worker spawned directly
+    spawned_one: tuple[str, str] | None = None  # (hive, worker id) of one worker spawned directly
     paused: tuple[str, str] | None = None  # (hive, worker id) of the worker under SIGSTOP
-    cut_worker: str = ""  # the worker a partition cut off from its hive
-    killed_worker: str = ""  # a worker a step SIGKILLed
-    noted_worker: WorkerClient | None = None
-    workers_before: set[str] = field(default_factory=set)  # worker ids queen listed before a restart
-    process: dict[str, Any] = field(default_factory=dict)  # a worker's stats as the UI stream showed them
-    # faults and observers
+    cut_off: str = ""  # the worker a partition cut off from its hive
+    killed: str = ""  # a worker a step SIGKILLed
+    noted: WorkerClient | None = None  # a worker's own API, reached directly
+    before_restart: set[str] = field(default_factory=set)  # worker ids queen listed before a restart
+    ui_pid: int = 0  # a worker's pid as the UI stream showed it
+    pids_at_sigterm: dict[str, int] = field(default_factory=dict)  # worker id → host pid when a hive got SIGTERM
+
+
+@dataclass
+class Faults:
+    """Faults in force, and what watched the stack while they were."""
+
     partition: Partition | None = None
     exit_watch: ExitWatch | None = None
     sigterm_at: float = 0.0
     stopped_at: dict[str, float] = field(default_factory=dict)  # node → time.monotonic() when its stop began
-    pids_at_sigterm: dict[str, int] = field(default_factory=dict)  # worker id → host pid when a hive got SIGTERM
+    flood: HeartbeatFlood | None = None
+    chaos_violations: list[Violation] = field(default_factory=list)  # what the chaos checker found
+
+
+@dataclass
+class Observed:
+    """Readings and readers: the UI stream, memory and metrics before and after, slow or stalled readers."""
+
     ui: HeartbeatStream | None = None  # queen's UI stream, read by the harness
     stalled_subscriber: socket.socket | None = None  # a UI subscriber that never reads
-    flood: HeartbeatFlood | None = None
     memory_before: dict[str, int] = field(default_factory=dict)
-    metrics_before: dict[str, dict[str, float]] = field(default_factory=dict)  # daemon → samples
-    chaos_violations: list[Any] = field(default_factory=list)  # what the chaos checker found
     memory_after: dict[str, int] = field(default_factory=dict)
-    # readers of job streams
+    metrics_before: dict[str, dict[str, float]] = field(default_factory=dict)  # daemon → samples
     slow: SlowRead | None = None
     stalled_job: str = ""
     stalled_reader: socket.socket | None = None  # a job stream reader that stopped reading
-    # the keeper
-    keeper: KeeperResult | None = None
-    keeper_process: KeeperProcess | None = None
+    tokens_seen: int = 0  # tokens the last job's own stream had when a step looked
+
+
+@dataclass
+class KeeperRuns:
+    """rbee-keeper as the scenario ran it."""
+
+    result: KeeperResult | None = None
+    process: KeeperProcess | None = None
     queen_url: str = ""  # where the keeper is sent when no stack runs
-    # answers and files
-    answer: httpx.Response | None = None
-    sent_cid: str | None = None
+
+
+@dataclass
+class Provisioning:
+    """A model hub and what provisioning from it answered."""
+
     catalogs: dict[str, str] = field(default_factory=dict)  # the model catalog's path, by hive
     hub: ModelHub | None = None
     hub_path: str = ""
     cut_at: int = 0  # where the hub cuts a download (bytes)
-    provisioned: list[httpx.Response] = field(default_factory=list)
-    provision_answer: dict[str, Any] = field(default_factory=dict)
-    provision_stream: JobStream | None = None  # a provisioning followed as it goes
+    answers: list[httpx.Response] = field(default_factory=list)
+    resumed_from: list[int] = field(default_factory=list)  # where the hive said it resumed the download
+    stream: JobStream | None = None  # a provisioning followed as it goes
     reached_bytes: int = 0  # how far it had got when last looked at
-    # security probes
+    traces_before: dict[str, list[str]] = field(default_factory=dict)  # where a refused one could leave files
+    traced_name: str = ""  # the model name those traces are of
+
+
+@dataclass
+class Probes:
+    """Requests sent as a client or an attacker would, and what they got."""
+
+    answer: httpx.Response | None = None
+    sent_cid: str | None = None
     sent_authorization: str = ""  # the Authorization value of the last probe ("" for none)
     refused_secrets: list[str] = field(default_factory=list)  # secrets of refused probes, to look for later
     error_bodies: list[str] = field(default_factory=list)  # every error body the probes got
-    before: dict[str, Any] = field(default_factory=dict)  # what a refused request must leave unchanged
     replaced_token: tuple[str, str] | None = None  # (old, new) of a credential a step rotated
     made_up_methods: list[str] = field(default_factory=list)  # HTTP method names a client made up
     held: list[HeldConnection] | None = None  # connections a client holds open, as an attacker would
     held_refused: int = 0  # how many of them the daemon refused at once
-    tokens_seen: int = 0  # tokens the last job's own stream had when a step looked
     mixed_answers: list[tuple[str, tuple[int, str]]] = field(default_factory=list)  # (credential, (status, reason))
     audit_copy: Path | None = None  # a copy of an audit trail, to tamper with
-    # a stack that would not start
-    start_error: NodeStartError | None = None
-    start_took: float = 0.0
+
+
+@dataclass
+class Startup:
+    """A stack that would not start."""
+
+    error: NodeStartError | None = None
+    took: float = 0.0
+
+
+@dataclass
+class World:
+    """What the steps of one scenario share (``context.world``): a record per domain."""
+
+    jobs: Jobs = field(default_factory=Jobs)
+    workers: Workers = field(default_factory=Workers)
+    faults: Faults = field(default_factory=Faults)
+    observed: Observed = field(default_factory=Observed)
+    keeper: KeeperRuns = field(default_factory=KeeperRuns)
+    provisioning: Provisioning = field(default_factory=Provisioning)
+    probe: Probes = field(default_factory=Probes)
+    startup: Startup = field(default_factory=Startup)
 
 
 def start_stack(context: Any, hives: int, credentials: bool = True, credential_mode: int = 0o600,
@@ -141,10 +185,11 @@ def start_stack(context: Any, hives: int, credentials: bool = True, credential_m
     *credential_mode* is the mode its credential files are written with; *hs256_key_bytes* the length
     of its HS256 JWT key (0: the usual).
     """
-    context.stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup,
-                          credentials, credential_mode, hs256_key_bytes)
-    context.stack.start(hives, **options)
-    return context.stack
+    stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup,
+                  credentials, credential_mode, hs256_key_bytes)
+    context.stack = stack
+    stack.start(hives, **options)
+    return stack
 
 
 def noted(value: T | None, what: str) -> T:

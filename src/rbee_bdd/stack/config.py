@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rbee_bdd.profiles import Profile, ProfileError
-from rbee_bdd.profiles import load as load_profile
+from rbee_bdd.stack.profiles import Profile, ProfileError
+from rbee_bdd.stack.profiles import load as load_profile
 
 TARGETS = ("docker", "local")
 
@@ -33,7 +33,7 @@ SETTINGS = {
 }
 
 
-PROJECT = Path(__file__).resolve().parents[2]  # the suite's checkout: fixtures/, profiles/
+PROJECT = Path(__file__).resolve().parents[3]  # the suite's checkout: fixtures/, profiles/
 COVERAGE_CONFIG = PROJECT / "fixtures" / "coverage-daemons.ini"
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from rbee_bdd.targets.base import Node
+from rbee_bdd.stack.targets.base import Node
 
 POLL_S = 0.02
 
@@ -23,7 +23,7 @@ class Exit:
 
 def _pid_gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 

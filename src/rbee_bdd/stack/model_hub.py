@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from rbee_bdd.cleanup import CleanupStack
+from rbee_bdd.core.cleanup import CleanupStack
 
 RANGE = re.compile(r"^bytes=(\d+)-$")
 CHUNK = 16 * 1024

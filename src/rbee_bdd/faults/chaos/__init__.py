@@ -6,5 +6,5 @@ the checker then judges the history against the invariants the contract promises
 - ``checker``: the invariants, a pure function of a history (unit-tested on hand-made ones);
 - ``nemesis``: the fault schedule drawn from the seed, and the faults themselves;
 - ``workload``: the clients;
-- ``run``: one run end to end (``python -m rbee_bdd.chaos``, ``make chaos``).
+- ``run``: one run end to end (``python -m rbee_bdd.faults.chaos``, ``make chaos``).
 """

@@ -1,5 +1,5 @@
 import sys
 
-from rbee_bdd.chaos.run import main
+from rbee_bdd.faults.chaos.run import main
 
 sys.exit(main())

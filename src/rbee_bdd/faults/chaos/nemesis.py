@@ -14,16 +14,17 @@ import os
 import random
 import signal
 import threading
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
-from rbee_bdd.capabilities import cgroups_reason, node_netns_reason
-from rbee_bdd.chaos.history import History
-from rbee_bdd.cleanup import CleanupStack
-from rbee_bdd.faults import process_state
-from rbee_bdd.kmsg import kmsg_reason, oom_kills_in_cgroup
-from rbee_bdd.network import Mode
-from rbee_bdd.stack import Stack
+from rbee_bdd.core.cleanup import CleanupStack
+from rbee_bdd.faults.chaos.history import History
+from rbee_bdd.host.capabilities import cgroups_reason, node_netns_reason
+from rbee_bdd.host.kmsg import kmsg_reason, oom_kills_in_cgroup
+from rbee_bdd.host.network import Mode, Partition
+from rbee_bdd.host.signals import process_state
+from rbee_bdd.stack.stack import Stack
 
 FAULTS = ("kill-worker", "pause-worker", "pause-hive", "restart-hive", "pause-queen", "restart-queen")
 MEMORY_FAULTS = ("oom-worker",)  # the workers' cgroups have a memory limit, and the kernel's log is readable
@@ -73,6 +74,210 @@ def resume(pid: int) -> None:
         os.kill(pid, signal.SIGCONT)
 
 
+class FaultKind(ABC):
+    """One kind of fault: ``prepare`` picks where (False: nothing to fault now), ``inject`` does it,
+    ``confirm`` checks it from outside the stack, ``heal`` undoes it (after the hold when ``held``)."""
+
+    name: ClassVar[str]
+    held: ClassVar[bool] = True  # False: healed (or nothing to heal) right after it is confirmed
+
+    def __init__(self, stack: Stack, cleanup: CleanupStack, planned: Planned) -> None:
+        self.stack, self.cleanup, self.planned = stack, cleanup, planned
+        hives = sorted(stack.hive_nodes)
+        self.node = hives[planned.pick % len(hives)]  # the hive it lands on (queen for queen's faults)
+
+    def prepare(self) -> str | None:
+        """Why this fault cannot be injected now (None: it can)."""
+        return None
+
+    @abstractmethod
+    def inject(self) -> None:
+        """Do the fault."""
+
+    @abstractmethod
+    def confirm(self) -> tuple[bool, str]:
+        """Whether the fault is in force, as seen from outside the stack, and what was seen."""
+
+    def heal(self) -> str:
+        """Undo the fault; what the heal did."""
+        return ""
+
+
+class WorkerFault(FaultKind):
+    """A fault of one running worker of the hive (its host pid known)."""
+
+    worker_id = ""
+    pid = 0
+
+    def prepare(self) -> str | None:
+        workers = sorted(self.stack.processes.workers(self.node), key=lambda r: r.worker_id)
+        if not workers:
+            return "no worker running"
+        row = workers[self.planned.pick // 7 % len(workers)]
+        self.worker_id, self.pid = row.worker_id, row.pid
+        return None
+
+
+class KillWorker(WorkerFault):
+    name, held = "kill-worker", False
+
+    def inject(self) -> None:
+        self.stack.faults.kill_worker(self.node, self.worker_id)
+
+    def confirm(self) -> tuple[bool, str]:
+        state = process_state(self.pid)
+        return state in GONE, f"SIGKILL to {self.worker_id} (pid {self.pid}), now {state}"
+
+    def heal(self) -> str:
+        return "nothing to heal: the hive reaps its worker"
+
+
+class OomWorker(WorkerFault):
+    """The worker's cgroup squeezed by a memory balloon until the kernel's OOM killer ends it."""
+
+    name, held = "oom-worker", False
+
+    def inject(self) -> None:
+        self.stack.faults.squeeze_worker(self.node, self.worker_id, self.cleanup)
+
+    def confirm(self) -> tuple[bool, str]:
+        kills = [k for k in oom_kills_in_cgroup(self.worker_id) if k.pid == self.pid]
+        state = process_state(self.pid)
+        return state in GONE and bool(kills), (f"memory balloon in {self.worker_id}'s cgroup: pid {self.pid} now "
+                                               f"{state}, OOM kills of it in the kernel's log: {len(kills)}")
+
+    def heal(self) -> str:
+        return "balloon gone; nothing else to heal: the hive reaps"
+
+
+class PartitionWorker(WorkerFault):
+    """The worker cut off from its hive (queen still reaches it)."""
+
+    name = "partition-worker"
+    cut: Partition | None = None
+
+    def inject(self) -> None:
+        self.cut = self.stack.faults.partition_from_worker(self.node, self.worker_id, self.cleanup)
+
+    def confirm(self) -> tuple[bool, str]:
+        in_force = self.cut is not None and self.cut.in_force()
+        return in_force, f"{self.node}↔{self.worker_id} partitioned (queen still reaches it)"
+
+    def heal(self) -> str:
+        if self.cut is not None:
+            self.cut.heal()
+        return ""
+
+
+class PauseWorker(WorkerFault):
+    name = "pause-worker"
+
+    def inject(self) -> None:
+        self.stack.faults.pause_worker(self.node, self.worker_id, self.cleanup)
+
+    def confirm(self) -> tuple[bool, str]:
+        state = process_state(self.pid)
+        return state == "T", f"SIGSTOP to {self.worker_id} (pid {self.pid}), state {state}"
+
+    def heal(self) -> str:
+        resume(self.pid)
+        return ""
+
+
+class PauseDaemon(FaultKind):
+    """SIGSTOP to a hive's daemon (pause-hive) or queen's (pause-queen), SIGCONT at the heal."""
+
+    name = "pause-hive"
+    pid = 0
+
+    def inject(self) -> None:
+        self.pid = self.stack.faults.pause_daemon(self.node, self.cleanup)
+
+    def confirm(self) -> tuple[bool, str]:
+        state = process_state(self.pid)
+        return state == "T", f"SIGSTOP to the daemon of {self.node} (pid {self.pid}), state {state}"
+
+    def heal(self) -> str:
+        resume(self.pid)
+        return ""
+
+
+class PauseQueen(PauseDaemon):
+    name = "pause-queen"
+
+    def prepare(self) -> str | None:
+        self.node = "queen"
+        return None
+
+
+class RestartQueen(FaultKind):
+    """SIGKILL to queen (its jobs are lost), started again at the heal."""
+
+    name = "restart-queen"
+    pid = 0
+
+    def prepare(self) -> str | None:
+        self.node = "queen"
+        return None
+
+    def inject(self) -> None:
+        daemon = self.stack.node("queen")
+        self.pid = daemon.daemon_pid()
+        daemon.kill(signal.SIGKILL)
+
+    def confirm(self) -> tuple[bool, str]:
+        state = process_state(self.pid)
+        return state in GONE, f"SIGKILL to queen-rbee (pid {self.pid}), now {state}; its jobs are lost"
+
+    def heal(self) -> str:
+        self.stack.node("queen").start()
+        return "queen serves again"
+
+
+class RestartHive(FaultKind):
+    """SIGKILL to a hive, which its supervisor starts again at once (it adopts its workers)."""
+
+    name, held = "restart-hive", False
+    pid = 0
+
+    def inject(self) -> None:
+        daemon = self.stack.node(self.node)
+        self.pid = daemon.daemon_pid()
+        daemon.crash_and_recover()
+
+    def confirm(self) -> tuple[bool, str]:
+        state = process_state(self.pid)
+        return state in GONE, f"SIGKILL to rbee-hive (pid {self.pid}), now {state}; it came back"
+
+    def heal(self) -> str:
+        return f"{self.node} serves again"
+
+
+class PartitionHive(FaultKind):
+    """queen↔hive cut, its packets dropped or rejected (by the pick)."""
+
+    name = "partition-hive"
+    cut: Partition | None = None
+    mode: Mode = "drop"
+
+    def inject(self) -> None:
+        self.mode = "drop" if self.planned.pick % 2 else "reject"
+        self.cut = self.stack.faults.partition_from_queen(self.node, self.mode, self.cleanup)
+
+    def confirm(self) -> tuple[bool, str]:
+        return self.cut is not None and self.cut.in_force(), f"queen↔{self.node} partitioned ({self.mode})"
+
+    def heal(self) -> str:
+        if self.cut is not None:
+            self.cut.heal()
+        return ""
+
+
+FAULT_KINDS: dict[str, type[FaultKind]] = {kind.name: kind for kind in (
+    KillWorker, OomWorker, PartitionWorker, PauseWorker, PauseDaemon, PauseQueen, RestartQueen, RestartHive,
+    PartitionHive)}
+
+
 class Nemesis:
     """Runs a schedule against a stack, at most *concurrent* faults at once, recording each in the history."""
 
@@ -98,88 +303,22 @@ class Nemesis:
 
     def _one(self, planned: Planned) -> None:
         try:
-            heal = self._inject(planned)
-            if heal is not None:
-                self.stopping.wait(planned.hold_s)
-                heal()
-                self.history.add("heal", name=planned.name)
+            self._inject_hold_heal(FAULT_KINDS[planned.name](self.stack, self.cleanup, planned))
         except Exception as exc:  # a fault that could not be injected is recorded, never fatal
             self.history.add("fault_failed", name=planned.name, detail=f"{type(exc).__name__}: {exc}")
         finally:
             self.slots.release()
 
-    def _hive(self, pick: int) -> str:
-        hives = sorted(self.stack.hive_nodes)
-        return hives[pick % len(hives)]
-
-    def _inject(self, planned: Planned) -> Callable[[], None] | None:
-        """Inject the fault; its heal (None: healed already, or nothing to do)."""
-        hive = self._hive(planned.pick)
-        if planned.name in WORKER_FAULTS:
-            workers = sorted(self.stack.worker_processes(hive), key=lambda r: r.worker_id)
-            if not workers:
-                self.history.add("fault_skipped", name=planned.name, node=hive, detail="no worker running")
-                return None
-            row = workers[planned.pick // 7 % len(workers)]
-            return self._worker_fault(planned.name, hive, row.worker_id, row.pid)
-        if planned.name in ("pause-hive", "pause-queen"):
-            node = "queen" if planned.name == "pause-queen" else hive
-            pid = self.stack.pause_daemon(node, self.cleanup)
-            self._fault(planned.name, node, process_state(pid) == "T",
-                        f"SIGSTOP to the daemon of {node} (pid {pid}), state {process_state(pid)}")
-            return lambda: resume(pid)
-        if planned.name in ("restart-queen", "restart-hive"):
-            self._restart("queen" if planned.name == "restart-queen" else hive, planned)
-            return None
-        if planned.name == "partition-hive":
-            mode: Mode = "drop" if planned.pick % 2 else "reject"
-            partition = self.stack.partition_from_queen(hive, mode, self.cleanup)
-            self._fault(planned.name, hive, partition.in_force(), f"queen↔{hive} partitioned ({mode})")
-            return partition.heal
-        raise ValueError(f"unknown fault {planned.name!r}")
-
-    def _fault(self, name: str, node: str, confirmed: bool, detail: str) -> None:
-        self.history.add("fault", name=name, node=node, confirmed=confirmed, detail=detail)
-
-    def _worker_fault(self, name: str, hive: str, worker_id: str, pid: int) -> Callable[[], None] | None:
-        """A fault of one worker (its host *pid*): killed, squeezed until the OOM killer ends it, cut off
-        from its hive, or paused."""
-        if name == "kill-worker":
-            self.stack.kill_worker(hive, worker_id)
-            self._fault(name, hive, process_state(pid) in GONE, f"SIGKILL to {worker_id} (pid {pid}), "
-                        f"now {process_state(pid)}")
-            self.history.add("heal", name=name, detail="nothing to heal: the hive reaps its worker")
-            return None
-        if name == "oom-worker":
-            self.stack.squeeze_worker(hive, worker_id, self.cleanup)
-            kills = [k for k in oom_kills_in_cgroup(worker_id) if k.pid == pid]
-            self._fault(name, hive, process_state(pid) in GONE and bool(kills),
-                        f"memory balloon in {worker_id}'s cgroup: pid {pid} now {process_state(pid)}, "
-                        f"OOM kills of it in the kernel's log: {len(kills)}")
-            self.history.add("heal", name=name, detail="balloon gone; nothing else to heal: the hive reaps")
-            return None
-        if name == "partition-worker":
-            cut = self.stack.partition_from_worker(hive, worker_id, self.cleanup)
-            self._fault(name, hive, cut.in_force(), f"{hive}↔{worker_id} partitioned (queen still reaches it)")
-            return cut.heal
-        self.stack.pause_worker(hive, worker_id, self.cleanup)
-        self._fault(name, hive, process_state(pid) == "T", f"SIGSTOP to {worker_id} (pid {pid}), "
-                    f"state {process_state(pid)}")
-        return lambda: resume(pid)
-
-    def _restart(self, node: str, planned: Planned) -> None:
-        """SIGKILL a daemon and have it back: queen started again after the hold (its jobs are lost), a
-        hive by its supervisor at once (it adopts its workers)."""
-        daemon = self.stack.node(node)
-        pid = daemon.daemon_pid()
-        if node == "queen":
-            daemon.kill(signal.SIGKILL)
-            self._fault(planned.name, node, process_state(pid) in GONE,
-                        f"SIGKILL to queen-rbee (pid {pid}), now {process_state(pid)}; its jobs are lost")
-            self.stopping.wait(planned.hold_s)
-            daemon.start()
+    def _inject_hold_heal(self, fault: FaultKind) -> None:
+        if (why_not := fault.prepare()) is not None:
+            self.history.add("fault_skipped", name=fault.name, node=fault.node, detail=why_not)
+            return
+        fault.inject()
+        confirmed, detail = fault.confirm()
+        self.history.add("fault", name=fault.name, node=fault.node, confirmed=confirmed, detail=detail)
+        if fault.held:
+            self.stopping.wait(fault.planned.hold_s)
+        if healed := fault.heal():
+            self.history.add("heal", name=fault.name, detail=healed)
         else:
-            daemon.crash_and_recover()
-            self._fault(planned.name, node, process_state(pid) in GONE,
-                        f"SIGKILL to rbee-hive (pid {pid}), now {process_state(pid)}; it came back")
-        self.history.add("heal", name=planned.name, detail=f"{node} serves again")
+            self.history.add("heal", name=fault.name)

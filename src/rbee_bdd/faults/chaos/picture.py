@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rbee_bdd.chaos.history import Event
+from rbee_bdd.faults.chaos.history import Event
 
 COLOURS = {"[DONE]": "#2e7d32", "[ERROR]": "#c62828", "[CANCELLED]": "#f9a825", "[LOST]": "#1565c0",
            "refused": "#6a1b9a", "no end": "#000000"}

@@ -1,6 +1,6 @@
 """One chaos run, end to end: stack, references, workload under the nemesis, heal, final look, verdict.
 
-Usage: python -m rbee_bdd.chaos [--seed 1] [--duration 60] [--clients 4] [--target docker]
+Usage: python -m rbee_bdd.faults.chaos [--seed 1] [--duration 60] [--clients 4] [--target docker]
        [--concurrent 1] [--reports reports/chaos]
 The seed is printed first; the same seed replays the same fault schedule. The history goes to
 ``<reports>/<run>/history.jsonl``, the verdict to ``verdict.txt`` and the timeline picture to
@@ -18,18 +18,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rbee_bdd.chaos.checker import Bounds, Violation, check
-from rbee_bdd.chaos.history import History
-from rbee_bdd.chaos.nemesis import FAULTS, WORKER_MEMORY_MIB, Nemesis, faults_for, schedule
-from rbee_bdd.chaos.picture import draw
-from rbee_bdd.chaos.workload import MODEL, TEMPERATURE, Workload, every_params
-from rbee_bdd.cleanup import CleanupStack, cleaned_up
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.identity import RunIdentity
-from rbee_bdd.metrics import scrape
-from rbee_bdd.stack import Stack
-from rbee_bdd.sweep import sweep
-from rbee_bdd.waiting import eventually
+from rbee_bdd.clients.metrics import scrape
+from rbee_bdd.core.cleanup import CleanupStack, cleaned_up
+from rbee_bdd.core.identity import RunIdentity
+from rbee_bdd.core.waiting import eventually
+from rbee_bdd.faults.chaos.checker import Bounds, Violation, summary, verdicts, violations_of
+from rbee_bdd.faults.chaos.history import History
+from rbee_bdd.faults.chaos.nemesis import FAULTS, WORKER_MEMORY_MIB, Nemesis, faults_for, schedule
+from rbee_bdd.faults.chaos.picture import draw
+from rbee_bdd.faults.chaos.workload import MODEL, TEMPERATURE, Workload, every_params
+from rbee_bdd.host.sweep import sweep
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.stack import Stack
 
 HIVES = 2
 TIMELINE = "timeline.png"  # beside the history: faults per node, jobs by start time and latency
@@ -62,7 +62,7 @@ def record_references(stack: Stack, history: History) -> None:
 
 def daemons_memory(stack: Stack) -> dict[str, int]:
     names = {"queen", *stack.hive_nodes}
-    return {name: rss for name, rss in stack.daemon_memory().items() if name in names}
+    return {name: rss for name, rss in stack.telemetry.daemon_memory().items() if name in names}
 
 
 def record_final(stack: Stack, history: History, memory_before: dict[str, int], converge_s: float) -> None:
@@ -70,7 +70,7 @@ def record_final(stack: Stack, history: History, memory_before: dict[str, int], 
 
     def registry_and_processes() -> tuple[list[str], list[str]]:
         registry = sorted(w["worker_id"] for w in stack.queen().workers())
-        running = sorted(r.worker_id for hive in stack.hive_nodes for r in stack.worker_processes(hive))
+        running = sorted(r.worker_id for hive in stack.hive_nodes for r in stack.processes.workers(hive))
         return registry, running
 
     def converged() -> bool:
@@ -114,12 +114,14 @@ def run(stack: Stack, cleanup: CleanupStack, settings: Settings, out_dir: Path) 
         record_final(stack, history, memory_before, converge_s=stack.config.hive_stale_after + 15)
     finally:
         history.close()
-    violations = check(history.events, Bounds())
+    judged = verdicts(history.events, Bounds())
+    violations = violations_of(judged)
     accepted = sum(1 for e in history.events if e["type"] == "accepted")
     ends = {e["marker"].split(":")[0] for e in history.events if e["type"] == "end"}
     faults = sum(1 for e in history.events if e["type"] == "fault")
     verdict = (f"seed {settings.seed}: {accepted} jobs accepted, {faults} faults injected and healed, endings "
-               f"{sorted(ends)}; {len(violations)} violation(s)\n" + "\n".join(v.describe() for v in violations))
+               f"{sorted(ends)}; {len(violations)} violation(s)\n{summary(judged)}\n"
+               + "\n".join(v.describe() for v in violations))
     (out_dir / "verdict.txt").write_text(verdict + "\n")
     draw(history.events, out_dir / TIMELINE, f"chaos seed {settings.seed}: {accepted} jobs, {faults} faults, "
          f"{len(violations)} violation(s)")
@@ -128,7 +130,7 @@ def run(stack: Stack, cleanup: CleanupStack, settings: Settings, out_dir: Path) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rbee_bdd.chaos", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="rbee_bdd.faults.chaos", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--duration", type=float, default=60.0, metavar="SECONDS")
     parser.add_argument("--clients", type=int, default=4)

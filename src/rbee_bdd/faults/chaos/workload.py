@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from rbee_bdd.chaos.history import History
-from rbee_bdd.clients import QueenClient, infer_body
-from rbee_bdd.http import request
-from rbee_bdd.sse import JobStream
+from rbee_bdd.clients.api import QueenClient, infer_body
+from rbee_bdd.clients.http import request
+from rbee_bdd.clients.sse import JobStream
+from rbee_bdd.faults.chaos.history import History
 
 MODEL = "tinyllama"
 PROMPTS = ("Hello bee", "The hive hums at dawn", "Once upon a time")
@@ -94,12 +94,15 @@ class Workload:
     def _client(self, client: int) -> None:
         rng = random.Random(self.seed * 1000 + client)
         params = every_params()
-        while not self.stopping.is_set():
-            chosen = rng.choice(params)
-            roll = rng.random()
-            plan = "cancel" if roll < 0.1 else "disconnect" if roll < 0.2 else "read"
-            timeout_s = 20 if rng.random() < 0.2 else None
-            self._job(client, chosen, plan, timeout_s)
+        try:
+            while not self.stopping.is_set():
+                chosen = rng.choice(params)
+                roll = rng.random()
+                plan = "cancel" if roll < 0.1 else "disconnect" if roll < 0.2 else "read"
+                timeout_s = 20 if rng.random() < 0.2 else None
+                self._job(client, chosen, plan, timeout_s)
+        except Exception as exc:  # the stack went away under the client (a teardown after Ctrl+C): say so, once
+            self.history.add("client_ended", client=client, detail=f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def _job(self, client: int, params: Params, plan: str, timeout_s: int | None) -> None:
         op = self._op()

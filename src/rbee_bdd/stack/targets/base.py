@@ -9,8 +9,8 @@ from typing import Protocol
 
 import httpx
 
-from rbee_bdd.http import request
-from rbee_bdd.waiting import GiveUp, eventually
+from rbee_bdd.clients.http import request
+from rbee_bdd.core.waiting import GiveUp, eventually
 
 QUEEN_PORT = 7833
 HIVE_PORT = 7835

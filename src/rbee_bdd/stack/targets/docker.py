@@ -27,13 +27,14 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from rbee_bdd import timeline
-from rbee_bdd.config import PROJECT, SuiteConfig
-from rbee_bdd.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
-from rbee_bdd.engine import connect
-from rbee_bdd.identity import OWNER_LABEL, RUN_LABEL, SCENARIO_LABEL, RunIdentity, ScenarioIdentity
-from rbee_bdd.model_hub import hub_flags
-from rbee_bdd.targets.base import (
+from rbee_bdd.clients.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
+from rbee_bdd.core import timeline
+from rbee_bdd.core.identity import OWNER_LABEL, RUN_LABEL, SCENARIO_LABEL, RunIdentity, ScenarioIdentity
+from rbee_bdd.core.waiting import eventually, scaled
+from rbee_bdd.host.engine import connect
+from rbee_bdd.stack.config import PROJECT, SuiteConfig
+from rbee_bdd.stack.model_hub import hub_flags
+from rbee_bdd.stack.targets.base import (
     HIVE_PORT,
     QUEEN_PORT,
     HiveSpec,
@@ -43,7 +44,6 @@ from rbee_bdd.targets.base import (
     program_of,
     wait_healthy,
 )
-from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 30.0
 
@@ -224,7 +224,7 @@ class DockerNode:
         sees the old file or the new one, never half of it (the engine writes a file in steps, and a
         hive that found half a catalog moved it aside before the engine had set its times)."""
         target = Path(path)
-        if not self.is_running():  # nothing reads it meanwhile (and nothing could be run to rename it)
+        if not self._is_running():  # nothing reads it meanwhile (and nothing could be run to rename it)
             self.container.put_archive(str(target.parent), tar_of({target.name: data}, mode))
             return
         staged = target.with_name(f".{target.name}.rbee-bdd")
@@ -246,7 +246,7 @@ class DockerNode:
 
     def log_text(self) -> str:
         try:
-            return self.container.logs(stdout=True, stderr=True).decode(errors="replace")
+            return str(self.container.logs(stdout=True, stderr=True).decode(errors="replace"))
         except (NotFound, APIError):
             return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -272,14 +272,14 @@ class DockerNode:
             return None if state["Running"] else int(state["ExitCode"])
         return None
 
-    def is_running(self) -> bool:
+    def _is_running(self) -> bool:
         with contextlib.suppress(NotFound, APIError):
             self.container.reload()
             return bool(self.container.status == "running")
         return False
 
     def processes(self) -> list[ProcessRow]:
-        if not self.is_running():
+        if not self._is_running():
             return []
         table = self.container.top(ps_args="-eo pid,args")
         return [ProcessRow(int(row[0]), row[1]) for row in table.get("Processes") or []]
@@ -295,18 +295,18 @@ class DockerNode:
     def remove(self, timeout: float) -> None:
         """Stop, keep the log, remove the container."""
         self.stop(timeout)
-        self.save_log()
+        self._save_log()
         with contextlib.suppress(NotFound, APIError):
             self.container.remove(force=True)
 
-    def save_log(self) -> None:
+    def _save_log(self) -> None:
         with contextlib.suppress(NotFound, APIError):
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self.log_path.write_bytes(self.container.logs(stdout=True, stderr=True))
 
     def log_tail(self, lines: int = 20) -> str:
         try:
-            return self.container.logs(tail=lines).decode(errors="replace")
+            return str(self.container.logs(tail=lines).decode(errors="replace"))
         except (NotFound, APIError):
             return "(container gone)"
 
@@ -481,7 +481,7 @@ class DockerTarget:
 
     def _labelled(self) -> list[Container]:
         label = f"{SCENARIO_LABEL}={self.identity.scenario_id}"
-        return self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+        return list(self.client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
 
     def teardown(self) -> None:
         """Stop the nodes in reverse order, then remove whatever else carries the scenario's label

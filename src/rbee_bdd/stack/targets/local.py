@@ -19,15 +19,16 @@ from pathlib import Path
 
 import psutil
 
-from rbee_bdd import timeline
-from rbee_bdd.cgroupfs import own_slice_dirs, remove_tree, slice_pids
-from rbee_bdd.config import SuiteConfig
-from rbee_bdd.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
-from rbee_bdd.identity import SCENARIO_ENV, ScenarioIdentity
-from rbee_bdd.model_hub import hub_flags
-from rbee_bdd.netutil import own_loopback_address
-from rbee_bdd.processes import kill_all, processes_with_env
-from rbee_bdd.targets.base import (
+from rbee_bdd.clients.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
+from rbee_bdd.core import timeline
+from rbee_bdd.core.identity import SCENARIO_ENV, ScenarioIdentity
+from rbee_bdd.core.waiting import eventually, scaled
+from rbee_bdd.host.cgroupfs import own_slice_dirs, remove_tree, slice_pids
+from rbee_bdd.host.netutil import own_loopback_address
+from rbee_bdd.host.processes import kill_all, processes_with_env
+from rbee_bdd.stack.config import SuiteConfig
+from rbee_bdd.stack.model_hub import hub_flags
+from rbee_bdd.stack.targets.base import (
     QUEEN_PORT,
     HiveSpec,
     NodeStartError,
@@ -37,7 +38,6 @@ from rbee_bdd.targets.base import (
     tail_file,
     wait_healthy,
 )
-from rbee_bdd.waiting import eventually, scaled
 
 START_TIMEOUT_S = 20.0
 

@@ -1,0 +1,1 @@
+"""The daemons' contract from outside, as a user or an attacker: HTTP, SSE, keeper, metrics, credentials, probes."""
