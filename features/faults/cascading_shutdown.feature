@@ -6,7 +6,9 @@ Feature: Cascading shutdown from queen
 
   @contract.queen.shutdown @contract.daemon.exit-0 @contract.queen.health @contract.hive.stop-all @contract.hive.shutdown
   Scenario: 2 hives × 2 workers with 2 jobs streaming
-    Given a stack with 2 hives that run at most 2 workers each
+    Given a stack with 2 hives where:
+      | setting            | value |
+      | hive --max-workers | 2     |
     And I ask hive "hive-1" to spawn 2 workers for "slowllama" at once
     And I ask hive "hive-2" to spawn 2 workers for "slowllama" at once
     And queen lists 2 ready workers for model "slowllama" on hive "hive-1"
@@ -20,7 +22,10 @@ Feature: Cascading shutdown from queen
 
   @contract.hive.stop-worker
   Scenario: A worker that ignores SIGTERM is killed after the grace period
-    Given a stack with 1 hive whose workers ignore SIGTERM and get 3 seconds to stop
+    Given a stack with 1 hive where:
+      | setting                  | value          |
+      | workers                  | ignore SIGTERM |
+      | hive --worker-stop-grace | 3 seconds      |
     And I ask hive "hive-1" to spawn 1 worker for "tinyllama" at once
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
     When queen gets SIGTERM

@@ -13,6 +13,9 @@ Feature: Under seeded random faults, every job's history holds the contract's in
 
   @contract.queen.failover @contract.queen.no-replay @contract.queen.no-state @contract.sse.token @contract.sse.terminal @contract.worker.seed @contract.queen.job-state
   Scenario: 45 seconds of seeded faults against 3 clients leave no violation
-    Given a stack with 2 hives that run at most 2 workers each, each worker in at most 256 MiB of memory
+    Given a stack with 2 hives where:
+      | setting                    | value   |
+      | hive --max-workers         | 2       |
+      | hive --worker-memory-limit | 256 MiB |
     When a chaos run with seed 7 injects faults for 45 seconds against 3 clients
     Then the checker finds no violation in the run's history

@@ -4,7 +4,8 @@ Feature: Crashes: workers and hives killed with SIGKILL
   everywhere; one lost before the job's first token costs the client nothing, because queen
   runs the job once more on another worker (and never replays one that sent tokens). A hive
   SIGKILLed is marked unavailable after the staleness bound, and what only it could serve is
-  refused at once with a clear error.
+  refused at once with a clear error. A worker that stops sending mid-stream while it lives (hung,
+  SIGSTOPped) ends its job with WORKER_STALLED after queen's stall bound, and is stopped.
 
   @failover
   @contract.queen.no-replay @contract.hive.reap
@@ -47,9 +48,24 @@ Feature: Crashes: workers and hives killed with SIGKILL
   @failover
   @contract.queen.failover
   Scenario: A worker killed while it starts for a job: the job runs on a new worker, and the client sees no error
-    Given a stack with 1 hive whose workers start 4 seconds late
+    Given a stack with 1 hive where:
+      | setting | value                |
+      | workers | start 4 seconds late |
     When I submit an infer job for model "tinyllama" with 8 max tokens
     And the job's spawned worker on hive "hive-1" is killed with SIGKILL while it starts
     Then the job's stream ends with "[DONE]" within 30 seconds
     And the job's stream has narration "job_retry" from "queen-rbee"
     And the job ran on another worker than the killed one
+
+  @contract.queen.worker-stall
+  Scenario: A worker that stops sending mid-stream ends its job with WORKER_STALLED, is stopped, and the next job gets a new worker
+    Given a stack with 1 hive where:
+      | setting                      | value     |
+      | queen --worker-stall-timeout | 3 seconds |
+      | hive --worker-stop-grace     | 1 second  |
+    And a job for model "slowllama" with 400 max tokens is streaming on hive "hive-1"
+    And the "slowllama" worker of hive "hive-1" is paused with SIGSTOP
+    Then the job's stream ends with a marker starting "[ERROR] WORKER_STALLED" between 2.5 and 9 seconds after the worker was paused
+    And the paused worker has no process, no cgroup and no registry entry left
+    And hive "hive-1" has no zombie process within 2 seconds
+    And the next job for model "slowllama" starts a new worker

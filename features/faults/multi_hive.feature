@@ -5,7 +5,9 @@ Feature: Several hives share the work
   fair share of them: queen gives a job to an idle worker of the least busy hive.
 
   Scenario: 2 hives × 2 workers, 10 jobs
-    Given a stack with 2 hives that run at most 2 workers each
+    Given a stack with 2 hives where:
+      | setting            | value |
+      | hive --max-workers | 2     |
     And I ask hive "hive-1" to spawn 2 workers for "tinyllama" at once
     And I ask hive "hive-2" to spawn 2 workers for "tinyllama" at once
     And queen lists 2 ready workers for model "tinyllama" on hive "hive-1"

@@ -35,7 +35,10 @@ Feature: Network partitions between queen and a hive
   @cap.worker-health
   @contract.hive.health-checks
   Scenario: A hive cut off from one of its workers marks it unhealthy and queen routes around it
-    Given a stack with 1 hive that checks its workers' health every 0.5 seconds and never removes one
+    Given a stack with 1 hive where:
+      | setting                       | value       |
+      | hive --worker-health-interval | 0.5 seconds |
+      | hive --worker-health-failures | 0           |
     And I ask hive "hive-1" to spawn 1 worker for "tinyllama" at once
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
     When hive "hive-1" is cut off from that worker

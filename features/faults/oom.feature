@@ -9,7 +9,10 @@ Feature: Workers killed by the kernel's OOM killer
   only by what the hive says.
 
   Scenario: A worker runs out of memory while it loads its model
-    Given a stack with 1 hive whose workers read their weights into at most 96 MiB of memory
+    Given a stack with 1 hive where:
+      | setting                    | value     |
+      | hive --worker-memory-limit | 96 MiB    |
+      | hive --worker-args         | --no-mmap |
     When I submit an infer job for model "slowllama" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] WORKER_OOM" within 60 seconds
     And the job's stream has narration "job_failed" from "queen-rbee" mentioning "ran out of memory"
@@ -20,7 +23,10 @@ Feature: Workers killed by the kernel's OOM killer
 
   @contract.worker.context-grow
   Scenario: A worker runs out of memory during a job whose context it must grow
-    Given a stack with 1 hive whose workers read their weights into at most 148 MiB of memory
+    Given a stack with 1 hive where:
+      | setting                    | value     |
+      | hive --worker-memory-limit | 148 MiB   |
+      | hive --worker-args         | --no-mmap |
     And a completed job for model "slowllama"
     When I submit an infer job for model "slowllama" with 3000 max tokens
     Then the job's stream ends with a marker starting "[ERROR] WORKER_OOM" within 60 seconds

@@ -18,7 +18,9 @@ Feature: Restarts of workers and queen
 
   @contract.queen.no-state @contract.queen.registry
   Scenario: Queen restarted with 3 workers registered
-    Given a stack with 1 hive whose queen stops alone
+    Given a stack with 1 hive where:
+      | setting                     | value |
+      | queen --no-cascade-shutdown | on    |
     And I ask hive "hive-1" to spawn 3 workers for "tinyllama" at once
     And queen lists 3 ready workers for model "tinyllama" on hive "hive-1"
     When queen restarts

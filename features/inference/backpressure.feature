@@ -6,7 +6,9 @@ Feature: Backpressure on job streams
   disconnected, and a job left without readers is cancelled: no worker generates for nobody.
 
   Background:
-    Given a stack with 1 hive whose queen disconnects a stalled stream reader after 3 seconds
+    Given a stack with 1 hive where:
+      | setting               | value     |
+      | queen --stall-timeout | 3 seconds |
     And a completed job for model "slowllama"
 
   @contract.queen.stream-backpressure

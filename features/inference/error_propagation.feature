@@ -5,7 +5,7 @@ Feature: Failures reach the client as one clear error
 
   @contract.queen.error-codes
   Scenario: No hive is registered
-    Given a stack with no hive
+    Given a stack with 0 hives
     When I run rbee-keeper infer with model "tinyllama"
     Then rbee-keeper exits with code 1
     And rbee-keeper's last line on stderr starts with "❌ Failed: NO_HIVE"
@@ -28,7 +28,9 @@ Feature: Failures reach the client as one clear error
 
   @contract.queen.no-worker
   Scenario: No worker for the model exists and none can be spawned
-    Given a stack with 1 hive that runs at most 1 worker
+    Given a stack with 1 hive where:
+      | setting            | value |
+      | hive --max-workers | 1     |
     And a completed job for model "tinyllama-b"
     When I run rbee-keeper infer with model "tinyllama"
     Then rbee-keeper exits with code 1
@@ -38,7 +40,9 @@ Feature: Failures reach the client as one clear error
   @cap.gpu-placement
   @contract.hive.gpu-placement
   Scenario: Device memory is exhausted: the model is refused before any worker starts
-    Given a stack with 1 hive that runs its workers on GPUs
+    Given a stack with 1 hive where:
+      | setting       | value |
+      | hive --device | gpu   |
     And the GPUs of hive "hive-1" have 24576 and 24576 MiB of their 24576 MiB in use
     When I run rbee-keeper infer with model "tinyllama"
     Then rbee-keeper exits with code 1
@@ -48,7 +52,9 @@ Feature: Failures reach the client as one clear error
   @cap.gpu-placement
   @contract.hive.gpu-placement
   Scenario: A GPU hive places the worker on the GPU with room for the model
-    Given a stack with 1 hive that runs its workers on GPUs
+    Given a stack with 1 hive where:
+      | setting       | value |
+      | hive --device | gpu   |
     And the GPUs of hive "hive-1" have 24576 and 1024 MiB of their 24576 MiB in use
     When I submit an infer job for model "tinyllama" with 8 max tokens
     And it completes

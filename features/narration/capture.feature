@@ -6,7 +6,9 @@ Feature: The hive relays its workers' narration lines and nothing else
   100 characters) and only logs everything else.
 
   Scenario: Ordinary and malformed stdout lines are not relayed and break nothing
-    Given a stack with 1 hive whose workers also print ordinary and malformed lines
+    Given a stack with 1 hive where:
+      | setting | value                                   |
+      | workers | also print ordinary and malformed lines |
     When I submit an infer job for model "tinyllama" with 8 max tokens
     Then the job's stream ends with "[DONE]" within 30 seconds
     And the job's stream has narration "chatty_hello" from "llm-worker-rbee"

@@ -9,7 +9,9 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
   @p1
   @contract.queen.deadlines
   Scenario: A job without timeout_s gets queen's default deadline
-    Given a stack with 1 hive whose queen gives jobs 3 seconds by default
+    Given a stack with 1 hive where:
+      | setting                     | value     |
+      | queen --default-job-timeout | 3 seconds |
     And a completed job for model "slowllama" on hive "hive-1"
     When I submit an infer job for model "slowllama" with 3000 max tokens
     Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 6 seconds
@@ -32,7 +34,9 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
   @p1
   @contract.queen.deadline-cold-start
   Scenario: A deadline that passes during a cold start ends the job, and the worker serves the next one
-    Given a stack with 1 hive whose workers start 4 seconds late
+    Given a stack with 1 hive where:
+      | setting | value                |
+      | workers | start 4 seconds late |
     When I submit an infer job for model "tinyllama" with 8 max tokens and a 1 second deadline
     Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 5 seconds
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"

@@ -11,7 +11,10 @@ Feature: A hive removes a worker that stops answering, and reaps every worker th
   @p1 @cap.worker-health
   @contract.hive.health-checks @contract.hive.unhealthy-removal @contract.worker.ready
   Scenario: A worker that fails its health checks too often in a row is killed and removed
-    Given a stack with 1 hive that checks its workers' health every 0.5 seconds and removes a worker after 3 failed checks
+    Given a stack with 1 hive where:
+      | setting                       | value       |
+      | hive --worker-health-interval | 0.5 seconds |
+      | hive --worker-health-failures | 3           |
     And a completed job for model "tinyllama" on hive "hive-1"
     And the "tinyllama" worker of hive "hive-1" is paused with SIGSTOP
     Then hive "hive-1" reports the paused worker failed with code "WORKER_UNHEALTHY" within 15 seconds
@@ -23,7 +26,10 @@ Feature: A hive removes a worker that stops answering, and reaps every worker th
   @p1 @cap.worker-health
   @contract.hive.health-checks
   Scenario: A worker that answers again before the removal bound stays and serves
-    Given a stack with 1 hive that checks its workers' health every 0.5 seconds and removes a worker after 12 failed checks
+    Given a stack with 1 hive where:
+      | setting                       | value       |
+      | hive --worker-health-interval | 0.5 seconds |
+      | hive --worker-health-failures | 12          |
     And a completed job for model "tinyllama" on hive "hive-1"
     And the "tinyllama" worker of hive "hive-1" is paused with SIGSTOP
     And queen lists the paused worker as "unhealthy" within 8 seconds

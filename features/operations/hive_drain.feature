@@ -9,7 +9,9 @@ Feature: A hive drains on its own SIGTERM, without queen
 
   @p1
   Scenario: A hive's running job finishes, new work is refused, then the hive exits 0
-    Given a stack with 1 hive that gives busy workers 30 seconds to finish when it stops
+    Given a stack with 1 hive where:
+      | setting               | value      |
+      | hive --shutdown-grace | 30 seconds |
     And a job for model "slowllama" with 400 max tokens is streaming on hive "hive-1"
     When hive "hive-1" gets SIGTERM
     Then hive "hive-1" refuses to spawn a "tinyllama" worker with 503 "HIVE_DRAINING"
@@ -23,7 +25,9 @@ Feature: A hive drains on its own SIGTERM, without queen
   @p1
   @contract.worker.sigterm
   Scenario: A job longer than the hive's grace is stopped when the grace ends
-    Given a stack with 1 hive that gives busy workers 2 seconds to finish when it stops
+    Given a stack with 1 hive where:
+      | setting               | value     |
+      | hive --shutdown-grace | 2 seconds |
     And a job for model "slowllama" with 3000 max tokens is streaming on hive "hive-1"
     When hive "hive-1" gets SIGTERM
     Then hive "hive-1" exits with code 0 within 20 seconds

@@ -11,7 +11,10 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
   @p1
   @contract.hive.start-timeout
   Scenario: A worker stuck before ready is stopped after the start timeout
-    Given a stack with 1 hive whose workers hang before they are ready, with 3 seconds to start
+    Given a stack with 1 hive where:
+      | setting                     | value                      |
+      | workers                     | hang before they are ready |
+      | hive --worker-start-timeout | 3 seconds                  |
     When I submit an infer job for model "tinyllama" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] WORKER_START_TIMEOUT" within 20 seconds
     And hive "hive-1" reports the job's spawned worker failed with code "WORKER_START_TIMEOUT"
@@ -21,7 +24,10 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
   @p1
   @contract.hive.idle-timeout @contract.worker.ready
   Scenario: An idle worker is stopped after the idle timeout, and the next job starts a new one
-    Given a stack with 1 hive that stops workers idle for 2 seconds
+    Given a stack with 1 hive where:
+      | setting                       | value       |
+      | hive --worker-idle-timeout    | 2 seconds   |
+      | hive --worker-health-interval | 0.5 seconds |
     And a completed job for model "tinyllama" on hive "hive-1"
     Then queen no longer lists the job's worker within 6 seconds
     And the job's spawned worker has no process, no cgroup and no registry entry left
@@ -31,7 +37,10 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
   @p1
   @contract.hive.idle-timeout
   Scenario: A worker with a job is never stopped for idleness
-    Given a stack with 1 hive that stops workers idle for 2 seconds
+    Given a stack with 1 hive where:
+      | setting                       | value       |
+      | hive --worker-idle-timeout    | 2 seconds   |
+      | hive --worker-health-interval | 0.5 seconds |
     # about 70 tokens a second here: 600 tokens keep the worker busy for several idle timeouts
     When I submit an infer job for model "slowllama" with 600 max tokens
     Then the job's stream ends with "[DONE]" within 60 seconds
@@ -40,7 +49,9 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
   @p1
   @contract.hive.binary-not-found
   Scenario Outline: A worker program that is <how> fails the spawn at once and leaves nothing behind
-    Given a stack with 1 hive that runs its own copy of the worker program
+    Given a stack with 1 hive where:
+      | setting | value                                              |
+      | workers | run from the hive's own copy of the worker program |
     And hive "hive-1"'s worker program is <how>
     When I submit an infer job for model "tinyllama" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] WORKER_BINARY_NOT_FOUND" within 5 seconds

@@ -30,7 +30,10 @@ Feature: The series an operator alerts on move for the events they count, and on
 
   @p1 @oom @needs.cgroups @cap.oom-detection
   Scenario: One OOM kill moves the hive's OOM counter and queen's WORKER_OOM count by one
-    Given a stack with 1 hive whose workers read their weights into at most 96 MiB of memory
+    Given a stack with 1 hive where:
+      | setting                    | value     |
+      | hive --worker-memory-limit | 96 MiB    |
+      | hive --worker-args         | --no-mmap |
     And the metrics of queen and hive "hive-1" are noted
     When I submit an infer job for model "slowllama" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] WORKER_OOM" within 60 seconds
@@ -43,7 +46,10 @@ Feature: The series an operator alerts on move for the events they count, and on
 
   @p1
   Scenario: A start timeout moves its counters by one
-    Given a stack with 1 hive whose workers hang before they are ready, with 3 seconds to start
+    Given a stack with 1 hive where:
+      | setting                     | value                      |
+      | workers                     | hang before they are ready |
+      | hive --worker-start-timeout | 3 seconds                  |
     And the metrics of queen and hive "hive-1" are noted
     When I submit an infer job for model "tinyllama" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] WORKER_START_TIMEOUT" within 20 seconds
@@ -55,7 +61,10 @@ Feature: The series an operator alerts on move for the events they count, and on
 
   @p1 @cap.worker-health
   Scenario: A health-check removal moves its counter by one
-    Given a stack with 1 hive that checks its workers' health every 0.5 seconds and removes a worker after 3 failed checks
+    Given a stack with 1 hive where:
+      | setting                       | value       |
+      | hive --worker-health-interval | 0.5 seconds |
+      | hive --worker-health-failures | 3           |
     And a completed job for model "tinyllama" on hive "hive-1"
     And the metrics of queen and hive "hive-1" are noted
     And the "tinyllama" worker of hive "hive-1" is paused with SIGSTOP

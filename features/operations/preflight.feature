@@ -11,7 +11,9 @@ Feature: A hive checks that a model fits before it starts a worker or a download
   @p1
   @contract.hive.insufficient-memory
   Scenario: A model bigger than the worker's memory limit is refused before anything starts
-    Given a stack with 1 hive whose workers get at most 32 MiB of memory
+    Given a stack with 1 hive where:
+      | setting                    | value  |
+      | hive --worker-memory-limit | 32 MiB |
     When I submit an infer job for model "slowllama" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] INSUFFICIENT_MEMORY" within 5 seconds
     And the job's error names what "slowllama" needs and the 32 MiB limit, in bytes
@@ -20,7 +22,9 @@ Feature: A hive checks that a model fits before it starts a worker or a download
   @p1 @needs.tmpfs @cap.provisioning
   @contract.hive.provision-errors
   Scenario: A download whose announced size does not fit the disk is refused before a byte is written
-    Given a stack with 1 hive whose downloads go to a disk of 256 KiB
+    Given a stack with 1 hive where:
+      | setting            | value   |
+      | hive download disk | 256 KiB |
     And a model hub that serves "hubllama" (the bytes of tinyllama) at 512 KiB/s
     When a client asks hive "hive-1" to provision "hubllama" from the hub
     Then the hive answers 507 with code "INSUFFICIENT_DISK"
@@ -30,7 +34,9 @@ Feature: A hive checks that a model fits before it starts a worker or a download
   @p1 @needs.tmpfs @cap.provisioning
   @contract.hive.provision-errors
   Scenario: A disk that fills during a download ends it with DISK_FULL, and the partial file is removed
-    Given a stack with 1 hive whose downloads go to a disk of 256 KiB
+    Given a stack with 1 hive where:
+      | setting            | value   |
+      | hive download disk | 256 KiB |
     And a model hub that serves "hubllama" (the bytes of tinyllama) without announcing its size
     When a client asks hive "hive-1" to provision "hubllama" from the hub
     Then the hive answers 507 with code "DISK_FULL"

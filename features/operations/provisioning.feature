@@ -37,7 +37,9 @@ Feature: Provisioning reports its progress, and each hub or disk problem ends it
   @p1
   @contract.hive.provision-errors
   Scenario: A download that stalls ends after the stall bound with DOWNLOAD_STALLED
-    Given a stack with 1 hive whose downloads stall out after 2 seconds
+    Given a stack with 1 hive where:
+      | setting                       | value     |
+      | hive --download-stall-timeout | 2 seconds |
     And a model hub that serves "hubllama" (the bytes of tinyllama) and stalls at 50 %
     When a client asks hive "hive-1" to provision "hubllama" from the hub
     Then the hive answers 504 with code "DOWNLOAD_STALLED"

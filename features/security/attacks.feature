@@ -11,14 +11,19 @@ Feature: Attacks that once got through stay fixed
   @p0
   @contract.sec.worker-env
   Scenario: A worker inherits no credential from its hive's environment
-    Given a stack with 1 hive given its cluster token and a user's token in its environment
+    Given a stack with 1 hive where:
+      | setting          | value              |
+      | hive credentials | in its environment |
     And a completed job for model "tinyllama" on hive "hive-1"
     Then the environment of the job's worker holds no credential and only the variables the contract passes
 
   @p0
   @contract.sec.worker-rotation
   Scenario: A rotated cluster token reaches the running workers
-    Given a stack with 1 hive that checks its workers' health every 0.5 seconds and never removes one
+    Given a stack with 1 hive where:
+      | setting                       | value       |
+      | hive --worker-health-interval | 0.5 seconds |
+      | hive --worker-health-failures | 0           |
     And a completed job for model "tinyllama" on hive "hive-1"
     When the cluster token is replaced by a new one and queen and every hive get SIGHUP
     Then the job's worker takes the new cluster token and refuses the replaced one within 5 seconds
@@ -85,14 +90,18 @@ Feature: Attacks that once got through stay fixed
   @p1
   @contract.sec.jwt-key-length
   Scenario: An HS256 key one byte short of 32 is refused at start
-    When I start a stack whose HS256 JWT key is 31 bytes long
+    When I start a stack with 1 hive where:
+      | setting       | value    |
+      | HS256 JWT key | 31 bytes |
     Then the start fails within 10 seconds
     And the failure names queen, exit code 2 and its log line "an HS256 key needs at least 32 bytes, it has 31" once
 
   @p1
   @contract.sec.jwt-key-length
   Scenario: An HS256 key of exactly 32 bytes is taken
-    When I start a stack whose HS256 JWT key is 32 bytes long
+    When I start a stack with 1 hive where:
+      | setting       | value    |
+      | HS256 JWT key | 32 bytes |
     Then the stack starts
     When a client asks queen for a job with an HS256 JWT with scope submit
     Then queen accepts the job and its stream ends with "[DONE]" within 60 seconds
@@ -159,7 +168,9 @@ Feature: Attacks that once got through stay fixed
   @p1
   @contract.sec.tokens @contract.sec.jwt
   Scenario: 300 requests at once with credentials of every kind each get their own answer
-    Given a stack with 1 hive whose queen is started with "--auth-failure-limit 0"
+    Given a stack with 1 hive where:
+      | setting                    | value |
+      | queen --auth-failure-limit | 0     |
     When 300 clients at once ask queen for its registry, with credentials of every kind in turn
     Then each got the answer its own credential calls for
 

@@ -7,13 +7,18 @@ Feature: A daemon refuses to start where it would be unsafe, and says how to fix
   @p0
   @contract.sec.safe-binding
   Scenario: queen asked to listen on every interface without credentials
-    When I start a stack without credentials whose queen listens on "0.0.0.0"
+    When I start a stack with 1 hive where:
+      | setting      | value   |
+      | credentials  | none    |
+      | queen --host | 0.0.0.0 |
     Then the start fails within 10 seconds
     And the failure names queen, exit code 2 and its log line "refusing to listen on 0.0.0.0 without credentials" once
 
   @p0
   @contract.sec.credential-files
   Scenario: credential files that others may read
-    When I start a stack whose credential files others may read
+    When I start a stack with 1 hive where:
+      | setting          | value              |
+      | credential files | readable by others |
     Then the start fails within 10 seconds
     And the failure names queen, exit code 2 and its log line "is accessible by group or others" once

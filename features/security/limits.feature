@@ -9,7 +9,10 @@ Feature: Each daemon bounds what one client can hold of it
   @p1
   @contract.daemon.connection-limits
   Scenario: Connections over the cap are refused at once, and half-sent headers are cut at their bound
-    Given a stack with 1 hive whose queen is started with "--max-connections 10 --header-timeout 1.5"
+    Given a stack with 1 hive where:
+      | setting                 | value |
+      | queen --max-connections | 10    |
+      | queen --header-timeout  | 1.5   |
     And the metrics of queen and hive "hive-1" are noted
     When a client opens 14 connections to queen and sends half a request's headers on each
     Then queen answers at least 4 of them 503 with code "TOO_MANY_CONNECTIONS" at once, and serves at most 10
@@ -20,7 +23,9 @@ Feature: Each daemon bounds what one client can hold of it
   @p1 @cap.auth
   @contract.daemon.connection-limits
   Scenario: A body that never comes is answered 408 at its bound
-    Given a stack with 1 hive whose queen is started with "--body-timeout 1.5"
+    Given a stack with 1 hive where:
+      | setting              | value |
+      | queen --body-timeout | 1.5   |
     When a client opens 1 connection to queen and sends a request whose body never comes
     Then queen answers 408 with code "REQUEST_TIMEOUT" between 1.4 and 4 seconds after the request began
     And queen has taken no job
@@ -28,7 +33,10 @@ Feature: Each daemon bounds what one client can hold of it
   @p1 @cap.auth
   @contract.daemon.client-limits
   Scenario: An address that keeps failing authentication waits, from its bound on and not before
-    Given a stack with 1 hive whose queen is started with "--auth-failure-limit 5 --auth-failure-window 30"
+    Given a stack with 1 hive where:
+      | setting                     | value |
+      | queen --auth-failure-limit  | 5     |
+      | queen --auth-failure-window | 30    |
     When a client sends queen 4 requests with an unknown token
     Then queen answers a request with the read token 200
     When a client sends queen 1 request with an unknown token
@@ -38,7 +46,9 @@ Feature: Each daemon bounds what one client can hold of it
   @p1 @cap.auth
   @contract.daemon.client-limits
   Scenario: One client's unfinished jobs are bounded, and nobody else is held up by it
-    Given a stack with 1 hive whose queen is started with "--max-jobs-per-principal 2"
+    Given a stack with 1 hive where:
+      | setting                        | value |
+      | queen --max-jobs-per-principal | 2     |
     And the metrics of queen and hive "hive-1" are noted
     When 2 jobs for model "slowllama" with 400 max tokens are submitted with the submit token
     And a client asks queen for a job with the submit token
@@ -53,7 +63,9 @@ Feature: Each daemon bounds what one client can hold of it
   @p1 @cap.ui-stream
   @contract.daemon.client-limits
   Scenario: The UI stream takes its bound of readers, and one more is refused
-    Given a stack with 1 hive whose queen is started with "--max-ui-subscribers 2"
+    Given a stack with 1 hive where:
+      | setting                    | value |
+      | queen --max-ui-subscribers | 2     |
     And the metrics of queen and hive "hive-1" are noted
     When 2 clients read queen's UI stream
     And one more client asks for queen's UI stream

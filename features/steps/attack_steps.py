@@ -33,12 +33,7 @@ from rbee_bdd.clients.security import (
 from rbee_bdd.clients.sse import JobStream
 from rbee_bdd.core.waiting import eventually, holds
 from rbee_bdd.runner.probe import probe
-from rbee_bdd.runner.world import StepContext, noted, start_stack
-
-
-@given("a stack with 1 hive given its cluster token and a user's token in its environment")
-def step_env_credentials_stack(context: StepContext):
-    start_stack(context, 1, hive_credentials_in_env=True)
+from rbee_bdd.runner.world import StepContext, noted
 
 
 @then("the environment of the job's worker holds no credential and only the variables the contract passes")

@@ -17,21 +17,24 @@ from hamcrest import (
 from rbee_bdd.core.waiting import eventually, holds
 from rbee_bdd.runner.world import StepContext
 
+SETUP_TIMEOUT_S = 120  # a job made to warm a worker up: its cold start must not meet a scenario's short default
 
-def submit(context: StepContext, model, max_tokens=16, seed=None, hive=None):
-    job = context.stack.queen().submit_infer(model, max_tokens=max_tokens, seed=seed, hive_id=hive)
+
+def submit(context: StepContext, model, max_tokens=16, seed=None, hive=None, timeout_s=None):
+    job = context.stack.queen().submit_infer(model, max_tokens=max_tokens, seed=seed, hive_id=hive,
+                                             timeout_s=timeout_s)
     context.world.jobs.add(job)
     return job
 
 
 @given('a completed job for model "{model}" on hive "{hive}"')
 def step_completed_job_on(context: StepContext, model, hive):
-    submit(context, model, hive=hive).wait_ended_with()
+    submit(context, model, hive=hive, timeout_s=SETUP_TIMEOUT_S).wait_ended_with()
 
 
 @given('a completed job for model "{model}"')  # after the longer form, which it would also match
 def step_completed_job(context: StepContext, model):
-    submit(context, model).wait_ended_with()
+    submit(context, model, timeout_s=SETUP_TIMEOUT_S).wait_ended_with()
 
 
 @given('a job for model "{model}" with {max_tokens:d} max tokens is streaming on hive "{hive}"')

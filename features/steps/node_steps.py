@@ -1,10 +1,11 @@
 """Acting on the stack's real processes: kill, stop, start, restart; bad requests to the daemons."""
 
+import secrets
 import signal
 import time
 
 from behave import then, when
-from hamcrest import assert_that, contains_string, equal_to, has_entries
+from hamcrest import assert_that, contains_string, equal_to, has_entries, has_key
 
 from rbee_bdd.core.waiting import eventually
 from rbee_bdd.runner.world import StepContext, noted
@@ -78,3 +79,23 @@ def step_answer(context: StepContext, status, code, text):
     assert_that(answer.status_code, equal_to(status), f"status of {answer.request.url}: {answer.text}")
     assert_that(answer.json()["error"], has_entries(code=code), "error body")
     assert_that(answer.json()["error"]["message"], contains_string(text), "error message")
+
+
+CLAIMED_URL = "http://127.0.0.1:9"  # the other instance's address: queen's own loopback, where nothing listens
+
+
+@when('another hive instance sends queen a heartbeat as "{hive}"')
+def step_other_instance(context: StepContext, hive):
+    body = {"hive_id": hive, "instance_id": secrets.token_hex(8), "url": CLAIMED_URL, "protocol": "1.1",
+            "workers": []}
+    context.world.probe.answer = context.stack.queen().post_heartbeat(body)
+
+
+@then('queen lists hive "{hive}" as available at {whose} address')
+def step_listed_at(context: StepContext, hive, whose):
+    assert whose in ("its own", "the other instance's"), "whose address: 'its own' or 'the other instance's'"
+    listed = {h["hive_id"]: h for h in context.stack.queen().hives()}
+    assert_that(listed, has_key(hive), "hives queen lists")
+    at_claimed = listed[hive]["url"].rstrip("/") == CLAIMED_URL
+    assert_that((listed[hive]["available"], at_claimed), equal_to((True, whose != "its own")),
+                f"(available, at {CLAIMED_URL}) of {hive} as queen lists it: {listed[hive]}")

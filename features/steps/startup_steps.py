@@ -6,28 +6,24 @@ from behave import then, when
 from hamcrest import assert_that, contains_string, equal_to, less_than
 
 from rbee_bdd.core.waiting import scaled
+from rbee_bdd.runner.stack_settings import settings_of, table_rows
 from rbee_bdd.runner.world import StepContext, noted, start_stack
 from rbee_bdd.stack.targets.base import NodeStartError
 
 
-def try_start(context: StepContext, **options):
+def try_start(context: StepContext, count, **options):
     started = time.monotonic()
     try:
-        start_stack(context, 1, **options)
+        start_stack(context, count, **options)
         context.world.startup.error = None
     except NodeStartError as exc:
         context.world.startup.error = exc
     context.world.startup.took = time.monotonic() - started
 
 
-@when('I start a stack whose queen gets the unknown flag "{flag}"')
-def step_bad_queen(context: StepContext, flag):
-    try_start(context, queen_args=(flag,))
-
-
-@when('I start a stack whose hive gets the unknown flag "{flag}"')
-def step_bad_hive(context: StepContext, flag):
-    try_start(context, hive_args=(flag,))
+@when("I start a stack with {count:Hives} where:")
+def step_try_start(context: StepContext, count):
+    try_start(context, count, **settings_of(table_rows(context.table)).start_options())
 
 
 @then("the start fails within {seconds:Seconds}")
@@ -42,26 +38,6 @@ def step_failure_says(context: StepContext, node, code, line):
     message = str(start_error)
     assert_that(message, contains_string(f"{node} exited during start-up with exit code {code}"), "the failure")
     assert_that(message.count(line), equal_to(1), f"times the failure quotes {line!r}: {message}")
-
-
-@when('I start a stack without credentials whose queen listens on "{host}"')
-def step_public_without_credentials(context: StepContext, host):
-    try_start(context, credentials=False, queen_args=("--host", host))
-
-
-@when('I start a stack whose hive\'s config file says "{text}"')
-def step_bad_hive_config(context: StepContext, text):
-    try_start(context, hive_config=text + "\n")
-
-
-@when("I start a stack whose credential files others may read")
-def step_readable_credentials(context: StepContext):
-    try_start(context, credential_mode=0o644)
-
-
-@when("I start a stack whose HS256 JWT key is {count:d} bytes long")
-def step_short_hs256_key(context: StepContext, count):
-    try_start(context, hs256_key_bytes=count)
 
 
 @then("the stack starts")

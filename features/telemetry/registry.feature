@@ -37,7 +37,9 @@ Feature: Queen's registry follows the hives' heartbeats
 
   @cap.ui-stream @contract.queen.registry @contract.queen.ui-stream
   Scenario: With --hive-remove-after, a silent hive is forgotten at that bound, and the UI stream tells of both steps
-    Given a stack with 2 hives whose queen forgets a silent hive after 10 seconds
+    Given a stack with 2 hives where:
+      | setting                   | value      |
+      | queen --hive-remove-after | 10 seconds |
     And I watch queen's heartbeat stream
     When hive "hive-2" is stopped
     Then queen marks hive "hive-2" unavailable within 5 seconds
@@ -53,6 +55,30 @@ Feature: Queen's registry follows the hives' heartbeats
     And hive "hive-1"'s process table still holds 1 worker process for model "tinyllama"
     And queen lists no worker of hive "hive-1"
     And the next 3 jobs for model "tinyllama" all run on hive "hive-2"
+
+  @contract.queen.hive-id-conflict
+  Scenario: A second hive claiming a live hive's id is refused, and the first keeps its entry and its workers
+    Given a stack with 1 hive
+    And a completed job for model "tinyllama" on hive "hive-1"
+    And the metrics of queen and hive "hive-1" are noted
+    When another hive instance sends queen a heartbeat as "hive-1"
+    Then the answer is 409 with code "HIVE_ID_CONFLICT" naming "hive-1"
+    And queen lists hive "hive-1" as available at its own address
+    And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
+    And these series moved by exactly:
+      | daemon | series                             | by |
+      | queen  | rbee_queen_hive_id_conflicts_total | 1  |
+    And a job for model "tinyllama" completes
+
+  @contract.queen.hive-id-conflict @contract.queen.registry
+  Scenario: Another instance takes a hive id over only once its holder has been silent past the staleness bound
+    Given a stack with 1 hive
+    When the rbee-hive process of hive "hive-1" is paused with SIGSTOP
+    And another hive instance sends queen a heartbeat as "hive-1"
+    Then the answer is 409 with code "HIVE_ID_CONFLICT" naming "hive-1"
+    And queen marks hive "hive-1" unavailable within 6 seconds
+    When another hive instance sends queen a heartbeat as "hive-1"
+    Then queen lists hive "hive-1" as available at the other instance's address
 
   @contract.queen.heartbeat
   Scenario: A malformed heartbeat is refused and changes nothing

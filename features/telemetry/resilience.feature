@@ -3,7 +3,9 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
 
   @contract.queen.no-state @contract.hive.heartbeat-first
   Scenario: Queen restarts and rebuilds its registry from the next heartbeats
-    Given a stack with 1 hive whose queen stops alone
+    Given a stack with 1 hive where:
+      | setting                     | value |
+      | queen --no-cascade-shutdown | on    |
     And a completed job for model "tinyllama"
     When queen restarts
     Then queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
@@ -22,7 +24,9 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
 
   @contract.hive.heartbeat-backoff
   Scenario: While queen is away the hive keeps serving, and it catches up when queen returns
-    Given a stack with 1 hive whose queen stops alone
+    Given a stack with 1 hive where:
+      | setting                     | value |
+      | queen --no-cascade-shutdown | on    |
     When queen is stopped
     Then hive "hive-1" still answers and spawns a ready worker for "tinyllama"
     And hive "hive-1"'s log says "retrying with backoff" within 5 seconds
@@ -33,7 +37,9 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
   @cap.cgroup-telemetry
   @contract.hive.cgroups-degraded @contract.hive.capabilities
   Scenario: Without the rights to write cgroups, spawning still works and capabilities say so
-    Given a stack with 1 hive without cgroup rights
+    Given a stack with 1 hive where:
+      | setting      | value |
+      | hive cgroups | none  |
     Then hive "hive-1" reports cgroups as degraded because they are not writable
     And a job for model "tinyllama" completes
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
@@ -49,7 +55,9 @@ Feature: Telemetry survives restarts, an absent queen, missing rights and slow r
   @cap.ui-stream
   @contract.queen.ui-drop @contract.queen.ui-subscribers
   Scenario: A UI subscriber that stops reading is dropped, the others keep their rhythm
-    Given a stack with 1 hive and a UI buffer of 8 events
+    Given a stack with 1 hive where:
+      | setting           | value |
+      | queen --ui-buffer | 8     |
     And I watch queen's heartbeat stream
     And a UI subscriber that never reads
     When another hive sends heartbeats of 100 workers 20 times a second for up to 30 seconds

@@ -19,6 +19,7 @@ from rbee.common.server import bind, serve
 from rbee.hive.app import ROUTES, HiveConfig, create_app
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.hubs import HubPolicy, hub_url
+from rbee.hive.instance import instance_id
 from rbee.hive.models import ModelCatalog
 from rbee.hive.monitor import ProcessMonitor
 from rbee.hive.worker_env import WorkerCredential, env_names
@@ -151,7 +152,8 @@ def hive_config(args: argparse.Namespace, security: Security, port: int) -> Hive
                       gpu_interval_s=args.gpu_interval, device=args.device,
                       download_dir=args.download_dir or args.models,
                       shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout,
-                      worker_credential=worker_credential, hubs=HubPolicy(args.model_hub))
+                      worker_credential=worker_credential, hubs=HubPolicy(args.model_hub),
+                      instance_id=instance_id(state_dir))
 
 
 def main(argv: list[str] | None = None) -> None:

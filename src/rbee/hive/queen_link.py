@@ -18,6 +18,15 @@ FIRST_CONTACT_S = 0.1
 FIRST_CONTACT_TRIES = 50
 
 
+def refusal(answer: httpx.Response) -> str:
+    """``CODE: message`` of queen's error body (its text, cut short, if it has none)."""
+    try:
+        error = answer.json()["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return answer.text[:200]
+
+
 class QueenLink:
     """Sends to queen in the order things happened; a heartbeat is built when sent."""
 
@@ -99,7 +108,10 @@ class QueenLink:
     async def _post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
         try:
             answer = await client.post(self.queen_url + path, json=body)
-            answer.raise_for_status()
+            if answer.status_code == 409:  # queen heard us and refuses: say why, and go on at the usual pace
+                log.error("queen refuses this hive's %s: %s", path, refusal(answer))
+            else:
+                answer.raise_for_status()
         except httpx.HTTPError as exc:
             if self.failures == 0:
                 log.warning("queen at %s unreachable (%s): %s; retrying with backoff", self.queen_url, path, exc)

@@ -46,6 +46,7 @@ class HiveConfig:
     download_stall_timeout_s: float = 30.0  # a download that gets no byte this long is DOWNLOAD_STALLED
     worker_credential: WorkerCredential | None = None  # the file workers read the cluster credential from
     hubs: HubPolicy = field(default_factory=lambda: HubPolicy([]))  # where models may be downloaded from
+    instance_id: str = ""  # tells this hive from another claiming its id (hive/instance.py)
 
 
 def save_coverage() -> None:
@@ -72,7 +73,8 @@ class HiveState:
         self.link = QueenLink(config.queen_url, config.heartbeat_interval_s, self.heartbeat,
                               auth=security.cluster_auth())
         self.workers = WorkerManager(config.spawn, config.monitor, self.link.narrate, self.link.push_heartbeat,
-                                     auth=security.cluster_auth(), credential=config.worker_credential)
+                                     auth=security.cluster_auth(), credential=config.worker_credential,
+                                     flush=self.link.push_heartbeat_and_wait)
         # queen knows of a downloaded model before anyone who asked for it hears it is there
         self.provisioner = Provisioner(config.catalog, config.download_dir, config.download_stall_timeout_s,
                                        self.link.push_heartbeat_and_wait) if config.download_dir else None
@@ -82,7 +84,7 @@ class HiveState:
         config = self.config
         return heartbeat_body(config.hive_id, config.url, config.catalog.names(), self.telemetry.capabilities(),
                               list(self.workers.live.values()), self.telemetry.collect(),
-                              "draining" if self.draining.is_set() else "serving")
+                              "draining" if self.draining.is_set() else "serving", config.instance_id)
 
     async def start(self) -> None:
         """The app listens: adopt the workers a crashed hive left, clear the rest, start reporting."""

@@ -17,10 +17,12 @@ from rbee.hive.workers import Worker
 
 
 def heartbeat_body(hive_id: str, url: str, models: list[str], capabilities: dict[str, Any],
-                   workers: list[Worker], collection: Collection, state: str = "serving") -> dict[str, Any]:
+                   workers: list[Worker], collection: Collection, state: str = "serving",
+                   instance_id: str = "") -> dict[str, Any]:
     """The body of ``POST /v1/hive-heartbeat``; *state* is ``serving`` or ``draining``."""
     return {
-        "hive_id": hive_id, "url": url, "protocol": PROTOCOL, "version": software_version(), "state": state,
+        "hive_id": hive_id, "instance_id": instance_id, "url": url, "protocol": PROTOCOL,
+        "version": software_version(), "state": state,
         "models": models, "capabilities": capabilities,
         "workers": [w.to_heartbeat() for w in workers],
         "processes": [s.to_dict() for s in collection.stats],

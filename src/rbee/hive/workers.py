@@ -31,6 +31,12 @@ ACTOR = "rbee-hive"
 
 Narrate = Callable[[Narration], Awaitable[None]]
 Changed = Callable[[], Awaitable[None]]
+Flush = Callable[[float], Awaitable[None]]  # returns once what was narrated before reached queen (or the bound)
+LAST_WORDS_S = 2.0  # how long a worker that ended unexpectedly may take to have its last lines relayed
+
+
+async def no_flush(_timeout_s: float) -> None:
+    """Nothing to wait for: no queen link."""
 
 
 @dataclass
@@ -73,6 +79,7 @@ class Worker:
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)  # None: adopted
     last_line: str = field(default="", repr=False)
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # set once it has ended
+    output_read: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # its stdout reached its end
     credential_generation: int = 0  # the WorkerCredential generation it was started under or told of
 
     def to_heartbeat(self) -> dict[str, Any]:
@@ -151,13 +158,14 @@ class WorkerManager:
 
     def __init__(self, settings: SpawnSettings, monitor: ProcessMonitor, narrate: Narrate,
                  changed: Changed, auth: httpx.Auth | None = None,
-                 credential: WorkerCredential | None = None) -> None:
+                 credential: WorkerCredential | None = None, flush: Flush | None = None) -> None:
         self.settings = settings
         self._auth = auth  # the cluster credential, on every request to a worker
         self.credential = credential  # the file the workers read the cluster credential from
         self.monitor = monitor
         self._narrate = narrate
         self._changed = changed
+        self._flush = flush or no_flush  # until what was narrated so far has reached queen
         self.live: dict[str, Worker] = {}
         self.ended: dict[str, Worker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -226,6 +234,12 @@ class WorkerManager:
 
     async def _capture_stdout(self, worker: Worker) -> None:
         """ProcessNarrationCapture: relay ``[actor] action : message`` lines, log the rest."""
+        try:
+            await self._relay_stdout(worker)
+        finally:
+            worker.output_read.set()
+
+    async def _relay_stdout(self, worker: Worker) -> None:
         assert worker.process is not None and worker.process.stdout is not None
         async for raw in worker.process.stdout:
             line = raw.decode(errors="replace").rstrip()
@@ -433,6 +447,10 @@ class WorkerManager:
     async def _await_exit(self, worker: Worker) -> None:
         if worker.process is not None:
             code: int | None = await worker.process.wait()
+            if worker.state != "stopping":  # its last words (model_load_failed, say) reach queen before its end
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(worker.output_read.wait(), LAST_WORDS_S)
+                await self._flush(LAST_WORDS_S)
         else:
             await wait_gone(worker.pid)
             code = None

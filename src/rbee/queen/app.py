@@ -47,6 +47,8 @@ def install_queen_metrics(app: FastAPI, state: QueenState) -> None:
                    lambda: dict(state.ended), label="code")
     metrics.counts("rbee_auth_failures_total", "requests refused for their credentials, by reason",
                    lambda: dict(state.security.denials), label="reason")
+    metrics.counts("rbee_queen_hive_id_conflicts_total", "heartbeats refused: their hive id is held by another "
+                   "live hive instance", lambda: state.hive_id_conflicts)
     metrics.counts("rbee_queen_limit_refusals_total", "requests refused by a per-client limit, by code "
                    "(QUOTA_EXCEEDED, TOO_MANY_SUBSCRIBERS)", lambda: dict(state.limited), label="code")
     state.durations = Durations(

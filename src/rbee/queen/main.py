@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rbee.common import config
 from rbee.common.cli import ArgumentParser, die, non_negative, non_negative_int, positive, setup_logging
@@ -14,33 +15,43 @@ from rbee.queen.app import ROUTES, QueenConfig, create_app
 PROG = "queen-rbee"
 
 
+# flag and add_argument's keywords, in --help's order
+OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--host", dict(default="127.0.0.1", help="address to listen on")),
+    ("--port", dict(type=int, default=7833, help="0 lets the OS choose")),
+    ("--port-file", dict(type=Path, help="where to write the bound port")),
+    ("--hive-stale-after", dict(type=positive, default=90.0, metavar="SECONDS",
+        help="a hive silent this long is unavailable")),
+    ("--hive-remove-after", dict(type=positive, metavar="SECONDS",
+        help="a hive silent this long is forgotten with its workers (default: twice the above)")),
+    ("--ui-buffer", dict(type=int, default=64, metavar="EVENTS",
+        help="events a UI subscriber may fall behind before it is dropped")),
+    ("--cascade-shutdown", dict(action=argparse.BooleanOptionalAction, default=True,
+        help="on SIGTERM, shut every hive (and its workers) down too (default); with "
+        "--no-cascade-shutdown queen stops alone and hives keep running, e.g. for a restart")),
+    ("--shutdown-grace", dict(type=positive, default=20.0, metavar="SECONDS",
+        help="on SIGTERM, how long running jobs may take to finish before they are cancelled")),
+    ("--stall-timeout", dict(type=positive, default=30.0, metavar="SECONDS",
+        help="a job stream reader that takes no data for this long is disconnected and, "
+        "if it was the last, its job cancelled")),
+    ("--default-job-timeout", dict(type=non_negative, default=600.0, metavar="SECONDS",
+        help="the deadline of a job that gives no timeout_s (default 600; 0: none)")),
+    ("--max-jobs-per-principal", dict(type=non_negative_int, default=32, metavar="N",
+        help="jobs one client principal may have unfinished at once; more get 429 "
+        "QUOTA_EXCEEDED (admin and the cluster excepted; 0: no limit)")),
+    ("--max-ui-subscribers", dict(type=non_negative_int, default=100, metavar="N",
+        help="readers of /v1/heartbeats/stream at once; more get 503 TOO_MANY_SUBSCRIBERS "
+        "(0: no limit)")),
+    ("--worker-stall-timeout", dict(type=non_negative, default=60.0, metavar="SECONDS",
+        help="a running job's worker that sends no token or narration this long ends the job "
+        "with WORKER_STALLED and is stopped (default 60; 0: never)")),
+]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(prog=PROG, description="Orchestrate LLM jobs across rbee hives.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=7833, help="0 lets the OS choose")
-    parser.add_argument("--port-file", type=Path, help="where to write the bound port")
-    parser.add_argument("--hive-stale-after", type=positive, default=90.0, metavar="SECONDS",
-                        help="a hive silent this long is unavailable")
-    parser.add_argument("--hive-remove-after", type=positive, metavar="SECONDS",
-                        help="a hive silent this long is forgotten with its workers (default: twice the above)")
-    parser.add_argument("--ui-buffer", type=int, default=64, metavar="EVENTS",
-                        help="events a UI subscriber may fall behind before it is dropped")
-    parser.add_argument("--cascade-shutdown", action=argparse.BooleanOptionalAction, default=True,
-                        help="on SIGTERM, shut every hive (and its workers) down too (default); with "
-                             "--no-cascade-shutdown queen stops alone and hives keep running, e.g. for a restart")
-    parser.add_argument("--shutdown-grace", type=positive, default=20.0, metavar="SECONDS",
-                        help="on SIGTERM, how long running jobs may take to finish before they are cancelled")
-    parser.add_argument("--stall-timeout", type=positive, default=30.0, metavar="SECONDS",
-                        help="a job stream reader that takes no data for this long is disconnected and, "
-                             "if it was the last, its job cancelled")
-    parser.add_argument("--default-job-timeout", type=non_negative, default=600.0, metavar="SECONDS",
-                        help="the deadline of a job that gives no timeout_s (default 600; 0: none)")
-    parser.add_argument("--max-jobs-per-principal", type=non_negative_int, default=32, metavar="N",
-                        help="jobs one client principal may have unfinished at once; more get 429 "
-                             "QUOTA_EXCEEDED (admin and the cluster excepted; 0: no limit)")
-    parser.add_argument("--max-ui-subscribers", type=non_negative_int, default=100, metavar="N",
-                        help="readers of /v1/heartbeats/stream at once; more get 503 TOO_MANY_SUBSCRIBERS "
-                             "(0: no limit)")
+    for flag, options in OPTIONS:
+        parser.add_argument(flag, **options)
     add_security_arguments(parser)
     args = config.parse_args(parser, PROG, argv)
     setup_logging(PROG, args.log_level)
@@ -55,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
                          shutdown_grace_s=args.shutdown_grace, cascade_shutdown=args.cascade_shutdown,
                          default_job_timeout_s=args.default_job_timeout,
                          max_jobs_per_principal=args.max_jobs_per_principal,
-                         max_ui_subscribers=args.max_ui_subscribers)
+                         max_ui_subscribers=args.max_ui_subscribers,
+                         worker_stall_timeout_s=args.worker_stall_timeout)
     app = create_app(queen_config, security)
     registry = app.state.registry
     reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
@@ -66,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         "default_job_timeout": lambda v: setattr(queen_config, "default_job_timeout_s", v),
         "max_jobs_per_principal": lambda v: setattr(queen_config, "max_jobs_per_principal", v),
         "max_ui_subscribers": lambda v: setattr(queen_config, "max_ui_subscribers", v),
+        "worker_stall_timeout": lambda v: setattr(queen_config, "worker_stall_timeout_s", v),
     })
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
           reload=config.on_sighup(security.reload, reloader.reload))

@@ -44,6 +44,8 @@ class ProcessStats(BaseModel):
 
 class HiveHeartbeat(BaseModel):
     hive_id: str = Field(pattern=IDENTIFIER)
+    instance_id: str = Field(default="", pattern=r"^([0-9a-f]{16})?$",
+                             description="the hive's own id, kept across its restarts ('': not told)")
     url: str = Field(pattern=HIVE_URL, max_length=300)
     protocol: str = Field(default=UNVERSIONED, pattern=PROTOCOL_PATTERN)
     version: str = Field(default="unknown", max_length=100)
@@ -58,7 +60,7 @@ class HiveHeartbeat(BaseModel):
 @dataclass
 class HiveEntry:
     heartbeat: HiveHeartbeat
-    last_seen: float = field(default_factory=time.monotonic)
+    last_seen: float = field(default_factory=lambda: time.monotonic())  # read at record time (tests move the clock)
     reported_stale: bool = False
 
     def stats(self, worker_id: str) -> dict[str, Any]:
@@ -89,6 +91,14 @@ class Pulse:
             await asyncio.wait_for(self._event.wait(), timeout)
 
 
+class HiveIdConflict(Exception):
+    """A heartbeat claims a hive id another live hive instance holds."""
+
+    def __init__(self, hive_id: str, holder_url: str, silent_s: float, stale_after_s: float) -> None:
+        super().__init__(f"hive id {hive_id} is held by another live hive (at {holder_url}, heard {silent_s:.1f} s "
+                         f"ago): a hive may take it over once that one has been silent for {stale_after_s:g} s")
+
+
 class Registry:
     """Hives and workers as their latest heartbeats describe them, plus queen's reservations."""
 
@@ -100,7 +110,16 @@ class Registry:
         self.changed = Pulse()
 
     def record(self, heartbeat: HiveHeartbeat) -> None:
-        """A hive's heartbeat replaces everything queen knew about that hive."""
+        """A hive's heartbeat replaces everything queen knew about that hive.
+
+        HiveIdConflict, nothing changed, when another instance holds the hive id and has been heard
+        within the staleness bound; once it has been silent past it, the new instance takes the id.
+        """
+        held = self._hives.get(heartbeat.hive_id)
+        if held is not None and self.available(held) and held.heartbeat.instance_id and heartbeat.instance_id \
+                and held.heartbeat.instance_id != heartbeat.instance_id:
+            raise HiveIdConflict(heartbeat.hive_id, held.heartbeat.url, time.monotonic() - held.last_seen,
+                                 self.stale_after_s)
         self._hives[heartbeat.hive_id] = HiveEntry(heartbeat)
         self.changed.fire()
 

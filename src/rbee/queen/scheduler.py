@@ -9,10 +9,11 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-from httpx_sse import aconnect_sse
+from httpx_sse import ServerSentEvent, aconnect_sse
 
 from rbee.common.events import CANCELLED, DONE, error_marker
 from rbee.common.narration import now_ms
@@ -60,11 +61,14 @@ def _error_of(answer: httpx.Response) -> tuple[str, str]:
 class Scheduler:
     """Places jobs on workers; one instance per queen."""
 
-    def __init__(self, registry: Registry, client: httpx.AsyncClient, queue: WaitQueue) -> None:
+    def __init__(self, registry: Registry, client: httpx.AsyncClient, queue: WaitQueue,
+                 stall_s: Callable[[], float] = lambda: 0.0) -> None:
         self.registry = registry
         self.client = client
         self.queue = queue
+        self.stall_s = stall_s  # a running job's worker that sends nothing this long is stalled (0: never)
         self._spawning: Counter[str] = Counter()  # workers asked for and not yet ready, per model
+        self._removals: set[asyncio.Task[None]] = set()  # stalled workers being stopped, referenced until done
 
     async def run(self, job: Job) -> None:
         """Drive *job* to exactly one terminal marker, whatever happens."""
@@ -264,6 +268,40 @@ class Scheduler:
         self.registry.release(worker_id)
         raise JobFailed("WORKER_START_TIMEOUT", f"worker {worker_id} not ready in {SPAWN_TIMEOUT_S:.0f} s")
 
+    async def _unless_stalled(self, job: Job,
+                              events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+        """The worker's events; JobFailed ``WORKER_STALLED`` (and the worker stopped) when none comes within
+        the stall bound while its process may well still live (a hang, a SIGSTOP)."""
+        while True:
+            bound = self.stall_s() or None
+            try:
+                async with asyncio.timeout(bound):
+                    event = await anext(events)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                self._remove_worker(job)
+                raise JobFailed("WORKER_STALLED", f"worker {job.worker_id} of hive {job.hive_id} sent nothing for "
+                                f"{bound:g} s: it is stopped and removed") from None
+            yield event
+
+    def _remove_worker(self, job: Job) -> None:
+        """Ask the stalled worker's hive to stop it (SIGTERM, SIGKILL after its grace), in the background."""
+        hive_url = self.registry.hive_url(job.hive_id)
+        if hive_url is None:
+            return
+        log.warning("job %s: worker %s stalled; asking hive %s to stop it correlation_id=%s", job.job_id,
+                    job.worker_id, job.hive_id, job.correlation_id)
+
+        async def remove() -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                await self.client.delete(f"{hive_url}/v1/workers/{job.worker_id}", timeout=60.0,
+                                         headers={"X-Correlation-ID": job.correlation_id})
+
+        task = asyncio.get_running_loop().create_task(remove())
+        self._removals.add(task)
+        task.add_done_callback(self._removals.discard)
+
     async def _post_job(self, job: Job, url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
         """POST the job to the worker. One still finishing a cancelled job (it stops within a token, but queen
         freed it at once) answers 409 WORKER_BUSY: it is asked again for up to BUSY_WAIT_S."""
@@ -302,7 +340,7 @@ class Scheduler:
         try:
             async with aconnect_sse(self.client, "GET", stream_url, headers=headers,
                                     timeout=httpx.Timeout(10.0, read=None)) as source:
-                async for sse in source.aiter_sse():
+                async for sse in self._unless_stalled(job, source.aiter_sse()):
                     if sse.event in ("narration", "token"):
                         relayed += sse.event == "token"
                         if relayed == 1 and not job.first_token_at:

@@ -41,6 +41,7 @@ class QueenConfig:
     default_job_timeout_s: float = 600.0  # the deadline of a job without timeout_s (0: none)
     max_jobs_per_principal: int = 32  # unfinished jobs of one client principal (admin, cluster excepted; 0: any)
     max_ui_subscribers: int = 100  # readers of the UI stream at once (0: any)
+    worker_stall_timeout_s: float = 60.0  # a running job's worker that sends nothing this long is stalled (0: never)
 
 
 def caller(request: Request) -> Principal:
@@ -78,6 +79,7 @@ class QueenState:
         self.registry = Registry(config.stale_after_s, config.remove_after_s or 2 * config.stale_after_s)
         self.ended: Counter[str] = Counter()  # jobs by terminal code
         self.limited: Counter[str] = Counter()  # requests refused by a per-client limit, by code
+        self.hive_id_conflicts = 0  # heartbeats refused with HIVE_ID_CONFLICT
         self.durations: Durations | None = None  # set when the app's metrics exist
         self.jobs = JobStore(self._job_ended)
         self.waiting = WaitQueue()
@@ -94,7 +96,8 @@ class QueenState:
 
     def start(self, client: httpx.AsyncClient) -> None:
         """The app listens: jobs may be scheduled through *client*."""
-        self._scheduler = Scheduler(self.registry, client, self.waiting)
+        self._scheduler = Scheduler(self.registry, client, self.waiting,
+                                    stall_s=lambda: self.config.worker_stall_timeout_s)
 
     def _job_ended(self, job: Job, marker: str) -> None:
         self.ended[terminal_code(marker)] += 1

@@ -78,6 +78,7 @@ class Workers:
     churn_hive: str = ""  # the hive of the burst
     spawned_one: tuple[str, str] | None = None  # (hive, worker id) of one worker spawned directly
     paused: tuple[str, str] | None = None  # (hive, worker id) of the worker under SIGSTOP
+    paused_at: float = 0.0  # time.monotonic() when the kernel showed it stopped
     cut_off: str = ""  # the worker a partition cut off from its hive
     killed: str = ""  # a worker a step SIGKILLed
     noted: WorkerClient | None = None  # a worker's own API, reached directly

@@ -13,7 +13,7 @@ from rbee.common.errors import RbeeError
 from rbee.common.narration import Narration
 from rbee.common.protocol import PROTOCOL, compatible
 from rbee.common.streaming import SSE_RESPONSES, EventStreamResponse
-from rbee.queen.registry import HiveHeartbeat
+from rbee.queen.registry import HiveHeartbeat, HiveIdConflict
 from rbee.queen.state import QueenState, queen_state
 
 log = logging.getLogger("rbee.queen")
@@ -34,9 +34,15 @@ async def health(state: QueenState = State) -> dict[str, str]:
 @router.post("/v1/hive-heartbeat")
 async def heartbeat(beat: HiveHeartbeat, state: QueenState = State) -> dict[str, str]:
     """Record the hive's state; one speaking another major protocol version is listed as
-    ``incompatible`` (never scheduled on) and told so with 409 ``PROTOCOL_INCOMPATIBLE``."""
+    ``incompatible`` (never scheduled on) and told so with 409 ``PROTOCOL_INCOMPATIBLE``; one claiming
+    the id of another live hive instance is refused with 409 ``HIVE_ID_CONFLICT``, nothing changed."""
     known = state.registry.hive_protocol(beat.hive_id)
-    state.registry.record(beat)
+    try:
+        state.registry.record(beat)
+    except HiveIdConflict as exc:
+        state.hive_id_conflicts += 1
+        log.warning("heartbeat refused: %s", exc)
+        raise RbeeError("HIVE_ID_CONFLICT", str(exc), 409) from None
     state.ui.publish("heartbeat", beat.model_dump(exclude={"capabilities", "models"}))
     if not compatible(beat.protocol):
         message = (f"hive {beat.hive_id} (version {beat.version}) speaks protocol {beat.protocol}, queen "
