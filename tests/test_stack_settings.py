@@ -26,7 +26,8 @@ def test_the_other_settings_reach_the_stack() -> None:
     assert options["credential_mode"] == 0o644 and options["hs256_key_bytes"] == 31
     assert settings_of([]).start_options() == {
         "queen_args": (), "hive_args": (), "worker_wrapper": "", "hive_config": "", "download_disk_bytes": 0,
-        "cgroups": True, "hive_credentials_in_env": False, "credentials": True, "credential_mode": 0o600,
+        "cgroups": True, "queen_audit_disk_bytes": 0, "hive_credentials_in_env": False, "credentials": True,
+        "credential_mode": 0o600,
         "hs256_key_bytes": 0}
 
 

@@ -60,6 +60,31 @@ Feature: Failures reach the client as one clear error
     And it completes
     Then the job's worker process has CUDA_VISIBLE_DEVICES "1"
 
+  @cap.gpu-placement
+  @contract.hive.gpu-placement
+  Scenario: A GPU hive whose nvidia-smi fails, hangs or answers garbage refuses GPU work naming the cause, and stays available
+    Given a stack with 1 hive where:
+      | setting       | value |
+      | hive --device | gpu   |
+    Then hive "hive-1" refuses to spawn a "tinyllama" worker with 503 "DEVICE_UNAVAILABLE" naming the cause, whichever way its nvidia-smi breaks:
+      | nvidia-smi      | cause           |
+      | fails           | exit code 9     |
+      | hangs           | did not answer  |
+      | answers garbage | output unusable |
+    And queen lists hive "hive-1" as available
+
+  @cap.gpu-placement
+  @contract.hive.gpu-placement
+  Scenario: A GPU hive without nvidia-smi ends a job with DEVICE_UNAVAILABLE before any worker starts
+    Given a stack with 1 hive where:
+      | setting           | value                   |
+      | hive --device     | gpu                     |
+      | hive --nvidia-smi | /nonexistent/nvidia-smi |
+    When I submit an infer job for model "tinyllama" with 8 max tokens
+    Then the job's stream ends with a marker starting "[ERROR] DEVICE_UNAVAILABLE" within 10 seconds
+    And the job's stream has narration "job_failed" from "queen-rbee" mentioning "not found"
+    And hive "hive-1" runs 0 worker processes for model "tinyllama"
+
   @contract.worker.load-failure
   Scenario: The model file is corrupt and llama.cpp refuses it
     Given a stack with 1 hive

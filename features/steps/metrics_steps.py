@@ -1,7 +1,7 @@
 """Prometheus series read from each daemon's /metrics before and after one event."""
 
 from behave import given, then
-from hamcrest import assert_that, equal_to
+from hamcrest import assert_that, equal_to, greater_than_or_equal_to
 
 from rbee_bdd.clients.metrics import scrape
 from rbee_bdd.runner.world import StepContext
@@ -34,3 +34,10 @@ def step_series_moved(context: StepContext):
              - before.get(r["daemon"], {}).get(r["series"], 0.0) for r in context.table}
     expected = {(r["daemon"], r["series"]): float(r["by"]) for r in context.table}
     assert_that(moved, equal_to(expected), "how far each series moved (a series not exposed counts as 0)")
+
+
+@then("the series {series} of {daemon} moved by at least {by:g}")
+def step_series_moved_at_least(context: StepContext, series, daemon, by):
+    before = context.world.observed.metrics_before.get(daemon, {}).get(series, 0.0)
+    moved = daemon_metrics(context, daemon).get(series, 0.0) - before
+    assert_that(moved, greater_than_or_equal_to(by), f"how far {daemon}'s {series} moved")

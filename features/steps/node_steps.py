@@ -57,10 +57,10 @@ def step_hive_serves(context: StepContext, hive, model):
     eventually(lambda: client.worker(worker_id)["state"] == "ready", 30, f"{worker_id} to be ready")
 
 
-@then('hive "{hive}"\'s log says "{text}" within {seconds:Seconds}')
-def step_hive_log(context: StepContext, hive, text, seconds):
-    node = context.stack.node(hive)
-    eventually(lambda: text in node.log_tail(200), seconds, f"{hive}'s log to say {text!r}")
+@then('{name:Node}\'s log says "{text}" within {seconds:Seconds}')
+def step_node_log(context: StepContext, name, text, seconds):
+    node = context.stack.node(name)
+    eventually(lambda: text in node.log_tail(200), seconds, f"{name}'s log to say {text!r}")
 
 
 @when("a heartbeat missing its hive_id is posted to queen")

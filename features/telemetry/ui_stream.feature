@@ -23,6 +23,13 @@ Feature: Worker telemetry reaches the UI's heartbeat stream
     When nvidia-smi on hive "hive-1" hangs
     Then the next 8 heartbeats of hive "hive-1" come at most 1.5 seconds apart
     And hive "hive-1" reports the GPU status "did not answer" within 10 seconds
+    And a job for model "tinyllama" completes
+
+  @contract.hive.gpu-telemetry @contract.hive.process-stats
+  Scenario: A worker's GPU memory, by pid from nvidia-smi's process list, shows on the stream and in the hive's telemetry
+    Given a completed job for model "tinyllama"
+    When hive "hive-1"'s nvidia-smi reports the job's worker using 777 MiB of GPU 1
+    Then the heartbeat stream and hive "hive-1"'s telemetry show the job's worker with 777 of 24576 MiB of GPU memory within 5 seconds
 
   @contract.hive.telemetry @contract.hive.process-stats
   Scenario: A hive's telemetry of a worker agrees with what the kernel says of its process

@@ -12,6 +12,14 @@ was written by someone else. A daemon that starts and finds its trail and its an
 records the break (``audit.break``) and goes on from what the file holds: the break stays in
 the trail for every later check. Against someone who can write both the trail and the anchor,
 only a copy off the machine helps: ``--audit-syslog HOST:PORT`` sends each record there too.
+
+With ``--audit-max-bytes`` the trail rotates: a record that would take the file past the bound
+first moves it to ``FILE.<n>`` (n = 1, 2, … oldest first) and starts a new ``FILE`` whose first
+record links to the last record of the one before, so the chain runs on across the files and
+``verify`` walks them in order. Rotated files are never deleted by the daemon. A record that
+cannot be written (a full disk, say) is logged and counted in ``rbee_audit_write_failures_total``,
+and the daemon goes on serving: the failure is in the log and the metric, and the next record
+written links to the last one that was.
 """
 
 from __future__ import annotations
@@ -90,6 +98,18 @@ def anchor_path(trail: Path) -> Path:
     return trail.with_name(trail.name + ".anchor")
 
 
+def rotated_files(trail: Path) -> list[Path]:
+    """The trail's rotated files, ``FILE.1``, ``FILE.2``, … oldest first."""
+    numbered = [(int(path.name[len(trail.name) + 1:]), path) for path in trail.parent.glob(trail.name + ".*")
+                if path.name[len(trail.name) + 1:].isdigit()]
+    return [path for _, path in sorted(numbered)]
+
+
+def trail_files(trail: Path) -> list[Path]:
+    """Every file of the trail in the order its chain runs: the rotated ones, then the current one."""
+    return [*rotated_files(trail), trail]
+
+
 def reach(path: Path) -> Anchor:
     """How far the file's records go (count and last hash), read as they are."""
     records, last = 0, GENESIS
@@ -111,6 +131,8 @@ class Published:
 
     records: int = 0
     last_hash: str = GENESIS
+    write_failures: int = 0  # records that could not be written (a full disk, say)
+    rotations: int = 0
 
 
 CURRENT = Published()
@@ -119,9 +141,11 @@ CURRENT = Published()
 class AuditLog:
     """Appends records to one file (created private) and keeps its anchor; without a path it records nothing."""
 
-    def __init__(self, path: Path | None, actor: str, sink: tuple[str, int] | None = None) -> None:
+    def __init__(self, path: Path | None, actor: str, sink: tuple[str, int] | None = None,
+                 max_bytes: int = 0) -> None:
         self.path = path
         self.actor = actor
+        self.max_bytes = max_bytes  # rotate before a record would take the file past this (0: never)
         self._lock = threading.Lock()
         self._reach = Anchor()
         self._sink = sink
@@ -131,6 +155,9 @@ class AuditLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600, exist_ok=True)
         self._reach = reach(path)
+        older = rotated_files(path)
+        if self._reach.records == 0 and older:  # rotated, and nothing written since: the chain goes on
+            self._reach = Anchor(0, reach(older[-1]).last_hash)
         anchored = Anchor.read(anchor_path(path))
         if (anchored is None and self._reach.records == 0) or anchored == self._reach:
             self._publish()
@@ -141,6 +168,20 @@ class AuditLog:
                     anchor_records=anchored.records if anchored else None,
                     anchor_hash=anchored.last_hash if anchored else None,
                     file_records=self._reach.records, file_hash=self._reach.last_hash)
+
+    def _rotate_for(self, size: int) -> None:
+        """Move a file that *size* more bytes would take past ``max_bytes`` to ``FILE.<n>``."""
+        assert self.path is not None
+        if not self.max_bytes or not self._reach.records or self.path.stat().st_size + size <= self.max_bytes:
+            return
+        older = rotated_files(self.path)
+        number = int(older[-1].name.rsplit(".", 1)[1]) + 1 if older else 1
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.{number}"))
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        self._reach = Anchor(0, self._reach.last_hash)
+        CURRENT.rotations += 1
+        log.info("audit trail %s rotated: the previous records are in %s.%d", self.path, self.path.name, number)
 
     def _publish(self) -> None:
         CURRENT.records, CURRENT.last_hash = self._reach.records, self._reach.last_hash
@@ -163,12 +204,15 @@ class AuditLog:
             entry["hash"] = digest(entry)
             line = canonical(entry)
             try:
+                self._rotate_for(len(line) + 1)
                 with self.path.open("a", encoding="utf-8") as handle:
                     handle.write(line + "\n")
                 self._reach = Anchor(self._reach.records + 1, entry["hash"])
                 self._reach.write(anchor_path(self.path))
             except OSError as exc:
-                log.error("audit record %s not written: %s", action, exc.strerror)
+                CURRENT.write_failures += 1
+                log.error("audit record %s not written to %s: %s; serving on unaudited until it can be",
+                          action, self.path, exc.strerror)
                 return
             self._publish()
             self._send(line)
@@ -221,26 +265,33 @@ def _check(line: str, prev: str) -> str:
 
 
 def verify(path: Path, anchor: Path | None = None) -> Verdict:
-    """Walk the chain; the first record that does not hold, and why; then, with *anchor*, whether the
-    file reaches exactly as far as its anchor says (a cut tail, an emptied file, records added after)."""
+    """Walk the chain through the trail's rotated files and then *path*; the first record that does not
+    hold, and why; then, with *anchor*, whether *path* reaches exactly as far as its anchor says (a cut
+    tail, an emptied file, records added after)."""
     prev = GENESIS
-    count = 0
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        for count, line in enumerate(handle, 1):
-            why = _check(line, prev)
-            if why:
-                return Verdict(count, count, why)
-            prev = json.loads(line)["hash"]
+    count = in_file = 0
+    files = trail_files(path)
+    for file in files:
+        with file.open("r", encoding="utf-8", errors="replace") as handle:
+            for in_file, line in enumerate(handle, 1):
+                count += 1
+                why = _check(line, prev)
+                if why:
+                    where = f" ({file.name}, its record {in_file})" if len(files) > 1 else ""
+                    return Verdict(count, count, why + where)
+                prev = json.loads(line)["hash"]
+        if file != path:
+            in_file = 0
     if anchor is None:
         return Verdict(count)
     anchored = Anchor.read(anchor)
     if anchored is None or anchored.records < 0:
         return Verdict(count, anchor=f"its anchor {anchor} is missing or unreadable")
-    if count == 0 and anchored.records:
+    if in_file == 0 and anchored.records:
         return Verdict(count, anchor=f"the file is empty, its anchor says {anchored.records} record(s)")
-    if count < anchored.records:
+    if in_file < anchored.records:
         return Verdict(count, anchor=f"its tail is cut: its anchor says {anchored.records} record(s)")
-    if count > anchored.records:
+    if in_file > anchored.records:
         return Verdict(count, anchor=f"records were added after its anchor's {anchored.records}")
     if prev != anchored.last_hash:
         return Verdict(count, anchor="its last record is not the one its anchor names (the file was replaced)")

@@ -44,11 +44,15 @@ class AuditAnchor(Collector):
     """``rbee_audit_anchor{last_hash}``: the records in the daemon's audit trail, labelled with the last
     one's hash (one series, replaced as the trail grows): a copy of the anchor off the machine."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         family = GaugeMetricFamily("rbee_audit_anchor", "records in the audit trail, by the last one's hash",
                                    labels=["last_hash"])
         family.add_metric([AUDIT.last_hash], float(AUDIT.records))
         yield family
+        yield CounterMetricFamily("rbee_audit_write_failures", "audit records that could not be written "
+                                  "(a full disk, say): the daemon served on unaudited", value=AUDIT.write_failures)
+        yield CounterMetricFamily("rbee_audit_rotations", "times the audit trail moved to FILE.<n> at "
+                                  "--audit-max-bytes", value=AUDIT.rotations)
 
 
 class Metrics:

@@ -45,6 +45,9 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--audit-syslog", type=syslog_address, metavar="HOST:PORT",
                        help="also send each audit record there, as one syslog message over UDP (a copy off "
                             "the machine: the only defence against someone who can rewrite the trail and its anchor)")
+    group.add_argument("--audit-max-bytes", type=non_negative_int, default=0, metavar="BYTES",
+                       help="rotate the audit trail to FILE.<n> before a record would take it past this; the "
+                            "chain runs on across the files (0: never; rotated files are never deleted)")
     group.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                        help="larger request bodies are refused with 413")
     group.add_argument("--auth-failure-limit", type=non_negative_int, default=DEFAULT_LIMIT, metavar="N",
@@ -136,7 +139,7 @@ def security_from_args(prog: str, args: argparse.Namespace) -> Security:
     if args.max_body_bytes < 1024:
         die(prog, "--max-body-bytes must be at least 1024", code=2)
     try:
-        audit = AuditLog(args.audit_log, prog, sink=args.audit_syslog)
+        audit = AuditLog(args.audit_log, prog, sink=args.audit_syslog, max_bytes=args.audit_max_bytes)
     except OSError as exc:
         die(prog, f"cannot open the audit log {args.audit_log}: {exc.strerror}", code=2)
     limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout)

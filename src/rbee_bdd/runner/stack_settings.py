@@ -6,7 +6,8 @@ Each row is ``| setting | value |``:
   ``on`` gives the bare flag; ``3 seconds`` is 3, ``96 MiB`` is 96M (the daemons' own forms);
 - ``workers``: how the hives' workers behave, by a fixture wrapper (``WORKER_BEHAVIOURS``);
 - ``hive config file``: the text of each hive's ``--config`` file;
-- ``hive download disk``: a disk of that size for the hives' downloads (``256 KiB``);
+- ``hive download disk``: a disk of that size for the hives' downloads (``256 KiB``); ``queen audit
+  disk``: one for queen's audit trail;
 - ``hive cgroups``: ``none`` runs the hives without cgroup rights;
 - ``hive credentials``: ``in its environment`` gives each hive its credentials by environment variables;
 - ``credentials``: ``none`` runs the stack without any; ``credential files``: ``readable by others``
@@ -42,6 +43,7 @@ class StackSettings:
     worker_wrapper: str = ""
     hive_config: str = ""
     download_disk_bytes: int = 0
+    queen_audit_disk_bytes: int = 0
     cgroups: bool = True
     hive_credentials_in_env: bool = False
     credentials: bool = True
@@ -53,6 +55,7 @@ class StackSettings:
         return {"queen_args": tuple(self.queen_args), "hive_args": tuple(self.hive_args),
                 "worker_wrapper": self.worker_wrapper, "hive_config": self.hive_config,
                 "download_disk_bytes": self.download_disk_bytes, "cgroups": self.cgroups,
+                "queen_audit_disk_bytes": self.queen_audit_disk_bytes,
                 "hive_credentials_in_env": self.hive_credentials_in_env, "credentials": self.credentials,
                 "credential_mode": self.credential_mode, "hs256_key_bytes": self.hs256_key_bytes}
 
@@ -90,6 +93,8 @@ def apply(settings: StackSettings, setting: str, value: str) -> None:
         settings.hive_config = value + "\n"
     elif setting == "hive download disk":
         settings.download_disk_bytes = size_in_bytes(value)
+    elif setting == "queen audit disk":
+        settings.queen_audit_disk_bytes = size_in_bytes(value)
     elif setting == "hive cgroups":
         settings.cgroups = choice(setting, value, {"none": False})
     elif setting == "hive credentials":
@@ -105,7 +110,7 @@ def apply(settings: StackSettings, setting: str, value: str) -> None:
         settings.hs256_key_bytes = int(match[1])
     else:
         raise SettingError(f"unknown stack setting {setting!r}: a setting is 'queen --<flag>', 'hive --<flag>', "
-                           "'workers', 'hive config file', 'hive download disk', 'hive cgroups', "
+                           "'workers', 'hive config file', 'hive download disk', 'queen audit disk', 'hive cgroups', "
                            "'hive credentials', 'credentials', 'credential files' or 'HS256 JWT key'")
 
 

@@ -68,7 +68,7 @@ class Stack:
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
               queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
               hive_args: tuple[str, ...] = (), hive_config: str = "", download_disk_bytes: int = 0,
-              hive_credentials_in_env: bool = False) -> None:
+              hive_credentials_in_env: bool = False, queen_audit_disk_bytes: int = 0) -> None:
         """Start queen and the hives, and wait until queen has heard from each.
 
         Where hives know queen's address before it runs (docker: its container's name), all
@@ -87,7 +87,7 @@ class Stack:
             return name, target.start_hive(spec)
 
         with ThreadPoolExecutor(max_workers=1 + hives) as pool:
-            queen = pool.submit(target.start_queen, queen_args)
+            queen = pool.submit(target.start_queen, queen_args, queen_audit_disk_bytes)
             if not target.queen_address_known_before_start:
                 queen.result()  # the hives need its address
             started_hives = [pool.submit(start_hive, index) for index in range(1, hives + 1)]

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import signal
+from pathlib import PurePosixPath
 from typing import Any
 
 from rbee_bdd.clients.credentials import ScenarioCredentials, new_token
@@ -60,6 +61,13 @@ class StackSecurity(Facet):
 
     def audit_anchor_bytes(self, node: str) -> bytes:
         return self.stack.node(node).read_file(self.target.audit_path(node) + ".anchor")
+
+    def audit_files(self, node: str) -> dict[str, bytes]:
+        """Every file of the node's audit trail by name: the trail, its rotated ``.<n>`` files, its anchor."""
+        trail = PurePosixPath(self.target.audit_path(node))
+        names = [name for name in self.stack.node(node).list_dir(str(trail.parent))
+                 if name == trail.name or name.startswith(trail.name + ".")]
+        return {name: self.stack.node(node).read_file(str(trail.parent / name)) for name in names}
 
     def rewrite_audit(self, node: str, data: bytes) -> None:
         """Replace the node's audit trail with *data*, as an intruder on its machine would."""

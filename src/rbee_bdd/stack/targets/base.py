@@ -142,7 +142,9 @@ class Target(Protocol):
     # True where queen_url_for_hives() is known before queen runs, so hives may start with it
     queen_address_known_before_start: bool
 
-    def start_queen(self, extra_args: tuple[str, ...] = ()) -> Node: ...
+    def start_queen(self, extra_args: tuple[str, ...] = (), audit_disk_bytes: int = 0) -> Node:
+        """Start queen with *extra_args*; with *audit_disk_bytes*, its audit trail on a disk of that size."""
+        ...
 
     def audit_path(self, node: str) -> str:
         """Where the node *node* keeps its audit log, on its own filesystem."""

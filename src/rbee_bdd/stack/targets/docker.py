@@ -59,6 +59,7 @@ STATE_DIR = f"{HARNESS_DIR}/state"  # the hive's --state-dir
 DOWNLOAD_DIR = f"{HARNESS_DIR}/downloads"  # the hive's --download-dir
 SECRETS_DIR = f"{HARNESS_DIR}/secrets"  # the scenario's credential files, private to root
 AUDIT_LOG = f"{HARNESS_DIR}/audit.jsonl"  # each daemon's --audit-log, in its own container
+AUDIT_DISK_DIR = "/rbee-audit"  # where a daemon's audit trail goes when it gets a small disk of its own
 FIXTURES = PROJECT / "fixtures"
 
 
@@ -361,6 +362,7 @@ class DockerTarget:
         self.log_dir = log_dir
         self.credentials = credentials
         self.audit = audit
+        self.audit_paths: dict[str, str] = {}  # a daemon's audit trail where it is not AUDIT_LOG
         self.client = engine_client()
         self.nodes: list[DockerNode] = []
         self.worker_programs: dict[str, str] = {}
@@ -403,21 +405,25 @@ class DockerTarget:
         docker_node.wait_healthy()
         return docker_node
 
-    def start_queen(self, extra_args: tuple[str, ...] = ()) -> DockerNode:
+    def start_queen(self, extra_args: tuple[str, ...] = (), audit_disk_bytes: int = 0) -> DockerNode:
+        small_disk: dict[str, Any] = {}
+        if audit_disk_bytes:  # a tmpfs mount needs no privilege
+            self.audit_paths["queen"] = f"{AUDIT_DISK_DIR}/audit.jsonl"
+            small_disk = {"tmpfs": {AUDIT_DISK_DIR: f"size={audit_disk_bytes}"}}
         command = [*self.config.queen_cmd, "--host", "0.0.0.0", "--port", str(QUEEN_PORT),
                    "--hive-stale-after", str(self.config.hive_stale_after),
-                   *self._security_flags(queen_flags(SECRETS_DIR)), *extra_args]
-        return self._run("queen", command, QUEEN_PORT)
+                   *self._security_flags(queen_flags(SECRETS_DIR), "queen"), *extra_args]
+        return self._run("queen", command, QUEEN_PORT, **small_disk)
 
     def queen_url_for_hives(self) -> str:
         return f"http://{self.identity.name('queen')}:{QUEEN_PORT}"
 
-    def _security_flags(self, credential_flags: list[str]) -> list[str]:
+    def _security_flags(self, credential_flags: list[str], node: str = "") -> list[str]:
         flags = credential_flags if self.credentials is not None else []
-        return flags + (["--audit-log", AUDIT_LOG] if self.audit else [])
+        return flags + (["--audit-log", self.audit_path(node)] if self.audit else [])
 
     def audit_path(self, node: str) -> str:
-        return AUDIT_LOG
+        return self.audit_paths.get(node, AUDIT_LOG)
 
     def write_credentials(self, files: dict[str, bytes]) -> None:
         mode = self.credentials.file_mode if self.credentials is not None else 0o600

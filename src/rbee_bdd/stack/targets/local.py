@@ -228,6 +228,7 @@ class LocalTarget:
         self.mounts: list[Path] = []  # tmpfs mounts of hives' download dirs, unmounted at teardown
         self.credentials = credentials
         self.audit = audit
+        self.audit_paths: dict[str, str] = {}  # a daemon's audit trail where it is not in the log folder
         self.queen_host = own_loopback_address()
         self.queen_address_known_before_start = self.queen_host is not None
         if credentials is not None:
@@ -240,7 +241,7 @@ class LocalTarget:
             write_file(self.secrets_dir / name, data, mode)
 
     def audit_path(self, node: str) -> str:
-        return str(self.log_dir / f"{node}-audit.jsonl")
+        return self.audit_paths.get(node, str(self.log_dir / f"{node}-audit.jsonl"))
 
     def _security_flags(self, node: str, credential_flags: list[str]) -> list[str]:
         flags = credential_flags if self.credentials is not None else []
@@ -256,8 +257,12 @@ class LocalTarget:
         node.start()
         return node
 
-    def start_queen(self, extra_args: tuple[str, ...] = ()) -> LocalNode:
+    def start_queen(self, extra_args: tuple[str, ...] = (), audit_disk_bytes: int = 0) -> LocalNode:
         host = self.queen_host or "127.0.0.1"
+        if audit_disk_bytes:
+            disk = self.work_dir / "queen-audit"
+            self._mount_tmpfs(disk, audit_disk_bytes)
+            self.audit_paths["queen"] = str(disk / "audit.jsonl")
         args = [*self.config.queen_cmd, "--host", host,
                 "--hive-stale-after", str(self.config.hive_stale_after),
                 *self._security_flags("queen", queen_flags(str(self.secrets_dir))), *extra_args]
