@@ -17,6 +17,19 @@ Feature: Cold and warm start of an inference job
     And hive "hive-1" runs 1 worker process for model "tinyllama"
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
 
+  @contract.worker.load-progress
+  Scenario: A job waiting for a cold start hears its worker's model load, step by step, before its first token
+    When I submit an infer job for model "tinyllama" with 8 max tokens
+    Then the job's stream ends with "[DONE]" within 30 seconds
+    And the job's stream tells of its worker's model load, in this order, before its first token:
+      | action              | mentioning            |
+      | model_load          | loading tinyllama     |
+      | model_load_progress | 25% of the weights    |
+      | model_load_progress | 50% of the weights    |
+      | model_load_progress | 75% of the weights    |
+      | model_load_progress | 100% of the weights   |
+      | ready               | tinyllama loaded      |
+
   Scenario: Warm start reuses the ready worker without spawning another
     Given a completed job for model "tinyllama"
     When I submit an infer job for model "tinyllama" with 16 max tokens

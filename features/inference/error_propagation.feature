@@ -18,12 +18,13 @@ Feature: Failures reach the client as one clear error
     Then rbee-keeper exits with code 1
     And rbee-keeper's last line on stderr starts with "❌ Failed: HIVE_UNREACHABLE"
 
-  @contract.queen.error-codes
+  @contract.queen.error-codes @contract.queen.model-not-found
   Scenario: No hive has the model
     Given a stack with 1 hive
     When I submit an infer job for model "no-such-model" with 8 max tokens
     Then the job's stream ends with a marker starting "[ERROR] MODEL_NOT_FOUND" within 10 seconds
     And the job's stream has narration "job_failed" from "queen-rbee" mentioning "MODEL_NOT_FOUND"
+    And the job's stream has narration "job_failed" from "queen-rbee" mentioning "provision it on a hive first"
     And hive "hive-1" runs 0 worker processes for model "no-such-model"
 
   @contract.queen.no-worker

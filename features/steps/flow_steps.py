@@ -5,11 +5,14 @@ import time
 
 from behave import given, then, when
 from hamcrest import (
+    all_of,
     assert_that,
     contains_string,
     equal_to,
+    greater_than_or_equal_to,
     has_item,
     is_not,
+    less_than_or_equal_to,
     matches_regexp,
     only_contains,
     starts_with,
@@ -147,3 +150,14 @@ def step_logs_cid(context: StepContext, hive):
     worker_lines = [line for line in hive_log.splitlines() if re.search(r"worker-\S+ stderr:", line)]
     assert_that(" ".join(hive_own), contains_string(cid), "the hive's own log lines for the job")
     assert_that(" ".join(worker_lines), contains_string(cid), "the worker's log lines (captured by the hive)")
+
+
+@then('the job\'s stream ends with a marker starting "{prefix}" between {low:g} and {high:g} seconds after '
+      "it was submitted")
+def step_marker_between(context: StepContext, prefix, low, high):
+    job = last(context)
+    job.stream.wait_ended(scaled(high) + 5)
+    assert_that(job.stream.terminal or "", starts_with(prefix), f"terminal marker: {job.stream.summary()}")
+    took = job.stream.events[-1].at - job.submitted_at  # when the marker arrived
+    assert_that(took, all_of(greater_than_or_equal_to(low), less_than_or_equal_to(scaled(high))),
+                f"seconds from {job.job_id}'s submission to its marker")

@@ -1,7 +1,7 @@
 """Narration as the client sees it: what is relayed, what is not, and its size."""
 
 from behave import then
-from hamcrest import assert_that, empty, less_than_or_equal_to
+from hamcrest import assert_that, empty, equal_to, less_than_or_equal_to
 
 from rbee_bdd.runner.world import StepContext
 
@@ -19,3 +19,15 @@ def step_not_relayed(context: StepContext):
 def step_human_size(context: StepContext, limit):
     for event in context.world.jobs.last.stream.narration():
         assert_that(len(event["human"]), less_than_or_equal_to(limit), f"length of {event['human']!r}")
+
+
+@then("the job's stream tells of its worker's model load, in this order, before its first token:")
+def step_load_narrated(context: StepContext):
+    events = context.world.jobs.last.stream.events
+    first_token = next((n for n, e in enumerate(events) if e.name == "token"), len(events))
+    loading = [e.json() for e in events[:first_token] if e.name == "narration"]
+    said = [(n["action"], n["human"]) for n in loading
+            if n["actor"] == "llm-worker-rbee" and n["action"] in ("model_load", "model_load_progress", "ready")]
+    seen = [(action, row["mentioning"] in human) for (action, human), row in zip(said, context.table, strict=False)]
+    assert_that((len(said), seen), equal_to((len(context.table.rows), [(r["action"], True) for r in context.table])),
+                f"the worker's load narration before the first token: {said}")

@@ -42,6 +42,9 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--max-ui-subscribers", dict(type=non_negative_int, default=100, metavar="N",
         help="readers of /v1/heartbeats/stream at once; more get 503 TOO_MANY_SUBSCRIBERS "
         "(0: no limit)")),
+    ("--queue-timeout", dict(type=positive, default=300.0, metavar="SECONDS",
+        help="how long a job waits in its model's line while every worker is busy and every hive full, "
+        "before it ends with QUEUE_TIMEOUT (default 300)")),
     ("--worker-stall-timeout", dict(type=non_negative, default=60.0, metavar="SECONDS",
         help="a running job's worker that sends no token or narration this long ends the job "
         "with WORKER_STALLED and is stopped (default 60; 0: never)")),
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
                          default_job_timeout_s=args.default_job_timeout,
                          max_jobs_per_principal=args.max_jobs_per_principal,
                          max_ui_subscribers=args.max_ui_subscribers,
-                         worker_stall_timeout_s=args.worker_stall_timeout)
+                         worker_stall_timeout_s=args.worker_stall_timeout, queue_timeout_s=args.queue_timeout)
     app = create_app(queen_config, security)
     registry = app.state.registry
     reloader = config.Reloader(args, {  # what SIGHUP may change, by flag
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         "max_jobs_per_principal": lambda v: setattr(queen_config, "max_jobs_per_principal", v),
         "max_ui_subscribers": lambda v: setattr(queen_config, "max_ui_subscribers", v),
         "worker_stall_timeout": lambda v: setattr(queen_config, "worker_stall_timeout_s", v),
+        "queue_timeout": lambda v: setattr(queen_config, "queue_timeout_s", v),
     })
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
           reload=config.on_sighup(security.reload, reloader.reload))

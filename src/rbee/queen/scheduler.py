@@ -26,7 +26,6 @@ from rbee.queen.waitqueue import WaitQueue
 log = logging.getLogger("rbee.queen.scheduler")
 ACTOR = "queen-rbee"
 SPAWN_TIMEOUT_S = 120.0
-QUEUE_TIMEOUT_S = 300.0  # a job without a deadline waits at most this long for a worker
 DEADLINE_GRACE_S = 1.0  # how long past a job's deadline queen waits for the worker to say so
 BUSY_WAIT_S = 2.0  # how long a worker still busy with a cancelled job is waited for before another is tried
 
@@ -62,11 +61,12 @@ class Scheduler:
     """Places jobs on workers; one instance per queen."""
 
     def __init__(self, registry: Registry, client: httpx.AsyncClient, queue: WaitQueue,
-                 stall_s: Callable[[], float] = lambda: 0.0) -> None:
+                 stall_s: Callable[[], float] = lambda: 0.0, queue_s: Callable[[], float] = lambda: 300.0) -> None:
         self.registry = registry
         self.client = client
         self.queue = queue
         self.stall_s = stall_s  # a running job's worker that sends nothing this long is stalled (0: never)
+        self.queue_s = queue_s  # how long a job waits in its model's line for a worker (QUEUE_TIMEOUT)
         self._spawning: Counter[str] = Counter()  # workers asked for and not yet ready, per model
         self._removals: set[asyncio.Task[None]] = set()  # stalled workers being stopped, referenced until done
 
@@ -155,7 +155,8 @@ class Scheduler:
         req = job.request
         self.queue.join(req.model, job.job_id)
         told = False
-        deadline = time.monotonic() + QUEUE_TIMEOUT_S
+        bound = self.queue_s()
+        deadline = time.monotonic() + bound
         try:
             while time.monotonic() < deadline:
                 position = self.queue.position(req.model, job.job_id)
@@ -179,7 +180,8 @@ class Scheduler:
                     await job.narrate(ACTOR, "job_queued", f"all {req.model} workers busy and hives full; "
                                       f"waiting, number {position} in line", target=job.job_id)
                 await self.registry.changed.wait(0.5)
-            raise JobFailed("NO_WORKER_AVAILABLE", f"no {req.model} worker came free in {QUEUE_TIMEOUT_S:.0f} s")
+            raise JobFailed("QUEUE_TIMEOUT", f"no {req.model} worker came free in {bound:g} s (queen's "
+                            "--queue-timeout): the cluster is busy; try again later, or give it more workers")
         finally:
             self.queue.leave(req.model, job.job_id)
             self.registry.changed.fire()
@@ -200,7 +202,8 @@ class Scheduler:
                                 f"(protocol {PROTOCOL}) does not: {', '.join(incompatible)}")
             if not self.registry.has_hives():
                 raise JobFailed("NO_HIVE", "no hive is registered with queen")
-            raise JobFailed("MODEL_NOT_FOUND", f"no available hive has model {req.model!r}")
+            raise JobFailed("MODEL_NOT_FOUND", f"no available hive has model {req.model!r}: provision it on a hive "
+                            "first (the hive's provisioning API, given the model's URL and sha256)")
         random.shuffle(hives)
         refused_draining: list[str] = []
         for hive_id in hives:

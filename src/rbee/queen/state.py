@@ -42,6 +42,7 @@ class QueenConfig:
     max_jobs_per_principal: int = 32  # unfinished jobs of one client principal (admin, cluster excepted; 0: any)
     max_ui_subscribers: int = 100  # readers of the UI stream at once (0: any)
     worker_stall_timeout_s: float = 60.0  # a running job's worker that sends nothing this long is stalled (0: never)
+    queue_timeout_s: float = 300.0  # how long a job waits in line for a worker before QUEUE_TIMEOUT
 
 
 def caller(request: Request) -> Principal:
@@ -97,7 +98,8 @@ class QueenState:
     def start(self, client: httpx.AsyncClient) -> None:
         """The app listens: jobs may be scheduled through *client*."""
         self._scheduler = Scheduler(self.registry, client, self.waiting,
-                                    stall_s=lambda: self.config.worker_stall_timeout_s)
+                                    stall_s=lambda: self.config.worker_stall_timeout_s,
+                                    queue_s=lambda: self.config.queue_timeout_s)
 
     def _job_ended(self, job: Job, marker: str) -> None:
         self.ended[terminal_code(marker)] += 1

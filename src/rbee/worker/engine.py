@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ class Sampling:
 
 
 INITIAL_CTX = 512  # a context grows from this, as jobs need, up to the model's own length
+READ_CHUNK = 4 * 2**20  # bytes of the model file read at a time while its loading is narrated
 CTX_STEP = 256
 
 
@@ -60,6 +61,20 @@ class Engine:
         self.n_ctx = 0
         self.max_ctx = 0
         self.finish = ""  # why the last generation ended: length, stop (end of sequence) or cancelled
+
+    def read_weights(self, progress: Callable[[int, int, int], None]) -> None:
+        """Read the model file once from start to end (into the page cache, where llama.cpp then finds
+        it), calling *progress(percent, read, size)* as 25, 50, 75 and 100 % of its bytes are read."""
+        size = self.model_path.stat().st_size
+        done, told = 0, 0
+        with self.model_path.open("rb", buffering=0) as weights:
+            while chunk := weights.read(READ_CHUNK):
+                done += len(chunk)
+                while told < 100 and done * 100 >= (told + 25) * size:
+                    told += 25
+                    progress(told, done, size)
+        if told < 100:  # an empty file
+            progress(100, done, size)
 
     def load(self) -> None:
         """Load the weights (blocking); raises ModelLoadError with llama.cpp's reason."""

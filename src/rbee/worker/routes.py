@@ -33,7 +33,7 @@ async def health() -> dict[str, str]:
 @router.get("/v1/ready")
 async def ready(state: WorkerState = State) -> dict[str, object]:
     return {"worker_id": state.worker_id, "model": state.model_name, "state": state.state,
-            "progress": 0.0 if state.state == "loading" else 1.0, "idle_s": state.idle_s()}
+            "progress": state.load_progress if state.state == "loading" else 1.0, "idle_s": state.idle_s()}
 
 
 @router.post("/v1/jobs", status_code=201)

@@ -47,6 +47,7 @@ class WorkerState:
     jobs: OrderedDict[str, WorkerJob] = field(default_factory=OrderedDict)
     idle_since: float = 0.0  # time.monotonic() when it became ready, or its last job ended
     stopping: bool = False  # SIGTERM taken in: a running job ends with WORKER_STOPPED
+    load_progress: float = 0.0  # the share of the weights read while loading (0.0 to 0.99)
     load_seconds: Histogram | None = field(default=None, repr=False)  # each load of the model
     tokens_per_second: Histogram | None = field(default=None, repr=False)  # each job's generation rate
 
@@ -73,10 +74,18 @@ def announce(action: str, human: str) -> None:
 def load_or_exit(engine: Engine, state: WorkerState) -> None:
     announce("model_load", f"loading {engine.model_path.name}")
     started = time.monotonic()
+
+    def progress(percent: int, done: int, size: int) -> None:
+        state.load_progress = min(percent, 99) / 100  # 1.0 once llama.cpp has the weights too
+        announce("model_load_progress", f"{percent}% of the weights read ({done / 2**20:.1f} of "
+                 f"{size / 2**20:.1f} MiB)")
+
     try:
+        engine.read_weights(progress)
         engine.load()
-    except ModelLoadError as exc:
-        announce("model_load_failed", str(exc))
+    except (ModelLoadError, OSError) as exc:
+        announce("model_load_failed", str(exc) if isinstance(exc, ModelLoadError) else
+                 f"cannot read {engine.model_path.name}: {exc.strerror}")
         sys.stderr.write(f"{ACTOR}: error: {exc}\n")
         sys.stderr.flush()
         os._exit(1)
