@@ -76,7 +76,10 @@ def test_hive_refuses_a_bad_lifecycle_bound_naming_the_flag(tmp_path, flag, valu
 
 @pytest.mark.parametrize("flag, value", [("--max-connections", "0"), ("--max-connections", "many"),
                                          ("--header-timeout", "0"), ("--header-timeout", "-1"),
-                                         ("--body-timeout", "0"), ("--body-timeout", "soon")])
+                                         ("--body-timeout", "0"), ("--body-timeout", "soon"),
+                                         ("--worker-stall-timeout", "-1"), ("--worker-stall-timeout", "never"),
+                                         ("--queue-timeout", "0"), ("--queue-timeout", "-3"),
+                                         ("--audit-max-bytes", "-1"), ("--audit-max-bytes", "1.5k")])
 def test_a_bad_connection_limit_is_refused_naming_the_flag(flag, value):
     done = run("queen-rbee", flag, value)
     assert done.returncode == 2

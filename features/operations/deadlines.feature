@@ -14,7 +14,7 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
       | queen --default-job-timeout | 3 seconds |
     And a completed job for model "slowllama" on hive "hive-1"
     When I submit an infer job for model "slowllama" with 3000 max tokens
-    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 6 seconds
+    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" between 3 and 6 seconds after it was submitted
     And the job's stream has narration "infer_timeout" from "llm-worker-rbee"
 
   @p1
@@ -23,7 +23,7 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
     Given a stack with 1 hive
     And a completed job for model "slowllama" on hive "hive-1"
     When I submit an infer job for model "slowllama" with 3000 max tokens, timeout_s <timeout> and a deadline <deadline> seconds away
-    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 6 seconds
+    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" between 3 and 6 seconds after it was submitted
     And the job's stream has narration "infer_timeout" from "llm-worker-rbee"
 
     Examples:
@@ -38,7 +38,7 @@ Feature: Every job has a deadline, which a hop may shorten but never extend
       | setting | value                |
       | workers | start 4 seconds late |
     When I submit an infer job for model "tinyllama" with 8 max tokens and a 1 second deadline
-    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" within 5 seconds
+    Then the job's stream ends with a marker starting "[ERROR] TIMEOUT" between 1 and 5 seconds after it was submitted
     And queen lists 1 ready worker for model "tinyllama" on hive "hive-1"
     And the next job for model "tinyllama" runs on the worker spawned for the timed-out job
 

@@ -16,7 +16,7 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
       | workers                     | hang before they are ready |
       | hive --worker-start-timeout | 3 seconds                  |
     When I submit an infer job for model "tinyllama" with 8 max tokens
-    Then the job's stream ends with a marker starting "[ERROR] WORKER_START_TIMEOUT" within 20 seconds
+    Then the job's stream ends with a marker starting "[ERROR] WORKER_START_TIMEOUT" between 3 and 20 seconds after it was submitted
     And hive "hive-1" reports the job's spawned worker failed with code "WORKER_START_TIMEOUT"
     And the job's spawned worker has no process, no cgroup and no registry entry left
     And queen lists hive "hive-1" as available
@@ -29,7 +29,7 @@ Feature: Workers that never become ready, or stay idle, are stopped, and the hiv
       | hive --worker-idle-timeout    | 2 seconds   |
       | hive --worker-health-interval | 0.5 seconds |
     And a completed job for model "tinyllama" on hive "hive-1"
-    Then queen no longer lists the job's worker within 6 seconds
+    Then queen stops listing the job's worker between 2 and 6 seconds after the job ended
     And the job's spawned worker has no process, no cgroup and no registry entry left
     And queen lists hive "hive-1" as available
     And the next job for model "tinyllama" starts a new worker

@@ -124,16 +124,19 @@ Feature: Attacks that once got through stay fixed
     And queen has taken no job
 
   @p1
-  @contract.sec.heartbeat-identity
-  Scenario: Heartbeats with a hive id or URL that is no identifier or plain address are refused and change nothing
+  @contract.sec.heartbeat-identity @contract.queen.hive-id-conflict
+  Scenario: Heartbeats with a hive id, URL or instance id that is no identifier, plain address or 16 hex digits are refused and change nothing
     Given a stack with 1 hive
     Then queen refuses a heartbeat whose field is set to each of these values with 422 naming the field:
-      | field   | value                 |
-      | hive_id | "../../etc"           |
-      | hive_id | "a\nb"                |
-      | url     | "javascript:alert(1)" |
-      | url     | "http://h:1/path"     |
-      | url     | "http://u@h:1"        |
+      | field       | value                 |
+      | hive_id     | "../../etc"           |
+      | hive_id     | "a\nb"                |
+      | url         | "javascript:alert(1)" |
+      | url         | "http://h:1/path"     |
+      | url         | "http://u@h:1"        |
+      | instance_id | "ABCDEF0123456789"    |
+      | instance_id | "0123456789abcde"     |
+      | instance_id | 42                    |
     And queen's registry lists only hive "hive-1"
 
   @p2

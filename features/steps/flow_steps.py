@@ -5,19 +5,17 @@ import time
 
 from behave import given, then, when
 from hamcrest import (
-    all_of,
     assert_that,
     contains_string,
     equal_to,
-    greater_than_or_equal_to,
     has_item,
     is_not,
-    less_than_or_equal_to,
     matches_regexp,
     only_contains,
     starts_with,
 )
 
+from rbee_bdd.core.bounds import in_bounds
 from rbee_bdd.core.waiting import eventually, scaled
 from rbee_bdd.runner.world import StepContext
 
@@ -152,12 +150,18 @@ def step_logs_cid(context: StepContext, hive):
     assert_that(" ".join(worker_lines), contains_string(cid), "the worker's log lines (captured by the hive)")
 
 
-@then('the job\'s stream ends with a marker starting "{prefix}" between {low:g} and {high:g} seconds after '
-      "it was submitted")
-def step_marker_between(context: StepContext, prefix, low, high):
+SINCE = {  # what a bound counts from → when it happened (time.monotonic())
+    "it was submitted": lambda context: last(context).submitted_at,
+    "the SIGTERM": lambda context: context.world.faults.sigterm_at,
+    "the worker was paused": lambda context: context.world.workers.paused_at,
+}
+
+
+@then('the job\'s stream ends with a marker starting "{prefix}" between {low:g} and {high:g} seconds after {since}')
+def step_marker_between(context: StepContext, prefix, low, high, since):
+    assert since in SINCE, f"a bound counts from one of {sorted(SINCE)}, not {since!r}"
     job = last(context)
     job.stream.wait_ended(scaled(high) + 5)
     assert_that(job.stream.terminal or "", starts_with(prefix), f"terminal marker: {job.stream.summary()}")
-    took = job.stream.events[-1].at - job.submitted_at  # when the marker arrived
-    assert_that(took, all_of(greater_than_or_equal_to(low), less_than_or_equal_to(scaled(high))),
-                f"seconds from {job.job_id}'s submission to its marker")
+    took = job.stream.events[-1].at - SINCE[since](context)  # when the marker arrived
+    assert_that(took, in_bounds(low, high), f"seconds from {since} to {job.job_id}'s marker")

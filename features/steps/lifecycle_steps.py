@@ -1,8 +1,20 @@
 """What a hive leaves after a worker's lifecycle events: failed spawns, removals, reaped exits."""
 
-from behave import given, then, when
-from hamcrest import assert_that, contains_string, empty, equal_to, greater_than, has_entries, has_length, starts_with
+import time
 
+from behave import given, then, when
+from hamcrest import (
+    assert_that,
+    contains_string,
+    empty,
+    equal_to,
+    greater_than,
+    has_entries,
+    has_length,
+    starts_with,
+)
+
+from rbee_bdd.core.bounds import in_bounds
 from rbee_bdd.core.waiting import eventually, holds, scaled
 from rbee_bdd.host.signals import process_state
 from rbee_bdd.runner.world import StepContext, noted
@@ -46,12 +58,17 @@ def step_paused_listed_as(context: StepContext, state, seconds):
     holds(listed, seconds, f"queen to list {worker_id} as {state}")
 
 
-@then('hive "{hive}" reports the paused worker failed with code "{code}" within {seconds:Seconds}')
-def step_paused_failed(context: StepContext, hive, code, seconds):
+@then('hive "{hive}" reports the paused worker failed with code "{code}" between {low:g} and {high:g} seconds '
+      "after it was paused")
+def step_paused_failed(context: StepContext, hive, code, low, high):
     paused = noted(context.world.workers.paused, "paused")
     _, worker_id = paused
     holds(lambda: assert_that(context.stack.hive(hive).worker(worker_id), has_entries(state="failed", error_code=code),
-                              f"hive {hive}'s record of {worker_id}"), seconds, f"{hive} to end {worker_id}")
+                              f"hive {hive}'s record of {worker_id}"), high + 1, f"{hive} to end {worker_id}",
+          interval=0.05)
+    after = time.monotonic() - context.world.workers.paused_at
+    assert_that(after, in_bounds(low, high),
+                f"seconds from the pause until {hive} reported {worker_id} failed")
 
 
 @then("the paused worker has no process, no cgroup and no registry entry left")
@@ -91,6 +108,7 @@ def step_next_on_spawned(context: StepContext, model):
 @when('hive "{hive}" gets SIGTERM')
 def step_hive_sigterm(context: StepContext, hive):
     context.world.workers.pids_at_sigterm = {row.worker_id: row.pid for row in context.stack.processes.workers(hive)}
+    context.world.faults.sigterm_at = time.monotonic()
     context.stack.faults.terminate(hive)
 
 

@@ -18,6 +18,8 @@ from hamcrest import (
 
 from rbee_bdd.clients.load import HeartbeatFlood
 from rbee_bdd.clients.slow_consumers import open_stalled_reader
+from rbee_bdd.core import timeline
+from rbee_bdd.core.bounds import in_bounds
 from rbee_bdd.core.waiting import eventually, holds
 from rbee_bdd.runner.world import StepContext, noted
 
@@ -70,15 +72,29 @@ def step_stream_shows_cpu(context: StepContext, model, pct, seconds):
     wait_process(context, model, seconds, check, f"the {model} worker to show CPU use")
 
 
-@then("queen no longer lists the job's worker within {seconds:Seconds}")
-def step_gone(context: StepContext, seconds):
+def worker_dropped(context: StepContext, seconds):
+    """Wait until queen no longer lists the last job's worker; returns when it saw it gone."""
     worker_id = context.stack.job_worker(context.world.jobs.last)
 
     def gone():
         listed = [w["worker_id"] for w in context.stack.queen().workers()]
         assert_that(worker_id in listed, equal_to(False), f"{worker_id} among the workers queen lists: {listed}")
 
-    holds(gone, seconds, f"queen to drop {worker_id}")
+    holds(gone, seconds, f"queen to drop {worker_id}", interval=0.05)
+    return time.monotonic()
+
+
+@then("queen no longer lists the job's worker within {seconds:Seconds}")
+def step_gone(context: StepContext, seconds):
+    worker_dropped(context, seconds)
+
+
+@then("queen stops listing the job's worker between {low:g} and {high:g} seconds after the job ended")
+def step_gone_between(context: StepContext, low, high):
+    ended_at = context.world.jobs.last.stream.events[-1].at
+    after = worker_dropped(context, high + 1) - ended_at
+    assert_that(after, in_bounds(low, high),
+                "seconds from the job's end until queen no longer listed its worker")
 
 
 @then('hive "{hive}" reports the job\'s worker ended "{how}"')
@@ -99,14 +115,20 @@ def step_queries(context: StepContext):
         assert_that(seen, equal_to(expected), f"GET /v1/workers?{row['query']}")
 
 
-@then('queen marks hive "{hive}" unavailable within {seconds:Seconds}')
-def step_unavailable(context: StepContext, hive, seconds):
+@then('queen marks hive "{hive}" unavailable between {low:g} and {high:g} seconds after it went silent')
+def step_unavailable(context: StepContext, hive, low, high):
+    silent_at = timeline.last_fault_at()
+    assert silent_at is not None, "no fault was injected: nothing made the hive go silent"
+
     def unavailable():
         rows = [h for h in context.stack.queen().hives() if h["hive_id"] == hive]
         assert_that(rows, has_length(1), f"{hive} in queen's hive list")
         assert_that(rows[0]["available"], equal_to(False), f"{hive} availability")
 
-    holds(unavailable, seconds, f"queen to mark {hive} unavailable")
+    holds(unavailable, high + 1, f"queen to mark {hive} unavailable", interval=0.05)
+    after = time.monotonic() - silent_at
+    assert_that(after, in_bounds(low, high),
+                f"seconds from the last fault ({hive} going silent) until queen marked it unavailable")
 
 
 @then('queen forgets hive "{hive}" within {seconds:Seconds}')

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from rbee.common import config
-from rbee.common.cli import ArgumentParser, die, non_negative, non_negative_int, positive, setup_logging
-from rbee.common.security import Security, add_security_arguments, security_from_args
-from rbee.common.server import bind, serve
+from rbee.common.cli import die, non_negative, non_negative_int, positive
+from rbee.common.daemon import command_line, listen
+from rbee.common.security import Security
+from rbee.common.server import serve
 from rbee.hive.app import ROUTES, HiveConfig, create_app
 from rbee.hive.cgroups import CgroupError, Limits, parse_cpu_limit, parse_memory_limit
 from rbee.hive.hubs import HubPolicy, hub_url
@@ -157,19 +158,10 @@ def hive_config(args: argparse.Namespace, security: Security, port: int) -> Hive
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog=PROG, description="Run LLM workers on this machine for queen-rbee.")
-    for flag, options in OPTIONS:
-        parser.add_argument(flag, **options)
-    add_security_arguments(parser)
-    args = config.parse_args(parser, PROG, argv)
-    setup_logging(PROG, args.log_level)
-    security = security_from_args(PROG, args)
+    args, security = command_line(PROG, "Run LLM workers on this machine for queen-rbee.", OPTIONS, argv)
     if not args.models.is_dir():
         die(PROG, f"model directory {args.models} does not exist")
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    sock = listen(PROG, args.host, args.port)
     settings = hive_config(args, security, sock.getsockname()[1])
     app = create_app(settings, security)
     spawn = settings.spawn

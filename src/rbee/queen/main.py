@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from rbee.common import config
-from rbee.common.cli import ArgumentParser, die, non_negative, non_negative_int, positive, setup_logging
-from rbee.common.security import add_security_arguments, security_from_args
-from rbee.common.server import bind, serve
+from rbee.common.cli import non_negative, non_negative_int, positive
+from rbee.common.daemon import command_line, listen
+from rbee.common.server import serve
 from rbee.queen.app import ROUTES, QueenConfig, create_app
 
 PROG = "queen-rbee"
@@ -52,17 +52,8 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog=PROG, description="Orchestrate LLM jobs across rbee hives.")
-    for flag, options in OPTIONS:
-        parser.add_argument(flag, **options)
-    add_security_arguments(parser)
-    args = config.parse_args(parser, PROG, argv)
-    setup_logging(PROG, args.log_level)
-    security = security_from_args(PROG, args)
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    args, security = command_line(PROG, "Orchestrate LLM jobs across rbee hives.", OPTIONS, argv)
+    sock = listen(PROG, args.host, args.port)
     queen_config = QueenConfig(stale_after_s=args.hive_stale_after, port_file=args.port_file,
                          port=sock.getsockname()[1], remove_after_s=args.hive_remove_after or 0.0,
                          ui_buffer=max(1, args.ui_buffer), stall_timeout_s=args.stall_timeout,

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from rbee.common import config
 from rbee.common.cli import ArgumentParser, die, setup_logging
+from rbee.common.daemon import listen
 from rbee.common.security import add_security_arguments, security_from_args
-from rbee.common.server import bind, serve
+from rbee.common.server import serve
 from rbee.worker.app import ROUTES, create_app
 from rbee.worker.engine import Engine, ModelLoadError, check_model_file
 
@@ -33,10 +34,7 @@ def main(argv: list[str] | None = None) -> None:
         check_model_file(args.model)
     except ModelLoadError as exc:
         die(PROG, str(exc))
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        die(PROG, f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    sock = listen(PROG, args.host, args.port)
     engine = Engine(args.model, args.ctx, args.threads, use_mmap=not args.no_mmap)
     app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1], security.denials)
     reloader = config.Reloader(args, {})  # of its settings only the log level changes at run time

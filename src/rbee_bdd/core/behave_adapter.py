@@ -15,10 +15,11 @@ release changes any of this (``tests/test_behave_adapter.py`` runs it against th
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
-from behave.model import ScenarioOutline
-from behave.runner import Runner
+from behave.formatter.base import Formatter
+from behave.model import Feature, Scenario, ScenarioOutline
+from behave.runner import Context, Runner
 
 RUNNER_FIELDS = ("features", "aborted", "formatters")
 _outcomes: dict[int, str] = {}  # id(scenario) → an outcome the hooks decided ("interrupted")
@@ -28,39 +29,39 @@ class BehaveChanged(RuntimeError):
     """The installed behave no longer has the private API the harness uses."""
 
 
-def _runner(context: Any) -> Runner:
+def _runner(context: Context) -> Runner:
     runner = getattr(context, "_runner", None)
     if runner is None:
         raise BehaveChanged("behave's context has no _runner: see rbee_bdd/core/behave_adapter.py")
     return runner
 
 
-def features(context: Any) -> list[Any]:
+def features(context: Context) -> list[Feature]:
     """The run's features (a list the harness may shorten in place)."""
-    return cast(list[Any], _runner(context).features)
+    return cast(list[Feature], _runner(context).features)
 
 
-def aborted(context: Any) -> bool:
+def aborted(context: Context) -> bool:
     """Whether the run was interrupted (behave then only walks the remaining scenarios)."""
     return bool(_runner(context).aborted)
 
 
-def formatters(context: Any) -> list[Any]:
+def formatters(context: Context) -> list[Formatter]:
     """The formatters of the run."""
     return list(getattr(_runner(context), "formatters", None) or [])
 
 
-def keep_outline_rows(outline: ScenarioOutline, rows: list[Any]) -> None:
+def keep_outline_rows(outline: ScenarioOutline, rows: list[Scenario]) -> None:
     """Keep only *rows* of *outline* (its scenarios are built once, on first use)."""
     outline._scenarios = rows
 
 
-def mark_outcome(scenario: Any, outcome: str) -> None:
+def mark_outcome(scenario: Scenario, outcome: str) -> None:
     """An outcome the hooks decided for *scenario*, for the formatters (``outcome_of``)."""
     _outcomes[id(scenario)] = outcome
 
 
-def outcome_of(scenario: Any) -> str:
+def outcome_of(scenario: Scenario) -> str:
     """The outcome the hooks decided for *scenario* ("" when they decided none)."""
     return _outcomes.get(id(scenario), "")
 

@@ -54,5 +54,11 @@ def step(name: str) -> None:
     _current.begin_step(name)
 
 
+def last_fault_at() -> float | None:
+    """When (time.monotonic()) the scenario's last fault was injected or healed; None if none was."""
+    faults = [at for at, kind, _ in _current.entries if kind == "fault"]
+    return _current.started + faults[-1] if faults else None
+
+
 def waited(text: str) -> None:
     _current.last_wait = text

@@ -7,7 +7,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from behave.formatter.base import Formatter
+from behave.model import Scenario, Step
+from behave.runner import Context
 
 from rbee_bdd.core import behave_adapter, timeline
 from rbee_bdd.core.cleanup import CleanupStack, install_signal_handlers, signal_received
@@ -47,7 +50,7 @@ def say(text: str, err: bool = False) -> None:
     out.flush()
 
 
-def before_all(context: Any) -> None:
+def before_all(context: Context) -> None:
     try:
         config = SuiteConfig.from_userdata(context.config.userdata, Path.cwd())
         if config.target == "docker":
@@ -71,7 +74,7 @@ def before_all(context: Any) -> None:
         f"timeout_multiplier={config.timeout_multiplier:g}; swept {len(removed)} leftover(s) of dead runs")
 
 
-def before_scenario(context: Any, scenario: Any) -> None:
+def before_scenario(context: Context, scenario: Scenario) -> None:
     context.stack = None
     context.world = World()  # what this scenario's steps share
     context.cleanup = CleanupStack(scenario.name)
@@ -96,11 +99,11 @@ def before_scenario(context: Any, scenario: Any) -> None:
     context.log_dir = new_run(folder, time.strftime("%Y%m%d-%H%M%S-") + context.run_identity.run_id)
 
 
-def before_step(context: Any, step: Any) -> None:
+def before_step(context: Context, step: Step) -> None:
     timeline.step(f"{step.keyword} {step.name}")
 
 
-def after_scenario(context: Any, scenario: Any) -> None:
+def after_scenario(context: Context, scenario: Scenario) -> None:
     if context.not_run:
         return
     evidence = timeline.current().render()  # before the teardown's own waits
@@ -146,7 +149,7 @@ def after_scenario(context: Any, scenario: Any) -> None:
         raise LogScanError("a daemon's log holds what it must not:\n  " + "\n  ".join(findings[:20]))
 
 
-def scan_logs(context: Any, scenario: Any) -> list[str]:
+def scan_logs(context: Context, scenario: Scenario) -> list[str]:
     """The scenario's daemon logs read for tracebacks, its credentials and forbidden phrases (log_scan)."""
     log_dir = getattr(context, "log_dir", None)
     if log_dir is None:
@@ -159,19 +162,19 @@ def scan_logs(context: Any, scenario: Any) -> list[str]:
     return scan(Path(log_dir), secrets, declared(set(scenario.effective_tags)))
 
 
-def embedding_formatters(context: Any) -> list[Any]:
+def embedding_formatters(context: Context) -> list[Formatter]:
     """The running formatters that take attachments (the HTML report's)."""
     return [f for f in behave_adapter.formatters(context) if hasattr(f, "embed")]
 
 
-def attach_picture(context: Any, path: Path, caption: str) -> None:
+def attach_picture(context: Context, path: Path, caption: str) -> None:
     """Show a PNG in the HTML report, under the step that runs now."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     for formatter in embedding_formatters(context):
         formatter.embed(mime_type="image/png", data=data, caption=caption)
 
 
-def attach_evidence(context: Any, evidence: str) -> None:
+def attach_evidence(context: Context, evidence: str) -> None:
     """Give a failed scenario's report its daemons' logs, its fault timeline and the failed step's last wait."""
     formatters = embedding_formatters(context)
     if not formatters:

@@ -7,14 +7,13 @@ Allure, beside the scenarios skipped for a real reason (a missing capability, pr
 
 from __future__ import annotations
 
-from typing import Any
-
-from behave.model import Rule, ScenarioOutline
+from behave.configuration import Configuration
+from behave.model import Feature, Rule, Scenario, ScenarioOutline
 
 from rbee_bdd.core.behave_adapter import keep_outline_rows
 
 
-def _keep(item: Any, config: Any) -> bool:
+def _keep(item: Rule | ScenarioOutline | Scenario, config: Configuration) -> bool:
     """Whether *item* (a scenario, outline or rule) is selected; a rule keeps its selected scenarios."""
     if isinstance(item, Rule):
         item.run_items[:] = [child for child in item.run_items if _keep(child, config)]
@@ -27,7 +26,7 @@ def _keep(item: Any, config: Any) -> bool:
     return bool(item.should_run(config))
 
 
-def drop_unselected(features: list[Any], config: Any) -> int:
+def drop_unselected(features: list[Feature], config: Configuration) -> int:
     """Remove unselected scenarios, and features left with none, from *features* (in place).
 
     Returns how many scenarios, outlines and rules were removed at the top level of the features.

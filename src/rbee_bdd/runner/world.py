@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from behave.model import Table
 
 from rbee_bdd.clients.api import SubmittedJob, WorkerClient
 from rbee_bdd.clients.half_requests import HeldConnection
@@ -20,6 +21,7 @@ from rbee_bdd.clients.load import HeartbeatFlood
 from rbee_bdd.clients.slow_consumers import PacedReader
 from rbee_bdd.clients.sse import HeartbeatStream, JobStream
 from rbee_bdd.core.cleanup import CleanupStack
+from rbee_bdd.core.identity import ScenarioIdentity
 from rbee_bdd.faults.chaos.checker import Violation
 from rbee_bdd.host.network import Partition
 from rbee_bdd.stack.config import SuiteConfig
@@ -178,7 +180,7 @@ class World:
     startup: Startup = field(default_factory=Startup)
 
 
-def start_stack(context: Any, hives: int, credentials: bool = True, credential_mode: int = 0o600,
+def start_stack(context: StepContext, hives: int, credentials: bool = True, credential_mode: int = 0o600,
                 hs256_key_bytes: int = 0, **options: Any) -> Stack:
     """Create and start the scenario's stack (its teardown is registered first) as ``context.stack``.
 
@@ -206,5 +208,6 @@ class StepContext(Protocol):
     stack: Stack
     cleanup: CleanupStack
     suite_config: SuiteConfig
+    identity: ScenarioIdentity
     log_dir: Path
-    table: Any
+    table: Table  # None for a step without one: a step that needs a table reads it

@@ -287,6 +287,7 @@ class DockerNode:
 
     def stop(self, timeout: float) -> int | None:
         """SIGTERM to the daemon (through docker-init), SIGKILL after *timeout*; the exit code."""
+        timeline.fault(f"stop (SIGTERM, SIGKILL after {timeout:g} s) to {self.name}")
         with contextlib.suppress(NotFound, APIError):
             self.container.stop(timeout=int(scaled(timeout)))
         with contextlib.suppress(NotFound, APIError):

@@ -152,6 +152,7 @@ class LocalNode:
         """SIGTERM the daemon (it stops its workers), SIGKILL after *timeout*; reap stragglers."""
         if self.popen is None:
             return None
+        timeline.fault(f"stop (SIGTERM, SIGKILL after {timeout:g} s) to {self.name}")
         tree = self._tree()
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
