@@ -37,7 +37,7 @@ run_suite    = @status=0; $(SUITE) $(1) -f rerun -o $(REPORTS)/parts/rerun-{part
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
-	clean distclean bench bench-startup bench-flow bench-auth bench-load fuzz fuzz-short chaos vm vm-test vm-shell
+	clean distclean bench bench-suite bench-startup bench-flow bench-auth bench-load fuzz fuzz-short chaos vm vm-test vm-shell
 
 help:
 	@echo "make bdd        run the acceptance suite (@integration) on Docker, setting up what is missing"
@@ -48,6 +48,7 @@ help:
 	@echo "make bdd-standalone  the suite against the stack installed another way (docs/own-build.md)"
 	@echo "make bench      telemetry benchmarks;  make bench-startup  stack start-up;  make bench-flow  queen overhead and load"
 	@echo "make bench-auth what authentication adds to POST /v1/jobs;  make bench-load  100 and 1000 concurrent clients"
+	@echo "make bench-suite CPU-seconds per scenario on each target, by process kind, from the kernel's accounting (root)"
 	@echo "make chaos      a seeded chaos run judged by the checker (SEED=1 DURATION=600 CLIENTS=4 TARGET=docker CONCURRENT=1)"
 	@echo "make vm-test    the cgroup and telemetry scenarios in a cgroup v2 guest under QEMU (docs/vm.md); make vm, vm-shell"
 	@echo "make fuzz       schemathesis against queen, hive and worker (FUZZ_EXAMPLES=100 SEED=1); fuzz-short: 10"
@@ -204,6 +205,9 @@ fuzz-short: setup fixtures
 
 bench: setup fixtures
 	$(BIN)/python -m benchmarks.telemetry --runs 5
+
+bench-suite: preflight-docker setup fixtures stack-image  # CPU-seconds per scenario by process kind (root: acct)
+	$(BIN)/python -m benchmarks.suite_cpu --runs 3
 
 # --- the cgroup v2 guest: a Debian VM with systemd and Docker, under QEMU (docs/vm.md) -----------
 VM_CACHE ?= $(HOME)/.cache/rbee/vm
