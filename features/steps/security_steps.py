@@ -370,27 +370,22 @@ def step_verify_fails(context: StepContext, code, number):
 @then('{node:Node}\'s audit trail is in {count:d} or more files, and rbee-keeper audit verify of them all '
       'says "{found}"')
 def step_rotated_trail_verifies(context: StepContext, node, count, found):
-    files = context.stack.security.audit_files(node)
-    trail = min(files, key=len)  # the current file: every other name is it plus a suffix
-    rotated = [name for name in files if name[len(trail):].lstrip(".").isdigit() and name != trail]
-    assert_that(len(rotated) + 1, greater_than_or_equal_to(count), f"files of {node}'s audit trail: {sorted(files)}")
+    chain = context.stack.security.audit_chain(node)
+    assert_that(len(chain), greater_than_or_equal_to(count), f"files of {node}'s audit trail: {[n for n, _ in chain]}")
     copy = context.log_dir / f"{node}-trail-copy"
     copy.mkdir(exist_ok=True)
-    for name, data in files.items():
+    for name, data in context.stack.security.audit_files(node).items():  # the anchor too
         (copy / name).write_bytes(data)
-    done = verify_audit(context, copy / trail)
-    records = sum(data.count(b"\n") for name, data in files.items() if name == trail or name in rotated)
+    done = verify_audit(context, copy / chain[-1][0])
+    records = sum(data.count(b"\n") for _, data in chain)
     assert_that((done.returncode, found in done.stdout, f"{records} record(s)" in done.stdout),
-                equal_to((0, True, True)), f"verify of {node}'s {len(rotated) + 1} files: {done.stdout} {done.stderr}")
+                equal_to((0, True, True)), f"verify of {node}'s {len(chain)} files: {done.stdout} {done.stderr}")
 
 
 @then("{node:Node}'s audit trail holds its shutdown record with records of the restarted daemon after it")
 def step_chain_over_restart(context: StepContext, node):
-    files = context.stack.security.audit_files(node)
-    trail = min(files, key=len)
-    order = sorted((name for name in files if name[len(trail):].lstrip(".").isdigit()),
-                   key=lambda name: int(name[len(trail) + 1:] or 10**9))
-    records = [json.loads(line) for name in order for line in files[name].splitlines() if line.strip()]
+    chain = context.stack.security.audit_chain(node)
+    records = [json.loads(line) for _, data in chain for line in data.splitlines() if line.strip()]
     shutdowns = [n for n, r in enumerate(records) if r["action"] == "shutdown"]
     assert_that(shutdowns, has_length(1), f"shutdown records in {node}'s audit trail")
     after = records[shutdowns[0] + 1:]

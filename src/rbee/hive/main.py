@@ -91,10 +91,9 @@ OPTIONS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def open_catalog(args: argparse.Namespace, state_dir: Path) -> ModelCatalog:
+def open_catalog(args: argparse.Namespace, state_dir: Path, download_dir: Path) -> ModelCatalog:
     """The model catalog over --models and --download-dir; exits when it cannot be opened."""
     catalog_path = args.catalog or state_dir / "catalog.sqlite"
-    download_dir = args.download_dir or args.models
     catalog = ModelCatalog([args.models] + ([download_dir] if download_dir != args.models else []), catalog_path)
     try:
         catalog.open()
@@ -134,7 +133,8 @@ def process_monitor(args: argparse.Namespace) -> ProcessMonitor:
 def hive_config(args: argparse.Namespace, security: Security, port: int) -> HiveConfig:
     """The hive's settings from its arguments (the catalog opened, the worker program found)."""
     state_dir = args.state_dir or Path.home() / ".local" / "share" / "rbee" / args.hive_id
-    catalog = open_catalog(args, state_dir)
+    download_dir = args.download_dir or args.models
+    catalog = open_catalog(args, state_dir, download_dir)
     run_dir = Path(tempfile.mkdtemp(prefix="rbee-hive-"))  # private (0700): the workers' credential file too
     command, worker_credential = worker_command(args, security, run_dir)
     advertise = args.advertise_host or ("127.0.0.1" if args.host == "0.0.0.0" else args.host)
@@ -151,7 +151,7 @@ def hive_config(args: argparse.Namespace, security: Security, port: int) -> Hive
                       spawn=spawn, port_file=args.port_file, port=port, monitor=process_monitor(args),
                       default_limits=Limits(quota, period, args.worker_memory_limit),
                       gpu_interval_s=args.gpu_interval, device=args.device,
-                      download_dir=args.download_dir or args.models,
+                      download_dir=download_dir,
                       shutdown_grace_s=args.shutdown_grace, download_stall_timeout_s=args.download_stall_timeout,
                       worker_credential=worker_credential, hubs=HubPolicy(args.model_hub),
                       instance_id=instance_id(state_dir))

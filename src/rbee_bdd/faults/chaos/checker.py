@@ -256,7 +256,7 @@ class PrefixOfReference(JobInvariant):
 
     def applies(self, job: Job, run: Run) -> bool:
         return job.end is not None and job.invoke.key in run.references and \
-            not DoneIsReference().applies(job, run)
+            not DONE_IS_REFERENCE.applies(job, run)
 
     def problems(self, job: Job, run: Run) -> Iterator[tuple[str, float]]:
         reference, end = run.references[job.invoke.key], job.end
@@ -326,9 +326,10 @@ class MemoryBounded(FinalInvariant):
 
 
 # in the order their violations are reported: per job first (by op), then the run's
+DONE_IS_REFERENCE = DoneIsReference()  # prefix-of-reference judges the jobs it does not
 JOB_INVARIANTS: tuple[JobInvariant, ...] = (
     NoJobWhileShuttingDown(), OneEnd(), LostOnlyWithQueen(), MarkerOnStream(), EndedInTime(), TokenOrder(),
-    DoneIsReference(), PrefixOfReference(), NoRetryAfterFirstToken())
+    DONE_IS_REFERENCE, PrefixOfReference(), NoRetryAfterFirstToken())
 RUN_INVARIANTS: tuple[Invariant, ...] = (FaultConfirmed(), RegistryConverged(), Released(), MemoryBounded())
 INVARIANTS: tuple[Invariant, ...] = (*JOB_INVARIANTS, *RUN_INVARIANTS)
 

@@ -80,11 +80,12 @@ class FaultKind(ABC):
 
     name: ClassVar[str]
     held: ClassVar[bool] = True  # False: healed (or nothing to heal) right after it is confirmed
+    on_queen: ClassVar[bool] = False  # a fault of queen's; else of the hive the pick lands on
 
     def __init__(self, stack: Stack, cleanup: CleanupStack, planned: Planned) -> None:
         self.stack, self.cleanup, self.planned = stack, cleanup, planned
         hives = sorted(stack.hive_nodes)
-        self.node = hives[planned.pick % len(hives)]  # the hive it lands on (queen for queen's faults)
+        self.node = "queen" if self.on_queen else hives[planned.pick % len(hives)]
 
     def prepare(self) -> str | None:
         """Why this fault cannot be injected now (None: it can)."""
@@ -203,22 +204,14 @@ class PauseDaemon(FaultKind):
 
 
 class PauseQueen(PauseDaemon):
-    name = "pause-queen"
-
-    def prepare(self) -> str | None:
-        self.node = "queen"
-        return None
+    name, on_queen = "pause-queen", True
 
 
 class RestartQueen(FaultKind):
     """SIGKILL to queen (its jobs are lost), started again at the heal."""
 
-    name = "restart-queen"
+    name, on_queen = "restart-queen", True
     pid = 0
-
-    def prepare(self) -> str | None:
-        self.node = "queen"
-        return None
 
     def inject(self) -> None:
         daemon = self.stack.node("queen")

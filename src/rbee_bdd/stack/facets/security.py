@@ -69,6 +69,15 @@ class StackSecurity(Facet):
                  if name == trail.name or name.startswith(trail.name + ".")]
         return {name: self.stack.node(node).read_file(str(trail.parent / name)) for name in names}
 
+    def audit_chain(self, node: str) -> list[tuple[str, bytes]]:
+        """The files of the node's audit trail its chain runs through, in order: ``.1``, ``.2``, …, then
+        the current file (the anchor left out)."""
+        trail = PurePosixPath(self.target.audit_path(node)).name
+        files = self.audit_files(node)
+        rotated = sorted((int(name[len(trail) + 1:]), name) for name in files
+                         if name[len(trail) + 1:].isdigit())
+        return [(name, files[name]) for _, name in rotated] + [(trail, files[trail])]
+
     def rewrite_audit(self, node: str, data: bytes) -> None:
         """Replace the node's audit trail with *data*, as an intruder on its machine would."""
         self.stack.node(node).write_file(self.target.audit_path(node), data, mode=0o600)
