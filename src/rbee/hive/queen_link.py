@@ -16,6 +16,7 @@ log = logging.getLogger("rbee.hive.queen_link")
 HEARTBEAT = "heartbeat"
 FIRST_CONTACT_S = 0.1
 FIRST_CONTACT_TRIES = 50
+MAX_BATCH = 100  # narrations relayed in one POST at most
 
 
 def refusal(answer: httpx.Response) -> str:
@@ -94,16 +95,36 @@ class QueenLink:
     async def _send_loop(self) -> None:
         async with httpx.AsyncClient(timeout=2.0, auth=self._auth, trust_env=False) as client:
             while True:
-                item = await self._queue.get()
-                if item == HEARTBEAT:
-                    self._heartbeat_queued = False
-                    self._built += 1
-                    await self._post(client, "/v1/hive-heartbeat", self._heartbeat())
-                    async with self._sent_changed:
-                        self._sent += 1
-                        self._sent_changed.notify_all()
-                elif isinstance(item, Narration):
-                    await self._post(client, "/v1/narration", {"events": [item.to_dict()]})
+                for item in await self._take():
+                    if item == HEARTBEAT:
+                        await self._send_heartbeat(client)
+                    else:
+                        await self._post(client, "/v1/narration", {"events": item})
+
+    async def _take(self) -> list[str | list[dict[str, Any]]]:
+        """What is queued, in order, with each run of narrations as one batch (a heartbeat never waits
+        behind one POST per narration: under load a hive relays hundreds a second)."""
+        items: list[Narration | str] = [await self._queue.get()]
+        while not self._queue.empty() and len(items) < MAX_BATCH:
+            items.append(self._queue.get_nowait())
+        taken: list[str | list[dict[str, Any]]] = []
+        for item in items:
+            if isinstance(item, Narration):
+                if taken and isinstance(taken[-1], list):
+                    taken[-1].append(item.to_dict())
+                else:
+                    taken.append([item.to_dict()])
+            else:
+                taken.append(item)
+        return taken
+
+    async def _send_heartbeat(self, client: httpx.AsyncClient) -> None:
+        self._heartbeat_queued = False
+        self._built += 1
+        await self._post(client, "/v1/hive-heartbeat", self._heartbeat())
+        async with self._sent_changed:
+            self._sent += 1
+            self._sent_changed.notify_all()
 
     async def _post(self, client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
         try:

@@ -88,7 +88,8 @@ class Pulse:
 
     async def wait(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task per wait, as wait_for would make
+                await self._event.wait()
 
 
 class HiveIdConflict(Exception):

@@ -151,40 +151,50 @@ class Scheduler:
                 await self.client.delete(f"{job.worker_url}/v1/jobs/{job.job_id}", timeout=2.0)
 
     async def _place(self, job: Job, exclude: frozenset[str]) -> dict[str, Any]:
-        """An idle worker (not one of *exclude*), or a new one; else wait in the model's line."""
+        """An idle worker (not one of *exclude*), or a new one; else wait in the model's line (only
+        its head watches the registry; the others wait for their turn)."""
         req = job.request
-        self.queue.join(req.model, job.job_id)
+        position = self.queue.join(req.model, job.job_id)
         told = False
         bound = self.queue_s()
         deadline = time.monotonic() + bound
         try:
-            while time.monotonic() < deadline:
-                position = self.queue.position(req.model, job.job_id)
-                if position == 1:
-                    worker = self.registry.reserve_idle(req.model, req.hive_id, exclude)
+            while (left := deadline - time.monotonic()) > 0:
+                if self.queue.at_head(req.model, job.job_id):
+                    worker = await self._try_at_head(job, exclude)
                     if worker is not None:
-                        await job.narrate(ACTOR, "worker_found", f"reusing idle worker {worker['worker_id']}",
-                                          target=worker["worker_id"])
                         return worker
-                    spawned = await self._request_spawn(job)
-                    if spawned is not None:
-                        self.queue.leave(req.model, job.job_id)
-                        self.registry.changed.fire()  # the next in line may go on while this one loads
-                        return await self._wait_ready(job, *spawned)
-                    if not self._spawning[req.model] and not self.registry.workers(model=req.model,
-                                                                                   hive_id=req.hive_id):
-                        raise JobFailed("NO_WORKER_AVAILABLE", f"no {req.model} worker exists and none can be "
-                                        "spawned: every hive with the model is full with workers of other models")
                 if not told:
                     told = True
                     await job.narrate(ACTOR, "job_queued", f"all {req.model} workers busy and hives full; "
                                       f"waiting, number {position} in line", target=job.job_id)
-                await self.registry.changed.wait(0.5)
+                if self.queue.at_head(req.model, job.job_id):
+                    await self.registry.changed.wait(min(0.5, left))
+                else:
+                    await self.queue.turn(req.model, job.job_id, left)
             raise JobFailed("QUEUE_TIMEOUT", f"no {req.model} worker came free in {bound:g} s (queen's "
                             "--queue-timeout): the cluster is busy; try again later, or give it more workers")
         finally:
             self.queue.leave(req.model, job.job_id)
             self.registry.changed.fire()
+
+    async def _try_at_head(self, job: Job, exclude: frozenset[str]) -> dict[str, Any] | None:
+        """The head of its line: an idle worker, or one spawned for it; None to wait on."""
+        req = job.request
+        worker = self.registry.reserve_idle(req.model, req.hive_id, exclude)
+        if worker is not None:
+            await job.narrate(ACTOR, "worker_found", f"reusing idle worker {worker['worker_id']}",
+                              target=worker["worker_id"])
+            return worker
+        spawned = await self._request_spawn(job)
+        if spawned is not None:
+            self.queue.leave(req.model, job.job_id)  # the next in line may go on while this one loads
+            self.registry.changed.fire()
+            return await self._wait_ready(job, *spawned)
+        if not self._spawning[req.model] and not self.registry.workers(model=req.model, hive_id=req.hive_id):
+            raise JobFailed("NO_WORKER_AVAILABLE", f"no {req.model} worker exists and none can be "
+                            "spawned: every hive with the model is full with workers of other models")
+        return None
 
     async def _request_spawn(self, job: Job) -> tuple[str, str] | None:
         """Ask a hive with the model and room for another worker to spawn one: (hive, worker id)."""
