@@ -224,12 +224,14 @@ class Bench:
 def table(runs: dict[int, list[LoadRun]]) -> str:
     counts = sorted(runs)
     names = list(runs[counts[0]][0].figures())
-    lines = [f"\n{'figure (median of runs)':30}" + "".join(f"{f'{c} clients':>16}" for c in counts) + "  target"]
+    lines = [f"\n{'figure: median (min-max) of runs':32}" + "".join(f"{f'{c} clients':>26}" for c in counts)
+             + "  target"]
     for name in names:
-        cells = [statistics.median(r.figures()[name] for r in runs[c]) for c in counts]
+        cells = [f"{statistics.median(got):.1f} ({min(got):.1f}-{max(got):.1f})"
+                 for got in ([r.figures()[name] for r in runs[c]] for c in counts)]
         unit = " ms" if name.startswith(("accepted", "first", "latency")) else ""
         target = next((t for key, t in TARGETS.items() if name.startswith(key)), "")
-        lines.append(f"{name + unit:30}" + "".join(f"{cell:16.1f}" for cell in cells) + f"  {target}")
+        lines.append(f"{name + unit:32}" + "".join(f"{cell:>26}" for cell in cells) + f"  {target}")
     base = statistics.median(r.figures()["jobs/s"] for r in runs[counts[0]])
     for count in counts[1:]:
         rate = statistics.median(r.figures()["jobs/s"] for r in runs[count])

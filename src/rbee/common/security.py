@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import collections
 import ipaddress
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 from fastapi import FastAPI
 
 from rbee.common.audit import AuditLog
@@ -24,6 +23,9 @@ from rbee.common.connections import (
 from rbee.common.guard import DEFAULT_MAX_BODY, Guard, Route
 from rbee.common.secrets import WELL_KNOWN, SecretError, from_credentials_directory
 from rbee.common.throttle import DEFAULT_LIMIT, DEFAULT_WINDOW_S, AuthFailureThrottle
+
+if TYPE_CHECKING:
+    from rbee.common.cluster_auth import ClusterAuth
 
 
 def add_security_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,20 +86,9 @@ class Security:
         self.audit.record("reload", "ok" if done else "failed", principal="signal:SIGHUP")
 
     def cluster_auth(self) -> ClusterAuth:
+        from rbee.common.cluster_auth import ClusterAuth  # here: httpx (~0.1 CPU-s to import) only where used
+
         return ClusterAuth(self.auth)
-
-
-class ClusterAuth(httpx.Auth):
-    """Adds the cluster credential in force at the time to each outgoing request to another daemon."""
-
-    def __init__(self, auth: Authenticator) -> None:
-        self._auth = auth
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._auth.credentials.cluster_token
-        if token:
-            request.headers["Authorization"] = f"Bearer {token}"
-        yield request
 
 
 def syslog_address(text: str) -> tuple[str, int]:
