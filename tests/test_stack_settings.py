@@ -28,7 +28,19 @@ def test_the_other_settings_reach_the_stack() -> None:
         "queen_args": (), "hive_args": (), "worker_wrapper": "", "hive_config": "", "download_disk_bytes": 0,
         "cgroups": True, "queen_audit_disk_bytes": 0, "hive_credentials_in_env": False, "credentials": True,
         "credential_mode": 0o600,
-        "hs256_key_bytes": 0}
+        "hs256_key_bytes": 0, "tls": False, "faulty_certs": {}, "allow_plaintext": True, "relay": False,
+        "per_hive_credentials": False}
+
+
+def test_transport_certificates_relay_and_hive_credentials_reach_the_stack() -> None:
+    options = settings_of([("transport", "TLS"), ("hive-1 certificate", "expired"),
+                           ("hives reach queen", "through a relay of the harness"),
+                           ("hive credentials", "one per hive")]).start_options()
+    assert (options["tls"], options["faulty_certs"], options["relay"]) == (True, {"hive-1": "expired"}, True)
+    assert options["per_hive_credentials"] is True and options["hive_credentials_in_env"] is False
+    plain = settings_of([("transport", "plain HTTP without --insecure-plaintext")]).start_options()
+    assert (plain["tls"], plain["allow_plaintext"]) == (False, False)
+    assert settings_of([("queen certificate", "with its key missing")]).start_options()["tls"] is True
 
 
 @pytest.mark.parametrize(("row", "says"), [
@@ -38,6 +50,8 @@ def test_the_other_settings_reach_the_stack() -> None:
     (("hive download disk", "256 kB"), "a size is '<n> KiB' or '<n> MiB'"),
     (("hive cgroups", "some"), "'hive cgroups' is one of 'none'"),
     (("HS256 JWT key", "31"), "'HS256 JWT key' is '<n> bytes'"),
+    (("transport", "SSL"), "'transport' is one of 'TLS'"),
+    (("queen certificate", "stolen"), "'queen certificate' is one of 'for another name'"),
 ])
 def test_a_row_that_means_nothing_is_refused_naming_it(row: tuple[str, str], says: str) -> None:
     with pytest.raises(SettingError, match=says):

@@ -1,8 +1,11 @@
 """Who may call a daemon: client tokens (static or JWT) with a scope, and the cluster credential.
 
 Client scopes are ordered: ``read`` (GETs and streams) < ``submit`` (jobs) < ``admin`` (spawn,
-kill, shutdown, provision). The cluster credential is what daemons use with each other (hive
-heartbeats and narration, queen driving hives and workers); client tokens never carry it.
+kill, shutdown, provision). The cluster credential is what daemons use with each other (queen
+driving hives and workers, hives their workers); client tokens never carry it. With queen's
+``--hive-token-file`` each hive has a credential of its own (scope ``hive``), bound to its id: only
+it may post that hive's heartbeats and narration, and the cluster credential (which workers hold)
+no longer may.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ log = logging.getLogger("rbee.auth")
 
 SCOPES = ("read", "submit", "admin")
 CLUSTER = "cluster"  # the access daemons need from each other
+HIVE = "hive"  # a hive's own credential: its heartbeats and narration, nothing else
 OPEN = "open"  # no credential needed (GET /health)
 CLUSTER_TOKEN_ENV = "RBEE_CLUSTER_TOKEN"
 MIN_TOKEN_LENGTH = 16
@@ -38,9 +43,14 @@ class Principal:
     def may(self, need: str) -> bool:
         if need == OPEN or self.scope == CLUSTER:  # daemons may do anything to each other
             return True
-        if need == CLUSTER:
-            return False
+        if self.scope == HIVE or need in (CLUSTER, HIVE):
+            return self.scope == need
         return SCOPES.index(self.scope) >= SCOPES.index(need)
+
+    @property
+    def hive_id(self) -> str:
+        """The hive a ``hive`` credential belongs to ("" for any other)."""
+        return self.name.removeprefix("hive:") if self.scope == HIVE else ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class AuthSettings:
 
     token_file: Path | None = None
     cluster_token_file: Path | None = None
+    hive_token_file: Path | None = None  # queen: each hive's own credential, ``HIVE_ID TOKEN`` per line
+    queen_token_file: Path | None = None  # a hive: the credential it presents to queen (its line's token)
     jwt_hs256_key_file: Path | None = None
     jwt_rs256_public_key_file: Path | None = None
     jwt_issuer: str = ""
@@ -73,30 +85,49 @@ class Credentials:
     tokens: tuple[tuple[bytes, Principal], ...] = ()
     cluster_token: str = ""
     jwt_keys: tuple[tuple[str, Any], ...] = ()  # (algorithm, key)
+    hive_tokens: tuple[tuple[bytes, Principal], ...] = ()
+    queen_token: str = ""
 
     @property
     def configured(self) -> bool:
-        return bool(self.tokens or self.cluster_token or self.jwt_keys)
+        return bool(self.tokens or self.cluster_token or self.jwt_keys or self.hive_tokens)
 
 
-def parse_token_file(text: str, path: Path) -> tuple[tuple[bytes, Principal], ...]:
-    """Lines ``NAME SCOPE TOKEN`` (``#`` comments); errors name the line, never the token."""
-    tokens: list[tuple[bytes, Principal]] = []
+def credential_lines(text: str, what: str, path: Path, fields: str) -> Iterator[tuple[str, list[str]]]:
+    """Each line's words, with ``what path line N:`` to start an error; a line of other than *fields*'s
+    number of words is refused naming the form. A comment starts a line or follows a space: a ``#``
+    inside a token is part of it. Errors name the line, never a token."""
     for number, line in enumerate(text.splitlines(), 1):
-        # a comment starts a line or follows a space: a '#' inside a token is part of it
         words = COMMENT.split(line, maxsplit=1)[0].split()
         if not words:
             continue
-        if len(words) != 3:
-            raise SecretError(f"token file {path} line {number}: expected NAME SCOPE TOKEN")
-        name, scope, token = words
+        where = f"{what} {path} line {number}:"
+        if len(words) != len(fields.split()):
+            raise SecretError(f"{where} expected {fields}")
+        if len(words[-1]) < MIN_TOKEN_LENGTH:
+            raise SecretError(f"{where} token shorter than {MIN_TOKEN_LENGTH} characters")
+        yield where, words
+
+
+def parse_token_file(text: str, path: Path) -> tuple[tuple[bytes, Principal], ...]:
+    """Lines ``NAME SCOPE TOKEN`` (``#`` comments)."""
+    tokens: list[tuple[bytes, Principal]] = []
+    for where, (name, scope, token) in credential_lines(text, "token file", path, "NAME SCOPE TOKEN"):
         if not NAME.match(name):
-            raise SecretError(f"token file {path} line {number}: bad name (letters, digits, ._@-)")
+            raise SecretError(f"{where} bad name (letters, digits, ._@-)")
         if scope not in SCOPES:
-            raise SecretError(f"token file {path} line {number}: scope must be one of {', '.join(SCOPES)}")
-        if len(token) < MIN_TOKEN_LENGTH:
-            raise SecretError(f"token file {path} line {number}: token shorter than {MIN_TOKEN_LENGTH} characters")
+            raise SecretError(f"{where} scope must be one of {', '.join(SCOPES)}")
         tokens.append((token.encode(), Principal(name, scope)))
+    return tuple(tokens)
+
+
+def parse_hive_token_file(text: str, path: Path) -> tuple[tuple[bytes, Principal], ...]:
+    """Lines ``HIVE_ID TOKEN`` (``#`` comments): each hive's own credential."""
+    tokens: list[tuple[bytes, Principal]] = []
+    for where, (hive_id, token) in credential_lines(text, "hive token file", path, "HIVE_ID TOKEN"):
+        if not NAME.match(hive_id):
+            raise SecretError(f"{where} bad hive id (letters, digits, ._@-)")
+        tokens.append((token.encode(), Principal(f"hive:{hive_id}", HIVE)))
     return tuple(tokens)
 
 
@@ -124,7 +155,16 @@ def load_credentials(settings: AuthSettings) -> Credentials:
             raise SecretError(f"{public} is not an RSA public key in PEM form") from None
     if keys and not (settings.jwt_issuer and settings.jwt_audience):
         raise SecretError("JWT keys need --jwt-issuer and --jwt-audience (both are checked in every token)")
-    return Credentials(tokens, cluster, tuple(keys))
+    hive_tokens: tuple[tuple[bytes, Principal], ...] = ()
+    if settings.hive_token_file is not None:
+        hive_tokens = parse_hive_token_file(read_secret_file(settings.hive_token_file, "hive token file"),
+                                            settings.hive_token_file)
+    queen_token = read_secret_file(settings.queen_token_file, "queen token file") \
+        if settings.queen_token_file is not None else ""
+    if settings.queen_token_file is not None and len(queen_token) < MIN_TOKEN_LENGTH:
+        raise SecretError(f"the queen token in {settings.queen_token_file} is shorter than {MIN_TOKEN_LENGTH} "
+                          "characters")
+    return Credentials(tokens, cluster, tuple(keys), hive_tokens, queen_token)
 
 
 def _rsa_public_key(pem: bytes) -> Any:
@@ -173,8 +213,9 @@ class Authenticator:
             log.error("credentials not reloaded, the previous ones stay in use: %s", exc)
             return False
         self.credentials = fresh
-        log.warning("credentials reloaded: %d client token(s), cluster token %s, %d JWT key(s)",
-                    len(fresh.tokens), "set" if fresh.cluster_token else "unset", len(fresh.jwt_keys))
+        log.warning("credentials reloaded: %d client token(s), cluster token %s, %d JWT key(s), %d hive credential(s)",
+                    len(fresh.tokens), "set" if fresh.cluster_token else "unset", len(fresh.jwt_keys),
+                    len(fresh.hive_tokens))
         return True
 
     def check(self, authorization: str, need: str) -> Principal | Denial:
@@ -190,8 +231,11 @@ class Authenticator:
         found = self._identify(token)
         if isinstance(found, Denial):
             return found
+        if need == HIVE and found.scope == CLUSTER and self.credentials.hive_tokens:
+            return Denial(403, "scope", "heartbeats and narration need the hive's own credential (queen's "
+                                        "--hive-token-file): the cluster credential may not post them")
         if not found.may(need):
-            what = "the cluster credential" if need == CLUSTER else f"scope {need}"
+            what = {CLUSTER: "the cluster credential", HIVE: "a hive's own credential"}.get(need, f"scope {need}")
             return Denial(403, "scope", f"{found.name} (scope {found.scope}) may not do this: it needs {what}")
         return found
 
@@ -200,7 +244,7 @@ class Authenticator:
         given = token.encode()
         match: Principal | None = None
         # compare with every token, in constant time each, so timing tells nothing about which matched
-        for known, principal in credentials.tokens:
+        for known, principal in (*credentials.tokens, *credentials.hive_tokens):
             if hmac.compare_digest(given, known):
                 match = principal
         if credentials.cluster_token and hmac.compare_digest(given, credentials.cluster_token.encode()):

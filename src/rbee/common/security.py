@@ -23,6 +23,7 @@ from rbee.common.connections import (
 from rbee.common.guard import DEFAULT_MAX_BODY, Guard, Route
 from rbee.common.secrets import WELL_KNOWN, SecretError, from_credentials_directory
 from rbee.common.throttle import DEFAULT_LIMIT, DEFAULT_WINDOW_S, AuthFailureThrottle
+from rbee.common.tls import Tls, add_tls_arguments, tls_from_args
 
 if TYPE_CHECKING:
     from rbee.common.cluster_auth import ClusterAuth
@@ -35,6 +36,11 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
                        help="client tokens, one 'NAME SCOPE TOKEN' per line (scope: read, submit or admin)")
     group.add_argument("--cluster-token-file", type=Path, metavar="FILE",
                        help=f"the credential daemons use with each other (or ${CLUSTER_TOKEN_ENV})")
+    group.add_argument("--hive-token-file", type=Path, metavar="FILE",
+                       help="queen: each hive's own credential, 'HIVE_ID TOKEN' per line; then only it may post "
+                            "that hive's heartbeats and narration (not the cluster credential)")
+    group.add_argument("--queen-token-file", type=Path, metavar="FILE",
+                       help="a hive: the credential it presents to queen (its line of queen's --hive-token-file)")
     group.add_argument("--jwt-hs256-key-file", type=Path, metavar="FILE", help="shared key of HS256 JWTs")
     group.add_argument("--jwt-rs256-public-key-file", type=Path, metavar="FILE",
                        help="PEM public key of RS256 JWTs")
@@ -56,6 +62,7 @@ def add_security_arguments(parser: argparse.ArgumentParser) -> None:
                        help="after N refusals for credentials from one address within the window, that "
                             "address gets 429 TOO_MANY_AUTH_FAILURES until it passes (0: no limit)")
     group.add_argument("--auth-failure-window", type=positive, default=DEFAULT_WINDOW_S, metavar="SECONDS")
+    add_tls_arguments(parser)
     limits = parser.add_argument_group("connection limits")
     limits.add_argument("--max-connections", type=positive_int, default=DEFAULT_MAX_CONNECTIONS, metavar="N",
                         help="connections served at once; more are answered 503 TOO_MANY_CONNECTIONS and closed")
@@ -75,6 +82,12 @@ class Security:
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     throttle: AuthFailureThrottle = field(default_factory=AuthFailureThrottle)
     denials: collections.Counter[str] = field(default_factory=collections.Counter)  # refusals by reason
+    tls: Tls = field(default_factory=Tls)
+    insecure_plaintext: bool = False  # --insecure-plaintext: handed on to the processes the daemon starts
+
+    def transport_flags(self) -> list[str]:
+        """The daemon's transport, for a process it starts on the same machine (a hive's workers)."""
+        return self.tls.flags() or (["--insecure-plaintext"] if self.insecure_plaintext else [])
 
     def guard(self, app: FastAPI, routes: list[Route]) -> Guard:
         return Guard(app, routes, self.auth, self.audit, self.max_body, self.denials, self.limits.body_timeout_s,
@@ -85,10 +98,11 @@ class Security:
         done = self.auth.reload()
         self.audit.record("reload", "ok" if done else "failed", principal="signal:SIGHUP")
 
-    def cluster_auth(self) -> ClusterAuth:
+    def cluster_auth(self, to_queen: bool = False) -> ClusterAuth:
+        """The credential on the daemon's own calls: the cluster's; *to_queen*, a hive's own where it has one."""
         from rbee.common.cluster_auth import ClusterAuth  # here: httpx (~0.1 CPU-s to import) only where used
 
-        return ClusterAuth(self.auth)
+        return ClusterAuth(self.auth, to_queen)
 
 
 def syslog_address(text: str) -> tuple[str, int]:
@@ -116,6 +130,7 @@ def security_from_args(prog: str, args: argparse.Namespace) -> Security:
         if getattr(args, dest) is None:
             setattr(args, dest, from_credentials_directory(dest))
     settings = AuthSettings(token_file=args.token_file, cluster_token_file=args.cluster_token_file,
+                            hive_token_file=args.hive_token_file, queen_token_file=args.queen_token_file,
                             jwt_hs256_key_file=args.jwt_hs256_key_file,
                             jwt_rs256_public_key_file=args.jwt_rs256_public_key_file,
                             jwt_issuer=args.jwt_issuer, jwt_audience=args.jwt_audience, jwt_leeway_s=args.jwt_leeway)
@@ -127,6 +142,11 @@ def security_from_args(prog: str, args: argparse.Namespace) -> Security:
         die(prog, f"refusing to listen on {args.host} without credentials: anyone who can reach it could "
                   f"drive it. Give --cluster-token-file (and --token-file for clients), or listen on 127.0.0.1",
             code=2)
+    tls = tls_from_args(prog, args)
+    if not tls.enabled and not is_loopback(args.host) and not args.insecure_plaintext:
+        die(prog, f"refusing to listen on {args.host} in plain HTTP: credentials would cross the network "
+                  f"readable. Give --tls-cert and --tls-key, or --insecure-plaintext on a network you trust, "
+                  f"or listen on 127.0.0.1", code=2)
     if args.max_body_bytes < 1024:
         die(prog, "--max-body-bytes must be at least 1024", code=2)
     try:
@@ -135,4 +155,5 @@ def security_from_args(prog: str, args: argparse.Namespace) -> Security:
         die(prog, f"cannot open the audit log {args.audit_log}: {exc.strerror}", code=2)
     limits = ConnectionLimits(args.max_connections, args.header_timeout, args.body_timeout)
     return Security(auth, audit, args.max_body_bytes, limits,
-                    AuthFailureThrottle(args.auth_failure_limit, args.auth_failure_window))
+                    AuthFailureThrottle(args.auth_failure_limit, args.auth_failure_window), tls=tls,
+                    insecure_plaintext=args.insecure_plaintext)

@@ -17,6 +17,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rbee.common.connections import COUNTS, ConnectionLimits, raise_file_limit
 from rbee.common.streaming import TRANSPORT_EXTENSION
+from rbee.common.tls import Tls
 
 # What a connection buffers for a reader that does not read, before writes wait: in the
 # transport (asyncio's default is 64 KiB) and in the kernel (which would otherwise grow the send
@@ -181,17 +182,18 @@ class DrainingServer(uvicorn.Server):
 
 
 def serve(app: FastAPI | Any, sock: socket.socket, drain: Drain | None = None,
-          reload: Callable[[], None] | None = None, limits: ConnectionLimits | None = None) -> None:
+          reload: Callable[[], None] | None = None, limits: ConnectionLimits | None = None,
+          tls: Tls | None = None) -> None:
     """Run the ASGI *app* on *sock* until SIGTERM/SIGINT; lifespan hooks run on both ends.
 
     With *drain*, SIGTERM first awaits it (the server still answering), then stops. With
     *reload*, SIGHUP calls it (configuration and credentials read again). *limits* bound the
-    connections (the soft file limit is raised to the hard one first).
+    connections (the soft file limit is raised to the hard one first). With *tls* enabled it serves HTTPS.
     """
     protocol = type("LimitedProtocol", (BoundedBufferProtocol,),
                     {"limits": raise_file_limit(limits or ConnectionLimits())})
     config = uvicorn.Config(
         app, http=protocol, log_level="warning", access_log=False, timeout_graceful_shutdown=30,
-        lifespan="on",
+        lifespan="on", **(tls or Tls()).server_options(),
     )
     DrainingServer(config, drain, reload).run(sockets=[sock])

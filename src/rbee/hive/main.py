@@ -114,7 +114,7 @@ def worker_command(args: argparse.Namespace, security: Security,
         worker_credential = WorkerCredential(run_dir / "cluster.token")
         worker_credential.write(cluster_token)
         command += ["--cluster-token-file", str(worker_credential.path)]
-    return command, worker_credential
+    return command + security.transport_flags(), worker_credential
 
 
 def process_monitor(args: argparse.Namespace) -> ProcessMonitor:
@@ -144,9 +144,10 @@ def hive_config(args: argparse.Namespace, security: Security, port: int) -> Hive
                           idle_timeout_s=args.worker_idle_timeout,
                           health_interval_s=args.worker_health_interval, state_dir=state_dir,
                           remove_after=args.worker_health_failures,
-                          max_workers=max(0, args.max_workers))
+                          max_workers=max(0, args.max_workers), scheme=security.tls.scheme,
+                          verify=security.tls.verify())
     quota, period = args.worker_cpu_limit
-    return HiveConfig(hive_id=args.hive_id, url=f"http://{advertise}:{port}", queen_url=args.queen_url,
+    return HiveConfig(hive_id=args.hive_id, url=f"{security.tls.scheme}://{advertise}:{port}", queen_url=args.queen_url,
                       heartbeat_interval_s=args.heartbeat_interval, catalog=catalog,
                       spawn=spawn, port_file=args.port_file, port=port, monitor=process_monitor(args),
                       default_limits=Limits(quota, period, args.worker_memory_limit),
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         "shutdown_grace": lambda v: setattr(settings, "shutdown_grace_s", v),
     })
     workers = app.state.workers
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits, tls=security.tls,
           reload=config.on_sighup(security.reload, reloader.reload,
                                   lambda: workers.rotate_credential(security.auth.credentials.cluster_token)))
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from rbee.common.narration import Narration
+from rbee.common.tls import unverified
 
 log = logging.getLogger("rbee.hive.queen_link")
 HEARTBEAT = "heartbeat"
@@ -32,9 +34,12 @@ class QueenLink:
     """Sends to queen in the order things happened; a heartbeat is built when sent."""
 
     def __init__(self, queen_url: str, interval_s: float, heartbeat: Callable[[], dict[str, Any]],
-                 max_backoff_s: float = 5.0, auth: httpx.Auth | None = None) -> None:
+                 max_backoff_s: float = 5.0, auth: httpx.Auth | None = None,
+                 verify: ssl.SSLContext | bool = True) -> None:
         self.queen_url = queen_url.rstrip("/")
         self._auth = auth  # the cluster credential, on every heartbeat and narration relay
+        self._verify = verify  # queen's certificate is checked against this (HTTPS)
+        self._unverified = ""  # why queen's certificate did not verify on the last failed send, if it did not
         self.interval_s = interval_s
         self.max_backoff_s = max(max_backoff_s, interval_s)
         self.failures = 0
@@ -93,7 +98,7 @@ class QueenLink:
             await asyncio.sleep(self.next_delay())
 
     async def _send_loop(self) -> None:
-        async with httpx.AsyncClient(timeout=2.0, auth=self._auth, trust_env=False) as client:
+        async with httpx.AsyncClient(timeout=2.0, auth=self._auth, trust_env=False, verify=self._verify) as client:
             while True:
                 for item in await self._take():
                     if item == HEARTBEAT:
@@ -131,13 +136,26 @@ class QueenLink:
             answer = await client.post(self.queen_url + path, json=body)
             if answer.status_code == 409:  # queen heard us and refuses: say why, and go on at the usual pace
                 log.error("queen refuses this hive's %s: %s", path, refusal(answer))
+            elif answer.status_code in (401, 403):  # its credential: say so once, then back off as if unreachable
+                if self.failures == 0:
+                    log.error("queen refuses this hive's credential on %s (%d %s); check --queen-token-file or "
+                              "--cluster-token-file (retrying with backoff)", path, answer.status_code,
+                              refusal(answer))
+                self.failures += 1
+                return
             else:
                 answer.raise_for_status()
         except httpx.HTTPError as exc:
-            if self.failures == 0:
+            why = unverified(exc)
+            if why and why != self._unverified:  # said once, even after failures of another kind (queen starting)
+                log.error("cannot verify queen's certificate at %s: %s; check queen's --tls-cert and this hive's "
+                          "--tls-ca (retrying with backoff)", self.queen_url, why)
+            elif self.failures == 0 and not why:
                 log.warning("queen at %s unreachable (%s): %s; retrying with backoff", self.queen_url, path, exc)
+            self._unverified = why
             self.failures += 1
             return
+        self._unverified = ""
         if self.failures:
             log.info("queen at %s reachable again after %d failed send(s)", self.queen_url, self.failures)
         self.failures = 0

@@ -71,7 +71,7 @@ class HiveState:
         self._wound_down = False
         self.telemetry = Telemetry(config.monitor, config.gpu_interval_s)
         self.link = QueenLink(config.queen_url, config.heartbeat_interval_s, self.heartbeat,
-                              auth=security.cluster_auth())
+                              auth=security.cluster_auth(to_queen=True), verify=security.tls.verify())
         self.workers = WorkerManager(config.spawn, config.monitor, self.link.narrate, self.link.push_heartbeat,
                                      auth=security.cluster_auth(), credential=config.worker_credential,
                                      flush=self.link.push_heartbeat_and_wait)

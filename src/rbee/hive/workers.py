@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class SpawnSettings:
     unhealthy_after: int = 2  # failed health checks in a row before a worker is unhealthy
     remove_after: int = 10  # failed health checks in a row before a worker is killed and removed (0: never)
     env_names: tuple[str, ...] = ()  # variables of the hive's environment workers get beside the standard ones
+    scheme: str = "http"  # the workers serve HTTPS ("https") when the hive does, with its certificate
+    verify: ssl.SSLContext | bool = True  # what the hive's calls to its workers verify them with
 
 
 @dataclass
@@ -180,7 +183,7 @@ class WorkerManager:
     def _client(self) -> httpx.AsyncClient:
         """One client for all readiness polls: making one costs ~50 ms of CPU (its TLS context)."""
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=2.0, trust_env=False, auth=self._auth)
+            self._http = httpx.AsyncClient(timeout=2.0, trust_env=False, auth=self._auth, verify=self.settings.verify)
         return self._http
 
     def get(self, worker_id: str) -> Worker | None:
@@ -267,10 +270,10 @@ class WorkerManager:
         while worker.state == "starting" and time.monotonic() < deadline:
             if not worker.port and port_file.exists():
                 worker.port = int(port_file.read_text().strip() or 0)
-                worker.url = f"http://{self.settings.advertise_host}:{worker.port}"
+                worker.url = f"{self.settings.scheme}://{self.settings.advertise_host}:{worker.port}"
             if worker.port:
                 with contextlib.suppress(httpx.HTTPError, ValueError):
-                    answer = await client.get(f"http://{self._local_host()}:{worker.port}/v1/ready")
+                    answer = await client.get(f"{self._local_url(worker.port)}/v1/ready")
                     if answer.status_code == 200 and answer.json().get("state") in ("ready", "busy"):
                         await self._mark_ready(worker)
                         return
@@ -285,9 +288,10 @@ class WorkerManager:
                                           correlation_id=worker.correlation_id))
             await self.stop(worker.worker_id)
 
-    def _local_host(self) -> str:
+    def _local_url(self, port: int) -> str:
+        """Where the hive reaches a worker on its own machine (over TLS, 127.0.0.1 is in its certificate)."""
         host = self.settings.bind_host
-        return "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"{self.settings.scheme}://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
     def rotate_credential(self, token: str) -> None:
         """After SIGHUP: the cluster credential in force goes into the workers' file, and every serving
@@ -419,7 +423,7 @@ class WorkerManager:
         """The worker's ``/v1/ready`` answer, or None when it does not answer (in time, or well)."""
         timeout = min(1.0, self.settings.health_interval_s)
         try:
-            answer = await self._client().get(f"http://{self._local_host()}:{worker.port}/v1/ready", timeout=timeout)
+            answer = await self._client().get(f"{self._local_url(worker.port)}/v1/ready", timeout=timeout)
         except httpx.HTTPError:
             return None
         if answer.status_code != 200:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -103,11 +104,23 @@ def client_headers(args: Any) -> dict[str, str] | None:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+def verify_with(args: Any) -> ssl.SSLContext | bool:
+    """queen's certificate is checked against --tls-ca (or $RBEE_TLS_CA), else the system's CAs."""
+    if not args.tls_ca:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(args.tls_ca))
+    except OSError as exc:  # ssl.SSLError too: not PEM
+        problem = "not a PEM CA bundle" if isinstance(exc, ssl.SSLError) else exc.strerror
+        _err(f"{PROG}: error: cannot use the TLS CA bundle {args.tls_ca}: {problem}")
+        raise SystemExit(2) from None
+
+
 def operate(args: Any) -> int:
     headers = client_headers(args)
     if headers is None:
         return 2
-    with httpx.Client(timeout=httpx.Timeout(5.0), headers=headers) as client:
+    with httpx.Client(timeout=httpx.Timeout(5.0), headers=headers, verify=verify_with(args)) as client:
         return operator.run(operator.COMMANDS[args.command], client, args.queen_url.rstrip("/"), args)
 
 
@@ -122,7 +135,7 @@ def infer(args: Any) -> int:
     headers = client_headers(args)
     if headers is None:
         return 2
-    with httpx.Client(timeout=httpx.Timeout(5.0), headers=headers) as client:
+    with httpx.Client(timeout=httpx.Timeout(5.0), headers=headers, verify=verify_with(args)) as client:
         try:
             job = _submit(client, base, body)
             job_id = job["job_id"]
@@ -165,6 +178,8 @@ def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog=PROG, description="Command line for queen-rbee.")
     parser.add_argument("--queen-url", default=os.environ.get("RBEE_QUEEN_URL", DEFAULT_QUEEN),
                         help=f"queen's address (env RBEE_QUEEN_URL, default {DEFAULT_QUEEN})")
+    parser.add_argument("--tls-ca", type=Path, default=os.environ.get("RBEE_TLS_CA") or None, metavar="FILE",
+                        help="PEM CA bundle to verify an https:// queen with (env RBEE_TLS_CA; default: the system's)")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("infer", help="run one completion and stream it")
     run.add_argument("prompt")

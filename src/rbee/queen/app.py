@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from rbee.common.auth import CLUSTER
+from rbee.common.auth import HIVE
 from rbee.common.errors import install_error_handlers
 from rbee.common.guard import Route
 from rbee.common.metrics import install_metrics
@@ -25,8 +25,8 @@ __all__ = ["ROUTES", "QueenConfig", "create_app"]
 ROUTES = [
     Route("POST", "/v1/jobs", "submit", "job.submit"),
     Route("DELETE", r"/v1/jobs/[^/]+", "submit", "job.cancel"),
-    Route("POST", "/v1/hive-heartbeat", CLUSTER),  # every few seconds per hive: failures only are audited
-    Route("POST", "/v1/narration", CLUSTER),
+    Route("POST", "/v1/hive-heartbeat", HIVE),  # every few seconds per hive: failures only are audited
+    Route("POST", "/v1/narration", HIVE),
 ]
 
 
@@ -66,7 +66,7 @@ def create_app(config: QueenConfig, security: Security) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0), auth=security.cluster_auth(),
-                                     trust_env=False) as client:
+                                     verify=security.tls.verify(), trust_env=False) as client:
             state.start(client)
             expiry = asyncio.get_running_loop().create_task(state.expire_hives())
             write_port_file(config.port_file, config.port)

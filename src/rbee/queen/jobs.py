@@ -43,6 +43,7 @@ class Job:
     worker_id: str = ""
     worker_url: str = ""
     hive_id: str = ""
+    spawn_hive: str = ""  # the hive asked to spawn a worker for the job (its narration is the job's too)
     deadline_ms: int = 0  # epoch ms; 0 = none
     events: EventLog = field(default_factory=EventLog)
     task: asyncio.Task[None] | None = field(default=None, repr=False)

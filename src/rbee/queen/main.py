@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         "worker_stall_timeout": lambda v: setattr(queen_config, "worker_stall_timeout_s", v),
         "queue_timeout": lambda v: setattr(queen_config, "queue_timeout_s", v),
     })
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits, tls=security.tls,
           reload=config.on_sighup(security.reload, reloader.reload))
 
 

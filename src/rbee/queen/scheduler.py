@@ -19,6 +19,7 @@ from rbee.common.events import CANCELLED, DONE, error_marker
 from rbee.common.narration import now_ms
 from rbee.common.protocol import PROTOCOL
 from rbee.common.scrub import scrub
+from rbee.common.tls import unverified
 from rbee.queen.jobs import Job
 from rbee.queen.registry import Registry
 from rbee.queen.waitqueue import WaitQueue
@@ -223,10 +224,14 @@ class Scheduler:
                 answer = await self.client.post(f"{hive_url}/v1/workers", headers=headers,
                                                 json={"model": req.model, "job_id": job.job_id})
             except httpx.HTTPError as exc:
+                if why := unverified(exc):
+                    raise JobFailed("HIVE_UNREACHABLE", f"hive {hive_id}'s certificate does not verify: {why} "
+                                    "(queen checks it against its --tls-ca)") from None
                 raise JobFailed("HIVE_UNREACHABLE", f"hive {hive_id} did not answer: {exc}") from None
             if answer.status_code == 201:
                 worker_id = str(answer.json()["worker_id"])
                 self.registry.reserve(worker_id)
+                job.spawn_hive = hive_id  # its narration comes from that hive until a worker takes the job
                 await job.narrate(ACTOR, "worker_spawn_request", f"no idle worker for {req.model}, "
                                   f"hive {hive_id} spawns {worker_id}", target=hive_id)
                 return hive_id, worker_id

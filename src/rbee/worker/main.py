@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     engine = Engine(args.model, args.ctx, args.threads, use_mmap=not args.no_mmap)
     app = create_app(engine, args.worker_id, args.port_file, sock.getsockname()[1], security.denials)
     reloader = config.Reloader(args, {})  # of its settings only the log level changes at run time
-    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits,
+    serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits, tls=security.tls,
           reload=config.on_sighup(security.reload, reloader.reload))
 
 

@@ -32,8 +32,9 @@ def authorize(url: str, token: str) -> None:
 
 
 def forget_credentials() -> None:
-    """The scenario ended: its tokens are sent nowhere any more."""
+    """The scenario ended: its tokens are sent nowhere any more, and its CA trusted no more."""
     _bearer.clear()
+    _scenario_tls.clear()
 
 
 def with_credentials(url: str, headers: dict[str, str] | None) -> dict[str, str]:
@@ -47,8 +48,21 @@ def with_credentials(url: str, headers: dict[str, str] | None) -> dict[str, str]
 
 
 @functools.cache
-def tls() -> ssl.SSLContext:
+def _system_tls() -> ssl.SSLContext:
     return ssl.create_default_context()
+
+
+_scenario_tls: list[ssl.SSLContext] = []  # the scenario's CA, while its stack runs over TLS
+
+
+def trust(ca_pem: bytes) -> None:
+    """Verify HTTPS peers against the scenario's CA (alone) until ``forget_credentials``."""
+    _scenario_tls[:] = [ssl.create_default_context(cadata=ca_pem.decode())]
+
+
+def tls() -> ssl.SSLContext:
+    """What the harness's HTTPS requests verify with: the scenario's CA, else the system's."""
+    return _scenario_tls[0] if _scenario_tls else _system_tls()
 
 
 def client(timeout: httpx.Timeout | float = 10.0) -> httpx.Client:

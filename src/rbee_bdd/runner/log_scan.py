@@ -16,6 +16,7 @@ FORBIDDEN = {
     "unretrieved-task-exception": "Task exception was never retrieved",
     "asgi-crash": "Exception in ASGI application",
     "files-exhausted": "Too many open files",
+    "private-key": "PRIVATE KEY-----",  # a PEM private key (a daemon's TLS key) written to a log
 }
 TAG_PREFIX = "log."
 

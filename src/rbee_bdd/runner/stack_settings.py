@@ -10,8 +10,14 @@ Each row is ``| setting | value |``:
   disk``: one for queen's audit trail;
 - ``hive cgroups``: ``none`` runs the hives without cgroup rights;
 - ``hive credentials``: ``in its environment`` gives each hive its credentials by environment variables;
+  ``one per hive`` gives each hive a credential of its own for queen (queen's ``--hive-token-file``);
 - ``credentials``: ``none`` runs the stack without any; ``credential files``: ``readable by others``
-  writes them group- and world-readable; ``HS256 JWT key``: its length (``31 bytes``).
+  writes them group- and world-readable; ``HS256 JWT key``: its length (``31 bytes``);
+- ``transport``: ``TLS`` makes every hop HTTPS with a CA of the scenario's own; ``plain HTTP without
+  --insecure-plaintext`` leaves that flag out where daemons listen off loopback; ``queen certificate`` or
+  ``hive-1 certificate``: one of ``FAULTY`` (``expired``, ``for another name``, …) gives that node a
+  faulty certificate or file (and TLS); ``hives reach queen``: ``through a relay of the harness`` puts a
+  TCP relay that keeps what crosses it between them.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from rbee_bdd.stack.transport import FAULTY
 
 WORKER_BEHAVIOURS = {  # what the row says the workers do → the wrapper in fixtures/bin that makes them
     "hang before they are ready": "hanging-worker",
@@ -46,9 +54,14 @@ class StackSettings:
     queen_audit_disk_bytes: int = 0
     cgroups: bool = True
     hive_credentials_in_env: bool = False
+    per_hive_credentials: bool = False
     credentials: bool = True
     credential_mode: int = 0o600
     hs256_key_bytes: int = 0
+    tls: bool = False
+    allow_plaintext: bool = True
+    relay: bool = False
+    faulty_certs: dict[str, str] = field(default_factory=dict)
 
     def start_options(self) -> dict[str, Any]:
         """Keywords for ``start_stack``."""
@@ -57,7 +70,9 @@ class StackSettings:
                 "download_disk_bytes": self.download_disk_bytes, "cgroups": self.cgroups,
                 "queen_audit_disk_bytes": self.queen_audit_disk_bytes,
                 "hive_credentials_in_env": self.hive_credentials_in_env, "credentials": self.credentials,
-                "credential_mode": self.credential_mode, "hs256_key_bytes": self.hs256_key_bytes}
+                "credential_mode": self.credential_mode, "hs256_key_bytes": self.hs256_key_bytes,
+                "tls": self.tls, "faulty_certs": dict(self.faulty_certs), "allow_plaintext": self.allow_plaintext,
+                "relay": self.relay, "per_hive_credentials": self.per_hive_credentials}
 
 
 def flag_value(value: str) -> str:
@@ -98,7 +113,9 @@ def apply(settings: StackSettings, setting: str, value: str) -> None:
     elif setting == "hive cgroups":
         settings.cgroups = choice(setting, value, {"none": False})
     elif setting == "hive credentials":
-        settings.hive_credentials_in_env = choice(setting, value, {"in its environment": True})
+        kind = choice(setting, value, {"in its environment": "env", "one per hive": "own"})
+        settings.hive_credentials_in_env = kind == "env"
+        settings.per_hive_credentials = kind == "own"
     elif setting == "credentials":
         settings.credentials = choice(setting, value, {"none": False})
     elif setting == "credential files":
@@ -108,10 +125,21 @@ def apply(settings: StackSettings, setting: str, value: str) -> None:
         if match is None:
             raise SettingError(f"'HS256 JWT key' is '<n> bytes', not {value!r}")
         settings.hs256_key_bytes = int(match[1])
+    elif setting == "hives reach queen":
+        settings.relay = choice(setting, value, {"through a relay of the harness": True})
+    elif setting == "transport":
+        settings.tls, settings.allow_plaintext = choice(setting, value, {
+            "TLS": (True, True), "plain HTTP": (False, True),
+            "plain HTTP without --insecure-plaintext": (False, False)})
+    elif setting.endswith(" certificate") and " " not in setting.removesuffix(" certificate"):
+        settings.faulty_certs[setting.removesuffix(" certificate")] = choice(setting, value,
+                                                                             {fault: fault for fault in FAULTY})
+        settings.tls = True
     else:
         raise SettingError(f"unknown stack setting {setting!r}: a setting is 'queen --<flag>', 'hive --<flag>', "
                            "'workers', 'hive config file', 'hive download disk', 'queen audit disk', 'hive cgroups', "
-                           "'hive credentials', 'credentials', 'credential files' or 'HS256 JWT key'")
+                           "'hive credentials', 'credentials', 'credential files', 'HS256 JWT key', 'transport', "
+                           "'<node> certificate' or 'hives reach queen'")
 
 
 def table_rows(table: Any) -> list[tuple[str, str]]:

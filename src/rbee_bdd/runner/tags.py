@@ -61,6 +61,7 @@ TOPICS = {
     "audit": "the hash-chained audit trail",
     "attacks": "attacks from outside that once got through, kept so that they stay fixed",
     "limits": "what one client can hold of a daemon: connections, slow headers and bodies",
+    "transport": "HTTPS on every hop: certificates checked, credentials never in the clear",
     "lifecycle": "workers that cannot start, do not start, stay idle, stop answering or end: what the hive does",
     "preflight": "a model checked against the memory and disk it may use before a spawn or a download",
     "config": "the daemons' --config TOML files, at start and on SIGHUP",

@@ -44,6 +44,8 @@ CAPABILITIES = {
     "protocol-versions": "heartbeats carry protocol and version; queen refuses another major version",
     "config-file": "daemons read a --config TOML file at start (flags win) and again on SIGHUP",
     "hive-drain": "a hive drains on its own SIGTERM: running jobs finish, new spawns refused, exit 0",
+    "tls": "HTTPS on every hop (--tls-cert, --tls-key, --tls-ca); plain HTTP off loopback only with "
+           "--insecure-plaintext",
 }
 PROGRAMS = ("queen", "hive", "worker", "keeper")
 KEYS = {"description", "claims", "programs", "flags"}

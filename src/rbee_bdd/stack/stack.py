@@ -7,15 +7,17 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from rbee_bdd.clients.api import HiveClient, QueenClient, SubmittedJob, WorkerClient
 from rbee_bdd.clients.credentials import ScenarioCredentials
-from rbee_bdd.clients.http import authorize, forget_credentials, request
+from rbee_bdd.clients.http import authorize, forget_credentials, request, trust
 from rbee_bdd.core.cleanup import CleanupStack
 from rbee_bdd.core.identity import ScenarioIdentity
 from rbee_bdd.core.waiting import eventually
+from rbee_bdd.host.relay import Relay
 from rbee_bdd.stack.config import SuiteConfig
 from rbee_bdd.stack.facets.faults import StackFaults
 from rbee_bdd.stack.facets.keeper import StackKeeper
@@ -24,17 +26,18 @@ from rbee_bdd.stack.facets.provisioning import StackProvisioning
 from rbee_bdd.stack.facets.security import StackSecurity
 from rbee_bdd.stack.facets.telemetry import StackTelemetry
 from rbee_bdd.stack.targets.base import HiveSpec, Node, Target
+from rbee_bdd.stack.transport import Transport
 
 
 def make_target(config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
-                credentials: ScenarioCredentials | None, audit: bool) -> Target:
+                credentials: ScenarioCredentials | None, audit: bool, transport: Transport) -> Target:
     if config.target == "docker":
         from rbee_bdd.stack.targets.docker import DockerTarget
 
-        return DockerTarget(config, identity, log_dir, credentials, audit)
+        return DockerTarget(config, identity, log_dir, credentials, audit, transport)
     from rbee_bdd.stack.targets.local import LocalTarget
 
-    return LocalTarget(config, identity, log_dir, credentials, audit)
+    return LocalTarget(config, identity, log_dir, credentials, audit, transport)
 
 
 class Stack:
@@ -46,18 +49,24 @@ class Stack:
 
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
                  cleanup: CleanupStack, credentials: bool = True, credential_mode: int = 0o600,
-                 hs256_key_bytes: int = 0) -> None:
+                 hs256_key_bytes: int = 0, tls: bool = False, faulty_certs: dict[str, str] | None = None,
+                 allow_plaintext: bool = True, per_hive_credentials: bool = False) -> None:
         self.config = config
         self.target: Target | None = None
         self.queen_node: Node | None = None
         self.hive_nodes: dict[str, Node] = {}
         self.phases: dict[str, float] = {}
+        self.relay: Relay | None = None
         # made fresh for each scenario when the build claims authentication; never written anywhere else
-        self.credentials = ScenarioCredentials.generate(credential_mode, hs256_key_bytes) \
+        self.credentials = ScenarioCredentials.generate(credential_mode, hs256_key_bytes, per_hive_credentials) \
             if credentials and "auth" in config.profile.claims else None
         cleanup.push("tear down the stack", self.teardown)
         cleanup.push("forget the scenario's credentials", forget_credentials)
-        self.target = make_target(config, identity, log_dir, self.credentials, "audit" in config.profile.claims)
+        self.transport = Transport(tls, "tls" in config.profile.claims, allow_plaintext, dict(faulty_certs or {}))
+        if tls:
+            trust(self.transport.ca_pem)  # the harness verifies the daemons against the scenario's CA
+        self.target = make_target(config, identity, log_dir, self.credentials, "audit" in config.profile.claims,
+                                  self.transport)
         self.faults = StackFaults(self)
         self.processes = StackProcesses(self)
         self.telemetry = StackTelemetry(self)
@@ -68,12 +77,13 @@ class Stack:
     def start(self, hives: int, heartbeat_interval: float | None = None, cgroups: bool = True,
               queen_args: tuple[str, ...] = (), worker_wrapper: str = "",
               hive_args: tuple[str, ...] = (), hive_config: str = "", download_disk_bytes: int = 0,
-              hive_credentials_in_env: bool = False, queen_audit_disk_bytes: int = 0) -> None:
+              hive_credentials_in_env: bool = False, queen_audit_disk_bytes: int = 0, relay: bool = False) -> None:
         """Start queen and the hives, and wait until queen has heard from each.
 
         Where hives know queen's address before it runs (docker: its container's name), all
         start at once; otherwise queen first, then the hives together. ``phases`` says how long
-        each part took (seconds since the start).
+        each part took (seconds since the start). With *relay* the hives reach queen through a relay of the
+        harness's (``self.relay``), which keeps what crosses it.
         """
         assert self.target is not None
         target = self.target
@@ -82,14 +92,15 @@ class Stack:
 
         def start_hive(index: int) -> tuple[str, Node]:
             name = f"hive-{index}"
-            spec = HiveSpec(name, target.queen_url_for_hives(), interval, cgroups, worker_wrapper, hive_args,
+            spec = HiveSpec(name, queen_url, interval, cgroups, worker_wrapper, hive_args,
                             hive_config.encode(), download_disk_bytes, hive_credentials_in_env)
             return name, target.start_hive(spec)
 
         with ThreadPoolExecutor(max_workers=1 + hives) as pool:
             queen = pool.submit(target.start_queen, queen_args, queen_audit_disk_bytes)
-            if not target.queen_address_known_before_start:
+            if relay or not target.queen_address_known_before_start:
                 queen.result()  # the hives need its address
+            queen_url = self._relayed(queen.result()) if relay else target.queen_url_for_hives()
             started_hives = [pool.submit(start_hive, index) for index in range(1, hives + 1)]
             self.queen_node = queen.result()
             self.phases["queen healthy"] = time.monotonic() - started
@@ -97,8 +108,17 @@ class Stack:
         self.phases["hives healthy"] = time.monotonic() - started
         for name in self.hive_nodes:
             self.hive(name)  # the harness's calls to it carry the cluster credential
+        if self.transport.untrusted("queen"):
+            return  # nobody can ask queen anything: its certificate is refused on purpose
         self.wait_hives_listed(set(self.hive_nodes))
         self.phases["hives listed"] = time.monotonic() - started
+
+    def _relayed(self, queen: Node) -> str:
+        """A relay of the harness's in front of queen (closed with the stack): queen's URL for the hives."""
+        assert self.target is not None
+        upstream = urlsplit(queen.direct_url)
+        self.relay = Relay(self.target.harness_address(), (str(upstream.hostname), int(upstream.port or 0)))
+        return f"{self.transport.scheme}://{self.relay.host}:{self.relay.port}"
 
     @property
     def start_seconds(self) -> float | None:
@@ -189,6 +209,8 @@ class Stack:
         if self.target is not None:
             self._stop_workers_first()
             self.target.teardown()
+        if self.relay is not None:
+            self.relay.close()
 
     def _stop_workers_first(self) -> None:
         """Teardown is not a drain: a busy worker would hold its hive's SIGTERM for the whole grace.

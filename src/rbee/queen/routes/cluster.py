@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from rbee.common.auth import Principal
 from rbee.common.errors import RbeeError
 from rbee.common.narration import Narration
 from rbee.common.protocol import PROTOCOL, compatible
 from rbee.common.streaming import SSE_RESPONSES, EventStreamResponse
 from rbee.queen.registry import HiveHeartbeat, HiveIdConflict
-from rbee.queen.state import QueenState, queen_state
+from rbee.queen.state import QueenState, caller, queen_state
 
 log = logging.getLogger("rbee.queen")
 router = APIRouter()
@@ -32,10 +33,12 @@ async def health(state: QueenState = State) -> dict[str, str]:
 
 
 @router.post("/v1/hive-heartbeat")
-async def heartbeat(beat: HiveHeartbeat, state: QueenState = State) -> dict[str, str]:
+async def heartbeat(beat: HiveHeartbeat, request: Request, state: QueenState = State) -> dict[str, str]:
     """Record the hive's state; one speaking another major protocol version is listed as
     ``incompatible`` (never scheduled on) and told so with 409 ``PROTOCOL_INCOMPATIBLE``; one claiming
-    the id of another live hive instance is refused with 409 ``HIVE_ID_CONFLICT``, nothing changed."""
+    the id of another live hive instance is refused with 409 ``HIVE_ID_CONFLICT``, nothing changed;
+    one sent with another hive's own credential is refused with 403 ``HIVE_CREDENTIAL_MISMATCH``."""
+    own_hive(caller(request), beat.hive_id)
     known = state.registry.hive_protocol(beat.hive_id)
     try:
         state.registry.record(beat)
@@ -71,12 +74,25 @@ async def heartbeat_subscribers(state: QueenState = State) -> dict[str, int]:
     return {"subscribers": state.ui.count()}
 
 
+def own_hive(principal: Principal, hive_id: str) -> None:
+    """A hive's own credential speaks for that hive only (the cluster credential, where allowed, for any)."""
+    if principal.hive_id and principal.hive_id != hive_id:
+        log.warning("refused a heartbeat for hive %s sent with the credential of hive %s", hive_id,
+                    principal.hive_id)
+        raise RbeeError("HIVE_CREDENTIAL_MISMATCH", f"the credential of hive {principal.hive_id} may post only "
+                        f"for hive {principal.hive_id}, not for {hive_id}", 403)
+
+
 @router.post("/v1/narration")
-async def narration(batch: NarrationBatch, state: QueenState = State) -> dict[str, int]:
+async def narration(batch: NarrationBatch, request: Request, state: QueenState = State) -> dict[str, int]:
+    """Relay a hive's narration into its jobs' streams: with a hive's own credential, only into the jobs
+    placed on that hive."""
+    hive_id = caller(request).hive_id
     relayed = 0
     for raw in batch.events:
         job = state.jobs.get(str(raw.get("job_id", "")))
-        if job is not None and job.events.terminal is None:
+        placed_there = not hive_id or (job is not None and hive_id in (job.hive_id, job.spawn_hive))
+        if job is not None and job.events.terminal is None and placed_there:
             await job.events.append("narration", Narration.from_dict(raw).to_dict())
             relayed += 1
     return {"relayed": relayed}

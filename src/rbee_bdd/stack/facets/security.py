@@ -52,6 +52,20 @@ class StackSecurity(Facet):
                        f"{name} to take the new cluster token after SIGHUP")
         return old, new
 
+    def revoke_hive(self, hive: str) -> str:
+        """Take *hive*'s own credential out of queen's file, send queen SIGHUP, and wait until queen refuses
+        it (401, where before a hive's credential got 403 for a client's request): the revoked token."""
+        credentials = self.credentials
+        token = credentials.hive_tokens.pop(hive)
+        queen = self.stack.node("queen")
+        for name, data in credentials.node_files("queen").items():
+            queen.write_file(self.target.secret_path(name), data, 0o600)
+        queen.kill(signal.SIGHUP)
+        url = f"{queen.url}/v1/hives"
+        eventually(lambda: request("GET", url, headers={"Authorization": f"Bearer {token}"}).status_code == 401,
+                   5, f"queen to refuse the credential of {hive} after SIGHUP")
+        return token
+
     def audit_records(self, node: str) -> list[dict[str, Any]]:
         """The node's audit trail, one dict per line, read from the node's own filesystem."""
         return [json.loads(line) for line in self.audit_bytes(node).decode().splitlines() if line.strip()]

@@ -150,6 +150,10 @@ class Target(Protocol):
         """Where the node *node* keeps its audit log, on its own filesystem."""
         ...
 
+    def secret_path(self, name: str) -> str:
+        """Where a credential file of the scenario lies, as the daemons see it."""
+        ...
+
     def write_credentials(self, files: dict[str, bytes]) -> None:
         """(Re)write the credential files, private, where every node reads them."""
         ...
@@ -192,19 +196,30 @@ def program_of(programs: dict[str, str], hive: str) -> str:
 
 
 def wait_healthy(url: str, node: str, exit_code: Callable[[], int | None], log_tail: Callable[[], str],
-                 timeout: float) -> None:
-    """Poll ``GET /health`` until 200; fail at once, with exit code and log, if the daemon died."""
+                 timeout: float, untrusted: bool = False) -> None:
+    """Poll ``GET /health`` until 200; fail at once, with exit code and log, if the daemon died.
+
+    A daemon *untrusted* on purpose (its certificate expired, for another name or from another CA) is up
+    once its TLS handshake fails verification, as it will for its peers: the harness never skips it.
+    """
 
     def check() -> bool:
         if (code := exit_code()) is not None:
             raise died_at_start(node, code, log_tail())
         try:
-            return request("GET", f"{url}/health", timeout=1.0).status_code == 200
+            answered = request("GET", f"{url}/health", timeout=1.0).status_code == 200
+        except httpx.ConnectError as exc:
+            if untrusted and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                return True
+            raise AssertionError(f"{url}/health: {exc}") from None
         except httpx.HTTPError as exc:
             raise AssertionError(f"{url}/health: {exc}") from None
+        assert not untrusted, f"{node} was to present a certificate its peers refuse, and one was accepted"
+        return answered
 
+    what = "to refuse its certificate" if untrusted else "to answer /health"
     try:
-        eventually(check, timeout, f"{node} to answer /health at {url}")
+        eventually(check, timeout, f"{node} {what} at {url}")
     except NodeStartError:
         raise
     except AssertionError as exc:

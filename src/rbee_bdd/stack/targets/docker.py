@@ -27,7 +27,13 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 
-from rbee_bdd.clients.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
+from rbee_bdd.clients.credentials import (
+    ScenarioCredentials,
+    hive_credentials,
+    per_hive_flags,
+    queen_flags,
+    worker_env_flags,
+)
 from rbee_bdd.core import timeline
 from rbee_bdd.core.identity import OWNER_LABEL, RUN_LABEL, SCENARIO_LABEL, RunIdentity, ScenarioIdentity
 from rbee_bdd.core.waiting import eventually, scaled
@@ -44,6 +50,7 @@ from rbee_bdd.stack.targets.base import (
     program_of,
     wait_healthy,
 )
+from rbee_bdd.stack.transport import Transport
 
 START_TIMEOUT_S = 30.0
 
@@ -149,8 +156,11 @@ def listening_pid(rows: list[ProcessRow], port: int) -> int | None:
 class DockerNode:
     """One daemon in one container; stop() keeps the container so start() can bring it back."""
 
-    def __init__(self, name: str, container: Container, port: int, log_path: Path) -> None:
+    def __init__(self, name: str, container: Container, port: int, log_path: Path, scheme: str = "http",
+                 untrusted: bool = False) -> None:
         self.name = name
+        self.scheme = scheme
+        self.untrusted = untrusted  # its certificate is to be refused (see wait_healthy)
         self.container = container
         self.port = port
         self.log_path = log_path
@@ -165,7 +175,7 @@ class DockerNode:
         if not bindings:
             raise NodeStartError(f"{self.name}: container {self.container.name} published no port "
                                  f"(state {self.container.status}); its log ends with:\n{self.log_tail()}")
-        self.url = f"http://127.0.0.1:{bindings[0]['HostPort']}"
+        self.url = f"{self.scheme}://127.0.0.1:{bindings[0]['HostPort']}"
 
     @property
     def address(self) -> str:
@@ -183,10 +193,10 @@ class DockerNode:
     @property
     def direct_url(self) -> str:
         """The container's own address and port, bypassing docker-proxy and its buffers."""
-        return f"http://{self.address}:{self.port}"
+        return f"{self.scheme}://{self.address}:{self.port}"
 
     def wait_healthy(self) -> None:
-        wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S)
+        wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S, self.untrusted)
 
     def start(self) -> None:
         self.container.start()
@@ -357,8 +367,10 @@ class DockerTarget:
     queen_address_known_before_start = True  # hives reach it by its container's name
 
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
-                 credentials: ScenarioCredentials | None = None, audit: bool = False) -> None:
+                 credentials: ScenarioCredentials | None = None, audit: bool = False,
+                 transport: Transport | None = None) -> None:
         self.config = config
+        self.transport = transport or Transport()
         self.identity = identity
         self.log_dir = log_dir
         self.credentials = credentials
@@ -387,7 +399,10 @@ class DockerTarget:
         # each time on this engine); the engine is local anyway (the models are bound too)
         entries = [*harness_entries(), *entries_of(files or {}, 0o644)]
         if self.credentials is not None:
-            entries += entries_of(self.credentials.files(), self.credentials.file_mode, SECRETS_DIR, 0o700)
+            files = {**self.credentials.files(), **self.credentials.node_files(node)}  # a node's own only
+            entries += entries_of(files, self.credentials.file_mode, SECRETS_DIR, 0o700)
+        if self.transport.tls:
+            entries += entries_of(self.transport.files(node, self._hosts(node)), 0o600, SECRETS_DIR, 0o700)
         node_dir = self.host_dir / node
         lay_out(entries, node_dir, HARNESS_DIR)
         extra["volumes"] = {**extra.get("volumes", {}), str(node_dir): {"bind": HARNESS_DIR, "mode": "rw"}}
@@ -401,7 +416,8 @@ class DockerTarget:
             container.start()
         except APIError as exc:
             raise NodeStartError(f"cannot start container {name}: {exc.explanation}") from None
-        docker_node = DockerNode(node, container, port, self.log_dir / f"{node}.log")
+        docker_node = DockerNode(node, container, port, self.log_dir / f"{node}.log", self.transport.scheme,
+                                 self.transport.untrusted(node))
         self.nodes.append(docker_node)
         docker_node.wait_healthy()
         return docker_node
@@ -417,14 +433,27 @@ class DockerTarget:
         return self._run("queen", command, QUEEN_PORT, **small_disk)
 
     def queen_url_for_hives(self) -> str:
-        return f"http://{self.identity.name('queen')}:{QUEEN_PORT}"
+        return f"{self.transport.scheme}://{self.identity.name('queen')}:{QUEEN_PORT}"
 
-    def _security_flags(self, credential_flags: list[str], node: str = "") -> list[str]:
-        flags = credential_flags if self.credentials is not None else []
-        return flags + (["--audit-log", self.audit_path(node)] if self.audit else [])
+    def _hosts(self, node: str) -> list[str]:
+        """Every address a node is reached by: its container's name and host name, loopback (the harness,
+        through the published port; a hive, its own workers), and for queen the host's end of the network
+        (where a relay of the harness's stands in for it)."""
+        return [self.identity.name(node), node, "127.0.0.1", "localhost",
+                *([self.harness_address()] if node == "queen" else [])]
+
+    def _security_flags(self, credential_flags: list[str], node: str) -> list[str]:
+        """Credentials, audit trail and transport (the daemons listen on 0.0.0.0 in their containers)."""
+        flags = [*credential_flags, *per_hive_flags(SECRETS_DIR, node, self.credentials)] \
+            if self.credentials is not None else []
+        return flags + (["--audit-log", self.audit_path(node)] if self.audit else []) + \
+            self.transport.flags(SECRETS_DIR, node, off_loopback=True)
 
     def audit_path(self, node: str) -> str:
         return self.audit_paths.get(node, AUDIT_LOG)
+
+    def secret_path(self, name: str) -> str:
+        return f"{SECRETS_DIR}/{name}"
 
     def write_credentials(self, files: dict[str, bytes]) -> None:
         mode = self.credentials.file_mode if self.credentials is not None else 0o600
@@ -450,7 +479,7 @@ class DockerTarget:
                    "--state-dir", STATE_DIR, "--download-dir", DOWNLOAD_DIR,
                    "--heartbeat-interval", str(spec.heartbeat_interval),
                    "--worker-cmd", f"{FIXTURE_BIN}/{spec.worker_wrapper}" if spec.worker_wrapper else worker,
-                   "--nvidia-smi", nvidia_smi, *self._security_flags(credential_flags),
+                   "--nvidia-smi", nvidia_smi, *self._security_flags(credential_flags, spec.name),
                    *worker_env_flags(self.config.profile.claims),
                    *hub_flags(self.harness_address(), self.config.profile.claims),
                    *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]

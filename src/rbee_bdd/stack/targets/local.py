@@ -14,12 +14,19 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
-from rbee_bdd.clients.credentials import ScenarioCredentials, hive_credentials, queen_flags, worker_env_flags
+from rbee_bdd.clients.credentials import (
+    ScenarioCredentials,
+    hive_credentials,
+    per_hive_flags,
+    queen_flags,
+    worker_env_flags,
+)
 from rbee_bdd.core import timeline
 from rbee_bdd.core.identity import SCENARIO_ENV, ScenarioIdentity
 from rbee_bdd.core.waiting import eventually, scaled
@@ -38,6 +45,7 @@ from rbee_bdd.stack.targets.base import (
     tail_file,
     wait_healthy,
 )
+from rbee_bdd.stack.transport import Transport
 
 START_TIMEOUT_S = 20.0
 
@@ -53,7 +61,7 @@ READ_ONLY_CGROUPS = [
 
 def write_file(target: Path, data: bytes, mode: int) -> None:
     """Replace *target* at once (a reader sees the old file or the new one), created with *mode*."""
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = target.with_name(f".{target.name}.{threading.get_ident()}.tmp")  # nodes may start at once
     tmp.unlink(missing_ok=True)
     tmp.touch(mode=mode)
     tmp.chmod(mode)  # whatever the umask
@@ -65,8 +73,11 @@ class LocalNode:
     """One daemon process; its output goes to its log file. Restarts keep its port."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path, work_dir: Path,
-                 slice_name: str = "", host: str = "127.0.0.1", port: int = 0) -> None:
+                 slice_name: str = "", host: str = "127.0.0.1", port: int = 0, scheme: str = "http",
+                 untrusted: bool = False) -> None:
         self.name = name
+        self.scheme = scheme
+        self.untrusted = untrusted  # its certificate is to be refused (see wait_healthy)
         self.host = host
         self.slice_name = slice_name  # a hive's cgroup slice: its workers are there, even adopted ones
         self.args = args
@@ -126,8 +137,8 @@ class LocalNode:
         except AssertionError as exc:
             raise NodeStartError(f"{exc}\n{self.name}'s log ends with:\n{self.log_tail()}") from None
         self.port = int(bound)
-        self.url = f"http://{self.host}:{self.port}"
-        wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S)
+        self.url = f"{self.scheme}://{self.host}:{self.port}"
+        wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S, self.untrusted)
 
     def _tree(self) -> list[psutil.Process]:
         """The daemon, its descendants, and whatever runs in its cgroup slice (adopted workers)."""
@@ -217,8 +228,10 @@ class LocalTarget:
     queen_address_known_before_start: bool  # where queen has an address of its own
 
     def __init__(self, config: SuiteConfig, identity: ScenarioIdentity, log_dir: Path,
-                 credentials: ScenarioCredentials | None = None, audit: bool = False) -> None:
+                 credentials: ScenarioCredentials | None = None, audit: bool = False,
+                 transport: Transport | None = None) -> None:
         self.config = config
+        self.transport = transport or Transport()
         self.identity = identity
         self.log_dir = log_dir
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"rbee-bdd-{identity.scenario_id}-"))
@@ -232,9 +245,12 @@ class LocalTarget:
         self.audit_paths: dict[str, str] = {}  # a daemon's audit trail where it is not in the log folder
         self.queen_host = own_loopback_address()
         self.queen_address_known_before_start = self.queen_host is not None
-        if credentials is not None:
+        if credentials is not None or self.transport.tls:
             self.secrets_dir.mkdir(mode=0o700)
+        if credentials is not None:
             self.write_credentials(credentials.files())
+            for node in ["queen", *credentials.hive_tokens]:  # one folder: every node's own files
+                self.write_credentials(credentials.node_files(node))
 
     def write_credentials(self, files: dict[str, bytes]) -> None:
         mode = self.credentials.file_mode if self.credentials is not None else 0o600
@@ -244,15 +260,25 @@ class LocalTarget:
     def audit_path(self, node: str) -> str:
         return self.audit_paths.get(node, str(self.log_dir / f"{node}-audit.jsonl"))
 
-    def _security_flags(self, node: str, credential_flags: list[str]) -> list[str]:
-        flags = credential_flags if self.credentials is not None else []
-        return flags + (["--audit-log", self.audit_path(node)] if self.audit else [])
+    def secret_path(self, name: str) -> str:
+        return str(self.secrets_dir / name)
+
+    def _security_flags(self, node: str, credential_flags: list[str], hosts: list[str]) -> list[str]:
+        """Credentials, audit trail and transport (every address on loopback: no plaintext flag needed)."""
+        flags = [*credential_flags, *per_hive_flags(str(self.secrets_dir), node, self.credentials)] \
+            if self.credentials is not None else []
+        for name, data in self.transport.files(node, [*hosts, "127.0.0.1", "localhost"]).items():
+            (self.secrets_dir / name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_file(self.secrets_dir / name, data, 0o600)
+        return flags + (["--audit-log", self.audit_path(node)] if self.audit else []) + \
+            self.transport.flags(str(self.secrets_dir), node, off_loopback=False)
 
     def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
                slice_name: str = "", host: str = "127.0.0.1", port: int = 0) -> LocalNode:
         env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {}),
                **self.config.coverage_env()}  # with coverage, the daemons and their workers measure themselves
-        node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name, host, port)
+        node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name, host, port,
+                         self.transport.scheme, self.transport.untrusted(name))
         node.rename = self.config.profile.rename
         self.nodes.append(node)
         node.start()
@@ -266,12 +292,12 @@ class LocalTarget:
             self.audit_paths["queen"] = str(disk / "audit.jsonl")
         args = [*self.config.queen_cmd, "--host", host,
                 "--hive-stale-after", str(self.config.hive_stale_after),
-                *self._security_flags("queen", queen_flags(str(self.secrets_dir))), *extra_args]
+                *self._security_flags("queen", queen_flags(str(self.secrets_dir)), [host]), *extra_args]
         return self._start("queen", args, host=host, port=QUEEN_PORT if self.queen_host else 0)
 
     def queen_url_for_hives(self) -> str:
         if self.queen_host:
-            return f"http://{self.queen_host}:{QUEEN_PORT}"
+            return f"{self.transport.scheme}://{self.queen_host}:{QUEEN_PORT}"
         queen = next(node for node in self.nodes if node.name == "queen")
         return queen.url
 
@@ -295,7 +321,7 @@ class LocalTarget:
                 "--nvidia-smi", self._nvidia_smi(), "--cgroup-slice", self._slice(spec.name),
                 "--state-dir", str(self.work_dir / f"{spec.name}-state"),
                 "--download-dir", self.download_dir(spec.name),
-                *self._security_flags(spec.name, credential_flags), *worker_env_flags(self.config.profile.claims),
+                *self._security_flags(spec.name, credential_flags, []), *worker_env_flags(self.config.profile.claims),
                 *hub_flags(self.harness_address(), self.config.profile.claims),
                 *(["--config", self.config_path(spec.name)] if spec.config else []), *spec.extra_args]
         if spec.config:
