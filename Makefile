@@ -178,8 +178,9 @@ test: lint unit
 bench-startup: setup fixtures image
 	$(BIN)/python -m benchmarks.startup --runs 5
 
-bench-flow: setup fixtures
-	$(BIN)/python -m benchmarks.flow
+bench-flow: setup fixtures  # plain HTTP, then TLS on every hop
+	$(BIN)/python -m benchmarks.flow --transport plain
+	$(BIN)/python -m benchmarks.flow --transport tls
 
 bench-load: setup fixtures
 	$(BIN)/python -m benchmarks.load --clients 100 1000 --runs 3 --reports $(REPORTS)/bench-load

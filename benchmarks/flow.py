@@ -6,7 +6,7 @@
    (tinyllama, 8 tokens, a hive with up to 2 workers): latency to the first token and to
    [DONE] at p50/p95/p99, errors, throughput.
 Usage: python -m benchmarks.flow [--target local] [--overhead-runs 200] [--requests 1000]
-       [--seconds 60] [--clients 20]
+       [--seconds 60] [--clients 20] [--transport plain|tls]
 """
 
 from __future__ import annotations
@@ -132,14 +132,16 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--transport", default="plain", choices=("plain", "tls"),
+                        help="plain HTTP, or TLS on every hop (a CA made for the run)")
     args = parser.parse_args()
     sweep()
     config = SuiteConfig.from_userdata({"target": args.target}, Path.cwd())
     try:
         with cleaned_up("bench-flow") as cleanup, tempfile.TemporaryDirectory(prefix="rbee-bench-") as logs:
-            stack = Stack(config, RunIdentity.new().scenario(1), Path(logs), cleanup)
+            stack = Stack(config, RunIdentity.new().scenario(1), Path(logs), cleanup, tls=args.transport == "tls")
             stack.start(hives=1, hive_args=("--max-workers", "2"))
-            print(f"bench-flow: {args.target} stack up; measuring routing overhead", flush=True)
+            print(f"bench-flow: {args.target} stack up ({args.transport}); measuring routing overhead", flush=True)
             figures = overhead(stack, args.overhead_runs)
             print(f"bench-flow: {args.requests} requests over {args.seconds:g} s from {args.clients} clients",
                   flush=True)
@@ -148,7 +150,7 @@ def main() -> int:
         print("bench-flow: interrupted", file=sys.stderr)
         return 130
     queen_ms, direct_ms = figures["queen"], figures["direct"]
-    print(f"\nfirst token, ms ({args.overhead_runs} each, {args.target})   p50      p95      p99")
+    print(f"\nfirst token, ms ({args.overhead_runs} each, {args.target}, {args.transport})   p50      p95      p99")
     print(f"{'straight to the worker':38} {pcts(direct_ms)}")
     print(f"{'through queen':38} {pcts(queen_ms)}")
     over = [percentile(queen_ms, p) - percentile(direct_ms, p) for p in (50, 95, 99)]

@@ -68,3 +68,7 @@ def setup_logging(prog: str, level: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    # httpx logs every request it sends at INFO: under load a line per dispatch, spawn try and relay
+    # (queen's own lines say what matters); at DEBUG they come back
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)

@@ -19,6 +19,7 @@ HEARTBEAT = "heartbeat"
 FIRST_CONTACT_S = 0.1
 FIRST_CONTACT_TRIES = 50
 MAX_BATCH = 100  # narrations relayed in one POST at most
+READ_TIMEOUT_S = 5.0  # for queen's answer once it has the request (connecting: 2 s)
 
 
 def refusal(answer: httpx.Response) -> str:
@@ -98,7 +99,8 @@ class QueenLink:
             await asyncio.sleep(self.next_delay())
 
     async def _send_loop(self) -> None:
-        async with httpx.AsyncClient(timeout=2.0, auth=self._auth, trust_env=False, verify=self._verify) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(2.0, read=READ_TIMEOUT_S), auth=self._auth, trust_env=False,
+                                     verify=self._verify) as client:
             while True:
                 for item in await self._take():
                     if item == HEARTBEAT:
@@ -145,6 +147,12 @@ class QueenLink:
                 return
             else:
                 answer.raise_for_status()
+        except httpx.ReadTimeout:
+            # queen took the request and is slow to answer (busy, not gone): no backoff, which would leave it
+            # without a heartbeat for twice as long; the next one goes at the usual pace
+            log.warning("queen at %s slow to answer %s (over %g s); sending on at the usual pace", self.queen_url,
+                        path, READ_TIMEOUT_S)
+            return
         except httpx.HTTPError as exc:
             why = unverified(exc)
             if why and why != self._unverified:  # said once, even after failures of another kind (queen starting)
