@@ -231,6 +231,6 @@ class Stack:
     def worker(self, hive: str, worker_id: str) -> WorkerClient:
         """The worker's own API, reached directly (not through queen)."""
         port = self.hive(hive).worker(worker_id)["port"]
-        url = f"http://{self.hive_nodes[hive].address}:{port}"
+        url = f"{self.transport.scheme}://{self.hive_nodes[hive].address}:{port}"
         authorize(url, self.cluster_token)
         return WorkerClient(url)
