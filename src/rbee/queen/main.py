@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "queue_timeout": lambda v: setattr(queen_config, "queue_timeout_s", v),
     })
     serve(security.guard(app, ROUTES), sock, drain=app.state.drain, limits=security.limits, tls=security.tls,
-          reload=config.on_sighup(security.reload, reloader.reload))
+          reload=config.on_sighup(security.reload, reloader.reload), event_loop="auto")
 
 
 if __name__ == "__main__":
