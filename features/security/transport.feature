@@ -87,3 +87,14 @@ Feature: Every hop speaks TLS, and a daemon refuses a peer it cannot verify
       | queen --host | 0.0.0.0                                 |
     Then the start fails within 10 seconds
     And the failure names queen, exit code 2 and its log line "refusing to listen on 0.0.0.0 in plain HTTP" once
+
+  @p1 @limits
+  @contract.daemon.connection-limits @contract.sec.tls
+  Scenario: Over TLS, a connection that never starts its handshake is cut at the header bound
+    Given a stack with 1 hive where:
+      | setting                | value |
+      | transport              | TLS   |
+      | queen --header-timeout | 1.5   |
+    When a client opens 3 connections to queen and never starts their TLS handshake
+    Then queen closes the other connections without an answer between 1.4 and 4 seconds after they were opened
+    And queen still answers its health check

@@ -8,6 +8,7 @@ from hamcrest import (
     greater_than_or_equal_to,
     has_length,
     less_than_or_equal_to,
+    starts_with,
 )
 
 from rbee_bdd.clients.half_requests import half_headers, hold, watch
@@ -22,6 +23,13 @@ from rbee_bdd.runner.world import StepContext, noted
 def step_hold_headers(context: StepContext, count):
     url = f"{context.stack.queen_direct_url()}/health"
     context.world.probe.held = hold(url, count, half_headers(url), context.cleanup)
+
+
+@when("a client opens {count:d} connections to queen and never starts their TLS handshake")
+def step_hold_handshake(context: StepContext, count):
+    url = context.stack.queen_direct_url()
+    assert_that(url, starts_with("https://"), "queen's address: the scenario runs over TLS")
+    context.world.probe.held = hold(url, count, b"", context.cleanup)  # TCP only: no ClientHello is ever sent
 
 
 @when("a client opens {count:d} connection to queen and sends a request whose body never comes")

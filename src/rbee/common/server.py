@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
@@ -13,6 +14,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rbee.common.connections import COUNTS, ConnectionLimits, raise_file_limit
@@ -142,12 +144,35 @@ class DrainingServer(uvicorn.Server):
     A second SIGTERM, or SIGINT, stops at once. Either way the process then exits with code 0.
     """
 
-    def __init__(self, config: uvicorn.Config, drain: Drain | None, reload: Callable[[], None] | None) -> None:
+    def __init__(self, config: uvicorn.Config, drain: Drain | None, reload: Callable[[], None] | None,
+                 handshake_timeout_s: float = 60.0) -> None:
         super().__init__(config)
         self._drain = drain
         self._reload = reload
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
+        self.handshake_timeout_s = handshake_timeout_s
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """As uvicorn's, on the daemon's own sockets; over TLS a handshake that has not ended within the
+        header bound is cut (asyncio would wait 60 s, the descriptor held and not yet counted by the cap)."""
+        config = self.config
+        if sockets is None or config.ssl is None:
+            await super().startup(sockets)
+            return
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            return config.http_protocol_class(config=config, server_state=self.server_state,  # type: ignore[call-arg]
+                                              app_state=self.lifespan.state, _loop=_loop)
+
+        loop = asyncio.get_running_loop()
+        self.servers = [await loop.create_server(create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog,
+                                                 ssl_handshake_timeout=self.handshake_timeout_s)
+                        for sock in sockets]
+        self.started = True
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -193,10 +218,10 @@ def serve(app: FastAPI | Any, sock: socket.socket, drain: Drain | None = None,
     under load (make bench-load), and about 20 ms more to start, so only queen, which takes every
     client, asks for it.
     """
-    protocol = type("LimitedProtocol", (BoundedBufferProtocol,),
-                    {"limits": raise_file_limit(limits or ConnectionLimits())})
+    limits = raise_file_limit(limits or ConnectionLimits())
+    protocol = type("LimitedProtocol", (BoundedBufferProtocol,), {"limits": limits})
     config = uvicorn.Config(
         app, http=protocol, loop=event_loop, log_level="warning", access_log=False, timeout_graceful_shutdown=30,
         lifespan="on", **(tls or Tls()).server_options(),
     )
-    DrainingServer(config, drain, reload).run(sockets=[sock])
+    DrainingServer(config, drain, reload, limits.header_timeout_s).run(sockets=[sock])
