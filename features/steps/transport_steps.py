@@ -4,7 +4,7 @@ import socket
 from urllib.parse import urlsplit
 
 from behave import then
-from hamcrest import assert_that, empty, equal_to, greater_than, is_not, starts_with
+from hamcrest import assert_that, empty, equal_to, greater_than, starts_with
 
 from rbee_bdd.runner.world import StepContext, noted
 
@@ -17,7 +17,7 @@ def step_all_https(context: StepContext, hive):
     queen = stack.queen()
     hives = {row["hive_id"]: row["url"] for row in queen.hives()}
     workers = [row["url"] for row in queen.workers(hive_id=hive)]
-    assert_that(workers, is_not(empty()), f"workers of {hive} queen knows")
+    assert_that(len(workers), greater_than(0), f"workers of {hive} queen knows")
     for what, url in [("queen", stack.node("queen").url), (hive, hives.get(hive, "")),
                       *((f"a worker of {hive}", url) for url in workers)]:
         assert_that(url, starts_with("https://"), f"the address of {what}")
