@@ -44,3 +44,17 @@ def test_a_hive_keeps_its_instance_id_across_restarts_and_makes_one_where_none_i
     (tmp_path / "state" / FILE).write_text("not an id\n")
     assert instance_id(tmp_path / "state") not in ("not an id", first)
     assert instance_id(tmp_path / "other") != first
+
+
+def test_idle_workers_are_taken_from_each_hive_in_turn_when_every_job_ends_before_the_next() -> None:
+    registry = Registry(stale_after_s=3, remove_after_s=6)
+    for hive in ("hive-1", "hive-2"):
+        registry.record(HiveHeartbeat(hive_id=hive, url=f"http://{hive}:7835", protocol="1.1", models=["m"],
+                                      workers=[{"worker_id": f"{hive}-w", "model": "m", "state": "ready", "port": 1}]))
+    given = []
+    for _ in range(4):  # each job ends (its worker released) before the next is placed
+        worker = registry.reserve_idle("m")
+        assert worker is not None
+        given.append(worker["hive_id"])
+        registry.release(worker["worker_id"])
+    assert given == ["hive-1", "hive-2", "hive-1", "hive-2"]

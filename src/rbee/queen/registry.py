@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -108,6 +109,8 @@ class Registry:
         self.remove_after_s = max(remove_after_s, stale_after_s)
         self._hives: dict[str, HiveEntry] = {}
         self._reserved: set[str] = set()
+        self._given = itertools.count()  # the order in which hives were given jobs
+        self._last_given: dict[str, int] = {}
         self.changed = Pulse()
 
     def record(self, heartbeat: HiveHeartbeat) -> None:
@@ -215,13 +218,15 @@ class Registry:
                      exclude: frozenset[str] = frozenset()) -> dict[str, Any] | None:
         """Take an idle ready worker serving *model* for one job (not one of *exclude*), or None.
 
-        Of several, one on the hive with the fewest busy workers, so the load spreads over hives.
+        Of several, one on the hive with the fewest busy workers, and of those the hive given a job
+        longest ago, so the load spreads over hives even when every job ends before the next is placed.
         """
         busy = Counter(row["hive_id"] for row in self.workers() if row["worker_id"] in self._reserved)
         candidates = [row for row in self.workers(model=model, idle=True, hive_id=hive_id)
                       if row["worker_id"] not in exclude]
-        for row in sorted(candidates, key=lambda r: busy[r["hive_id"]]):
+        for row in sorted(candidates, key=lambda r: (busy[r["hive_id"]], self._last_given.get(r["hive_id"], -1))):
             self._reserved.add(row["worker_id"])
+            self._last_given[row["hive_id"]] = next(self._given)
             return row
         return None
 
