@@ -98,3 +98,14 @@ Feature: Every hop speaks TLS, and a daemon refuses a peer it cannot verify
     When a client opens 3 connections to queen and never starts their TLS handshake
     Then queen closes the other connections without an answer between 1.4 and 4 seconds after they were opened
     And queen still answers its health check
+
+  @p1 @cap.cascading-shutdown
+  @contract.sec.tls @contract.queen.shutdown
+  Scenario: Over TLS, SIGTERM to queen stops every worker in its grace, none killed
+    Given a stack with 1 hive where:
+      | setting   | value |
+      | transport | TLS   |
+    And a completed job for model "tinyllama"
+    When queen gets SIGTERM
+    Then every worker, then every hive, then queen exits within 30 seconds of the SIGTERM
+    And queen and every hive exited with code 0, and each hive saw its workers exit with code 0

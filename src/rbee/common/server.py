@@ -26,6 +26,7 @@ from rbee.common.tls import Tls
 # buffer to megabytes). Small, so a stalled stream reader is noticed in seconds, not minutes.
 WRITE_BUFFER_HIGH = 8 * 1024
 SOCKET_SEND_BUFFER = 16 * 1024
+SSL_SHUTDOWN_TIMEOUT_S = 1.0
 
 
 # what a connection over the cap is told before it is closed
@@ -155,7 +156,10 @@ class DrainingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """As uvicorn's, on the daemon's own sockets; over TLS a handshake that has not ended within the
-        header bound is cut (asyncio would wait 60 s, the descriptor held and not yet counted by the cap)."""
+        header bound is cut (asyncio would wait 60 s, the descriptor held and not yet counted by the cap),
+        and a closing connection waits for the peer's close_notify SSL_SHUTDOWN_TIMEOUT_S at most (a
+        client's idle pooled connection never sends it: asyncio would wait 30 s, and a worker asked to stop
+        outlived its hive's grace and was killed)."""
         config = self.config
         if sockets is None or config.ssl is None:
             await super().startup(sockets)
@@ -170,7 +174,8 @@ class DrainingServer(uvicorn.Server):
 
         loop = asyncio.get_running_loop()
         self.servers = [await loop.create_server(create_protocol, sock=sock, ssl=config.ssl, backlog=config.backlog,
-                                                 ssl_handshake_timeout=self.handshake_timeout_s)
+                                                 ssl_handshake_timeout=self.handshake_timeout_s,
+                                                 ssl_shutdown_timeout=SSL_SHUTDOWN_TIMEOUT_S)
                         for sock in sockets]
         self.started = True
 
