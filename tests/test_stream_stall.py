@@ -7,6 +7,11 @@ whose buffer shrinks, or not, while one write waits.
 """
 
 import asyncio
+import contextlib
+import select
+import socket
+import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,20 +24,43 @@ BOUND_S = 0.3
 class DrainingTransport:
     """A write buffer that loses *step* bytes at every look while *draining*."""
 
-    def __init__(self, size: int, step: int) -> None:
+    def __init__(self, size: int, step: int, sock: socket.socket | None = None) -> None:
         self.size = size
         self.step = step
+        self.sock = sock
 
     def get_write_buffer_size(self) -> int:
         self.size = max(0, self.size - self.step)
         return self.size
 
+    def get_extra_info(self, name: str) -> socket.socket | None:
+        return self.sock if name == "socket" else None
 
-def guard(transport: DrainingTransport | None) -> GuardedStreamingResponse:
+
+@pytest.fixture
+def full_connection() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A loopback TCP connection whose sender's kernel buffers are full: (sender, reader)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        reader = socket.create_connection(server.getsockname())
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sender, _ = server.accept()
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    sender.setblocking(False)
+    try:
+        while True:
+            sender.send(b"x" * 512)
+    except BlockingIOError:
+        pass
+    yield sender, reader
+    sender.close()
+    reader.close()
+
+
+def guard(transport: DrainingTransport | None, bound_s: float = BOUND_S) -> GuardedStreamingResponse:
     async def events():
         yield b""
 
-    response = GuardedStreamingResponse(events(), BOUND_S, "test reader")
+    response = GuardedStreamingResponse(events(), bound_s, "test reader")
     response._transport = transport  # what BoundedBufferProtocol hands each request
     return response
 
@@ -68,6 +96,50 @@ def test_a_reader_that_takes_nothing_is_stalled_after_the_bound():
 
     waited = asyncio.run(run())
     assert BOUND_S <= waited < BOUND_S + 0.5, f"stalled after {waited:.2f} s, bound {BOUND_S} s"
+
+
+def test_a_reader_whose_acknowledgements_come_while_the_buffer_stands_still_is_not_stalled(full_connection):
+    # the transport's buffer moves only when the kernel wakes the writer (a third of its send buffer
+    # free); the reader's acknowledgements come sooner: a steady slow reader is judged by them
+    sender, reader = full_connection
+    reading = threading.Event()
+
+    def read_slowly() -> None:
+        while not reading.wait(0.005):
+            reader.recv(1024)
+
+    def refill_when_woken() -> None:  # as an event loop does: on the kernel's "writable", all it takes
+        while not reading.is_set():
+            if select.select([], [sender], [], 0.05)[1]:
+                with contextlib.suppress(BlockingIOError):
+                    while True:
+                        sender.send(b"x" * 512)
+
+    threads = [threading.Thread(target=work, daemon=True) for work in (read_slowly, refill_when_woken)]
+    for thread in threads:
+        thread.start()
+
+    async def run() -> None:  # acknowledgements came about every 0.2 s here: a bound of 1 s, a write of 2.5
+        response = guard(DrainingTransport(size=8192, step=0, sock=sender), bound_s=1.0)
+        await response._send_while_taken(await send_waiting(2.5), {"type": "http.response.body"})
+
+    try:
+        asyncio.run(run())
+    finally:
+        reading.set()
+        for thread in threads:
+            thread.join()
+
+
+def test_a_reader_of_a_full_connection_that_reads_nothing_is_stalled(full_connection):
+    sender, _ = full_connection
+
+    async def run() -> None:
+        response = guard(DrainingTransport(size=8192, step=0, sock=sender))
+        with pytest.raises(ReaderStalled):
+            await response._send_while_taken(await send_waiting(10), {"type": "http.response.body"})
+
+    asyncio.run(run())
 
 
 def test_without_a_transport_one_write_may_wait_the_bound():
