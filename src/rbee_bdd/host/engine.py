@@ -7,11 +7,14 @@ checks that a user's own image exists (the suite never builds an image it does n
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import resource
 import sys
 
 import docker
 from docker.errors import DockerException, ImageNotFound
+from docker.types import Ulimit
 
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
 
@@ -46,6 +49,37 @@ def connect(timeout: int = 60) -> docker.DockerClient:
     except DockerException as exc:
         raise EngineUnavailable(f"{diagnose(exc)}; `make bdd-local` runs the suite on local processes") from None
     return client
+
+
+@functools.cache
+def engine_name(client: docker.DockerClient) -> str:
+    """The engine's name from its version: "Podman Engine", "Engine" (Docker), or "" when it does not say."""
+    components = client.version().get("Components") or [{}]
+    return str(components[0].get("Name", ""))
+
+
+def is_podman(client: docker.DockerClient) -> bool:
+    return engine_name(client).startswith("Podman")
+
+
+# On Podman a container's limits are asked at most at these: Podman's service lowers its own nproc to
+# 32768 (seen on 4.3.1), and a container cannot get more than the service has.
+PODMAN_LIMIT_CAPS = {"nofile": (resource.RLIMIT_NOFILE, 1048576), "nproc": (resource.RLIMIT_NPROC, 32768)}
+
+
+def container_ulimits(client: docker.DockerClient) -> list[Ulimit]:
+    """Resource limits to ask for each container: none on Docker (its defaults start); on Podman, this
+    process's hard limits up to PODMAN_LIMIT_CAPS. Podman's defaults (nofile 1048576, nproc 4194304) can be
+    above the host's, and root without CAP_SYS_RESOURCE cannot raise a limit: runc fails with "error setting
+    rlimit type 7" (nofile) or "type 6" (nproc)."""
+    if not is_podman(client):
+        return []
+    limits = []
+    for name, (kind, cap) in PODMAN_LIMIT_CAPS.items():
+        hard = resource.getrlimit(kind)[1]
+        value = cap if hard == resource.RLIM_INFINITY else min(hard, cap)
+        limits.append(Ulimit(name=name, soft=value, hard=value))
+    return limits
 
 
 def require_image(client: docker.DockerClient, image: str) -> None:

@@ -37,7 +37,8 @@ from rbee_bdd.clients.credentials import (
 from rbee_bdd.core import timeline
 from rbee_bdd.core.identity import OWNER_LABEL, RUN_LABEL, SCENARIO_LABEL, RunIdentity, ScenarioIdentity
 from rbee_bdd.core.waiting import eventually, scaled
-from rbee_bdd.host.engine import connect
+from rbee_bdd.host.engine import connect, container_ulimits, is_podman
+from rbee_bdd.host.processes import processes_in_pid_namespace_of
 from rbee_bdd.stack.config import PROJECT, SuiteConfig
 from rbee_bdd.stack.model_hub import hub_flags
 from rbee_bdd.stack.targets.base import (
@@ -292,6 +293,8 @@ class DockerNode:
     def processes(self) -> list[ProcessRow]:
         if not self._is_running():
             return []
+        if is_podman(self.container.client):  # its top answers with the container's own pids
+            return [ProcessRow(pid, args) for pid, args in processes_in_pid_namespace_of(self.netns_pid)]
         table = self.container.top(ps_args="-eo pid,args")
         return [ProcessRow(int(row[0]), row[1]) for row in table.get("Processes") or []]
 
@@ -411,7 +414,8 @@ class DockerTarget:
                 self.config.image, command, name=name, hostname=node, init=True,
                 labels=self.identity.labels(), network=self.network.name,
                 ports={f"{port}/tcp": ("127.0.0.1", None)},
-                environment={**self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}, **extra,
+                environment={**self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})},
+                ulimits=container_ulimits(self.client) or None, **extra,
             )
             container.start()
         except APIError as exc:
