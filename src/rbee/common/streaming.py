@@ -114,6 +114,8 @@ class GuardedStreamingResponse(StreamingResponse):
         except ReaderStalled:
             log.warning("stream reader %s stalled: it took nothing for %.1f s; disconnecting it",
                         self.reader, self.stall_timeout_s)
+            if self._transport is not None:  # cut now: the server then sees a reader gone, not an app
+                self._transport.abort()      # that returned mid-response (which it logs as an ERROR)
         finally:
             with contextlib.suppress(Exception):
                 await self._events.aclose()

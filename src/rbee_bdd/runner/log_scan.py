@@ -15,6 +15,7 @@ FORBIDDEN = {
     "traceback": "Traceback (most recent call last)",
     "unretrieved-task-exception": "Task exception was never retrieved",
     "asgi-crash": "Exception in ASGI application",
+    "asgi-incomplete": "ASGI callable returned without",  # a handler that left a response half-sent
     "files-exhausted": "Too many open files",
     "private-key": "PRIVATE KEY-----",  # a PEM private key (a daemon's TLS key) written to a log
 }
