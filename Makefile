@@ -28,6 +28,8 @@ comma       := ,
 # runs only the I-th of N slices balanced by recorded durations (CI matrix jobs). Default 2:
 # measured on 2 cores, 174 scenarios: 546 s with 2, 567 s with 3 (the suite is CPU-bound; see README).
 JOBS        ?= 2
+# The container engine of the Docker target: docker (DOCKER_HOST or its default socket), or podman
+ENGINE      ?= docker
 SHARD       ?= 1/1
 PROGRESS    := -f rbee_bdd.reports.progress:ScenarioProgress
 SUITE        = $(BIN)/python -m rbee_bdd.runner.parallel --jobs $(JOBS) --shard $(SHARD) --reports $(REPORTS) --
@@ -36,7 +38,7 @@ run_suite    = @status=0; $(SUITE) $(1) -f rerun -o $(REPORTS)/parts/rerun-{part
 	|| status=$$?; $(BIN)/python -m rbee_bdd.reports merge $(REPORTS) >/dev/null; exit $$status
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit \
+.PHONY: help setup fixtures image stack-image image-standalone bdd-standalone preflight-docker bdd bdd-local bdd-report bdd-soak coverage-report test lint unit podman-setup rootless-user bdd-local-user \
 	clean distclean bench bench-suite bench-startup bench-flow bench-auth bench-load fuzz fuzz-short chaos vm vm-test vm-shell
 
 help:
@@ -58,6 +60,7 @@ help:
 	@echo "  TAGS='@faults and not @slow'  behave tag expression (default @integration)"
 	@echo "  BEHAVE_ARGS='-D key=value …'   any behave option or setting (see README, Settings)"
 	@echo "  IMAGE=my-rbee:dev              your own image, used as it is (default: the reference rbee-stack:latest)"
+	@echo "  ENGINE=podman                  the Docker target on Podman (make podman-setup installs it)"
 	@echo "  JOBS=N                         scenarios in N behave processes at once (default $(JOBS))"
 	@echo "  SHARD=I/N                      only the I-th of N slices balanced by duration (CI matrix)"
 	@echo "  REPORTS=dir  N=runs (bdd-soak)"
@@ -117,6 +120,12 @@ preflight-docker: setup
 	@$(BIN)/python -m rbee_bdd.host.engine check
 
 # --- the acceptance suite -------------------------------------------------------------
+ifeq ($(ENGINE),podman)
+# The same targets on Podman: its service found, or started for the run and stopped after it
+# (rbee_bdd/host/podman.py); DOCKER_HOST points the Docker SDK at it, images go to Podman's store.
+bdd bdd-report: setup fixtures
+	@$(BIN)/python -m rbee_bdd.host.podman run -- $(MAKE) --no-print-directory $@ ENGINE=docker
+else
 bdd: preflight-docker setup fixtures stack-image
 	$(call run_suite,--tags '$(TAGS)' -D target=docker -D image=$(IMAGE) -D reports_dir=$(REPORTS))
 
@@ -136,6 +145,36 @@ bdd-report: preflight-docker setup fixtures stack-image
 	if [ "$(COVERAGE)" = 1 ]; then $(MAKE) --no-print-directory coverage-report || status=1; fi; \
 	echo "bdd-report: $(REPORTS)/report.html, $(REPORTS)/summary.md, $(REPORTS)/junit/, $(REPORTS)/allure-results/$(if $(filter 1,$(COVERAGE)),$(comma) $(REPORTS)/coverage/html/)"; \
 	exit $$status
+endif
+
+# Podman and what rootless Podman needs, from Debian's packages (idempotent)
+podman-setup:
+	@command -v podman >/dev/null && test -x /usr/libexec/podman/catatonit || \
+	  { echo "podman-setup: apt-get install podman catatonit uidmap slirp4netns fuse-overlayfs"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman catatonit uidmap slirp4netns fuse-overlayfs >/dev/null; }
+	@podman --version
+
+# A user other than root for the suite (rootless Podman, the local target without root's rights),
+# with subordinate id ranges and the llama-cpp-python wheel in its cache (idempotent; run as root)
+RBEE_USER ?= rbee-tester
+rootless-user:
+	@id -u $(RBEE_USER) >/dev/null 2>&1 || useradd --create-home --shell /bin/bash $(RBEE_USER)
+	@grep -q "^$(RBEE_USER):" /etc/subuid || usermod --add-subuids 200000-265535 $(RBEE_USER)
+	@grep -q "^$(RBEE_USER):" /etc/subgid || usermod --add-subgids 200000-265535 $(RBEE_USER)
+	@home=$$(getent passwd $(RBEE_USER) | cut -d: -f6); \
+	  install -d -o $(RBEE_USER) -g $(RBEE_USER) $$home/.cache $$home/.cache/rbee $$home/.cache/rbee/wheels; \
+	  for wheel in $(WHEEL_CACHE)/llama_cpp_python-*.whl; do test -e "$$wheel" || continue; \
+	    test -e $$home/.cache/rbee/wheels/$$(basename $$wheel) || \
+	      install -o $(RBEE_USER) -g $(RBEE_USER) -m 0644 $$wheel $$home/.cache/rbee/wheels/; done
+	@echo "rootless-user: $(RBEE_USER) ($$(id -u $(RBEE_USER))), subordinate ids: $$(grep "^$(RBEE_USER):" /etc/subuid)"
+
+# The local target as that user, from a clone of this checkout in its home (make rootless-user first)
+bdd-local-user: rootless-user
+	runuser -u $(RBEE_USER) -- bash -c 'set -e; cd; rm -rf rbee-acceptance; \
+	  git config --global --get-all safe.directory | grep -qxF "$(CURDIR)/.git" || \
+	    git config --global --add safe.directory "$(CURDIR)/.git"; \
+	  git clone --quiet $(CURDIR) rbee-acceptance; cd rbee-acceptance; \
+	  make bdd-local TAGS="$(TAGS)" JOBS=$(JOBS)'
 
 coverage-report:  # after a run: the run did the setup
 	@cov="$(BIN)/coverage"; rc=fixtures/coverage-report.ini; data=$(REPORTS)/coverage/.coverage; \

@@ -20,7 +20,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from rbee_bdd.core.identity import OWNER_ENV, RUN_ENV, SCENARIO_ENV
+from rbee_bdd.core.identity import NODE_ENV, OWNER_ENV, RUN_ENV, SCENARIO_ENV
 
 SCOPES = ("read", "submit", "admin")
 ISSUER = "rbee-bdd"
@@ -184,7 +184,7 @@ def hive_credentials(folder: str, credentials: ScenarioCredentials | None,
 # What a build that claims auth hands its workers of the hive's environment only when told
 # (--worker-env): the real worker the fixture wrappers exec, and the run's marks, by which the
 # sweep and the leftover checks find worker processes.
-HARNESS_WORKER_ENV = ("RBEE_REAL_WORKER", RUN_ENV, SCENARIO_ENV, OWNER_ENV)
+HARNESS_WORKER_ENV = ("RBEE_REAL_WORKER", RUN_ENV, SCENARIO_ENV, OWNER_ENV, NODE_ENV)
 
 
 def worker_env_flags(claims: frozenset[str] | set[str]) -> list[str]:

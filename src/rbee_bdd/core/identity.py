@@ -15,6 +15,7 @@ OWNER_LABEL = "rbee.bdd.owner"
 RUN_ENV = "RBEE_BDD_RUN"
 SCENARIO_ENV = "RBEE_BDD_SCENARIO"
 OWNER_ENV = "RBEE_BDD_OWNER"
+NODE_ENV = "RBEE_BDD_NODE"  # in each local daemon and its workers: the node's name (hive-1, queen)
 PART_ENV = "RBEE_BDD_PART"  # in each process of a parallel run: its part's name (part1, …, serial)
 
 

@@ -28,7 +28,7 @@ from rbee_bdd.clients.credentials import (
     worker_env_flags,
 )
 from rbee_bdd.core import timeline
-from rbee_bdd.core.identity import SCENARIO_ENV, ScenarioIdentity
+from rbee_bdd.core.identity import NODE_ENV, SCENARIO_ENV, ScenarioIdentity
 from rbee_bdd.core.waiting import eventually, scaled
 from rbee_bdd.host.cgroupfs import own_slice_dirs, remove_tree, slice_pids
 from rbee_bdd.host.netutil import own_loopback_address
@@ -141,15 +141,23 @@ class LocalNode:
         wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S, self.untrusted)
 
     def _tree(self) -> list[psutil.Process]:
-        """The daemon, its descendants, and whatever runs in its cgroup slice (adopted workers)."""
+        """The daemon, its descendants, and whatever runs in its cgroup slice (adopted workers); without
+        a slice (a hive without cgroup rights), the processes marked with the scenario and this node."""
         found: dict[int, psutil.Process] = {}
         with contextlib.suppress(psutil.Error):
             root = psutil.Process(self.pid)
             found = {p.pid: p for p in [root, *root.children(recursive=True)]}
-        for directory in own_slice_dirs(self.slice_name) if self.slice_name else []:
+        slices = own_slice_dirs(self.slice_name) if self.slice_name else []
+        for directory in slices:
             for pid in slice_pids(directory) - set(found):
                 with contextlib.suppress(psutil.Error):
                     found[pid] = psutil.Process(pid)
+        if self.slice_name and not slices:  # an adopted worker is no child of the hive that adopted it
+            marks = self.env[SCENARIO_ENV], self.name
+            for proc in processes_with_env(SCENARIO_ENV, marks[0]):
+                with contextlib.suppress(psutil.Error):
+                    if proc.pid not in found and proc.environ().get(NODE_ENV) == marks[1]:
+                        found[proc.pid] = proc
         return list(found.values())
 
     def processes(self) -> list[ProcessRow]:
@@ -275,7 +283,7 @@ class LocalTarget:
 
     def _start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
                slice_name: str = "", host: str = "127.0.0.1", port: int = 0) -> LocalNode:
-        env = {**os.environ, **self.identity.env(), "PYTHONUNBUFFERED": "1", **(extra_env or {}),
+        env = {**os.environ, **self.identity.env(), NODE_ENV: name, "PYTHONUNBUFFERED": "1", **(extra_env or {}),
                **self.config.coverage_env()}  # with coverage, the daemons and their workers measure themselves
         node = LocalNode(name, args, env, self.log_dir / f"{name}.log", self.work_dir, slice_name, host, port,
                          self.transport.scheme, self.transport.untrusted(name))
