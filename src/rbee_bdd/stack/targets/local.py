@@ -314,7 +314,8 @@ class LocalTarget:
 
     def start_hive(self, spec: HiveSpec) -> LocalNode:
         gpu_state = self.work_dir / f"{spec.name}-nvidia-smi.json"
-        wrapper = [] if spec.cgroups else READ_ONLY_CGROUPS
+        # without root, the hive has no right to write cgroups already (and no right to unshare)
+        wrapper = [] if spec.cgroups or os.geteuid() != 0 else READ_ONLY_CGROUPS
         worker_cmd = " ".join(self.config.worker_cmd)
         if spec.worker_wrapper:  # a copy of its own, which the scenario may change without touching the others
             worker_cmd = str(self.work_dir / f"{spec.name}-bin" / spec.worker_wrapper)
