@@ -51,12 +51,14 @@ async def ask_every_hive(client: httpx.AsyncClient, hives: dict[str, str], call:
 
 
 async def wait_gone(client: httpx.AsyncClient, hive_id: str, url: str, timeout_s: float = 5.0) -> None:
-    """Until the hive refuses connections (its process has ended), at most *timeout_s*."""
+    """Until nothing accepts the hive's connections (its process has ended), at most *timeout_s*: a refusal,
+    or no answer to a connection at all (a container engine may remove the address with the container:
+    seen on Podman, where queen waited the whole bound at every scenario's end)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while asyncio.get_running_loop().time() < deadline:
         try:
             await client.get(f"{url}/health", timeout=1.0)
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ConnectTimeout):
             return
         except httpx.HTTPError:
             pass
