@@ -141,8 +141,8 @@ class LocalNode:
         wait_healthy(self.url, self.name, self.exit_code, self.log_tail, START_TIMEOUT_S, self.untrusted)
 
     def _tree(self) -> list[psutil.Process]:
-        """The daemon, its descendants, and whatever runs in its cgroup slice (adopted workers); without
-        a slice (a hive without cgroup rights), the processes marked with the scenario and this node."""
+        """The daemon, its descendants, and whatever runs in its cgroup slice (adopted workers); as a user
+        other than root (no slice), the processes marked with the scenario and this node."""
         found: dict[int, psutil.Process] = {}
         with contextlib.suppress(psutil.Error):
             root = psutil.Process(self.pid)
@@ -152,7 +152,8 @@ class LocalNode:
             for pid in slice_pids(directory) - set(found):
                 with contextlib.suppress(psutil.Error):
                     found[pid] = psutil.Process(pid)
-        if self.slice_name and not slices:  # an adopted worker is no child of the hive that adopted it
+        if self.slice_name and not slices and os.geteuid() != 0:  # without root a hive makes no cgroups:
+            # an adopted worker is no child of the hive that adopted it; it carries the node's marks
             marks = self.env[SCENARIO_ENV], self.name
             for proc in processes_with_env(SCENARIO_ENV, marks[0]):
                 with contextlib.suppress(psutil.Error):
