@@ -24,10 +24,12 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
+from rbee_bdd.core.identity import RUN_LABEL
 from rbee_bdd.host.sweep import of_dead_runs, sweep
 
 MIN_VERSION = (4, 0)  # the compat API the Docker SDK needs (networks, top, archives) answers from 4.0 on
 START_TIMEOUT_S = 20.0
+SWEEP_TIMEOUT_S = 30.0  # at most this long, after the command, for the leftovers of its runs to be removable
 INSTALL_HINT = "apt-get install podman catatonit uidmap slirp4netns fuse-overlayfs (or: make podman-setup)"
 
 
@@ -160,9 +162,23 @@ def run(command: list[str], socket_path: Path) -> int:
             except KeyboardInterrupt:  # the terminal sent SIGINT to the whole group: let COMMAND clean up
                 with contextlib.suppress(ProcessLookupError):
                     child.send_signal(signal.SIGINT)
+        sweep_ended_runs()
+        return code
+
+
+def sweep_ended_runs(timeout_s: float = SWEEP_TIMEOUT_S) -> None:
+    """Remove what runs that ended left on the engine, waiting up to *timeout_s* for their last processes
+    (a runner killed with SIGKILL leaves behave processes that its reaper is still ending) to be gone."""
+    deadline = time.monotonic() + timeout_s
+    client = docker.from_env(timeout=30)
+    while True:
         for item in sweep(of_dead_runs):
             print(f"podman: removed {item}, left by a run that ended", flush=True)
-        return code
+        left = client.containers.list(all=True, filters={"label": RUN_LABEL}) + \
+            client.networks.list(filters={"label": RUN_LABEL})
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)  # their owners are ending: the next sweep finds them dead
 
 
 def main(argv: list[str] | None = None) -> int:
