@@ -51,11 +51,18 @@ def connect(timeout: int = 60) -> docker.DockerClient:
     return client
 
 
+def name_and_version(client: docker.DockerClient) -> tuple[str, str]:
+    """The engine's name and version from its version call: ("Podman Engine", "4.3.1"), ("Engine", …) for
+    Docker, "" where it does not say."""
+    info = client.version()
+    components = info.get("Components") or [{}]
+    return str(components[0].get("Name", "")), str(info.get("Version", ""))
+
+
 @functools.cache
 def engine_name(client: docker.DockerClient) -> str:
-    """The engine's name from its version: "Podman Engine", "Engine" (Docker), or "" when it does not say."""
-    components = client.version().get("Components") or [{}]
-    return str(components[0].get("Name", ""))
+    """The engine's name (asked once per client)."""
+    return name_and_version(client)[0]
 
 
 def is_podman(client: docker.DockerClient) -> bool:

@@ -25,6 +25,7 @@ import docker
 from docker.errors import DockerException
 
 from rbee_bdd.core.identity import RUN_LABEL
+from rbee_bdd.host.engine import name_and_version
 from rbee_bdd.host.sweep import of_dead_runs, sweep
 
 MIN_VERSION = (4, 0)  # the compat API the Docker SDK needs (networks, top, archives) answers from 4.0 on
@@ -61,14 +62,12 @@ def check_engine(address: str) -> str | None:
     try:
         client = docker.DockerClient(base_url=address, timeout=10)
         client.ping()
-        info = client.version()
+        name, version = name_and_version(client)
     except DockerException as exc:
         if "Connection refused" in str(exc) or "No such file" in str(exc) or "FileNotFound" in str(exc):
             return None
         raise PodmanUnavailable(f"the socket {address} answers, but not as a Docker-compatible API "
                                 f"({exc}); remove it, or set RBEE_PODMAN_SOCKET to another path") from None
-    components = info.get("Components") or [{}]
-    name, version = str(components[0].get("Name", "")), str(info.get("Version", ""))
     if not name.startswith("Podman"):
         raise PodmanUnavailable(f"the socket {address} is {name or 'an engine'} {version}, not Podman; "
                                 "leave ENGINE unset to run on Docker, or set RBEE_PODMAN_SOCKET to Podman's")
@@ -103,8 +102,9 @@ def _end_with_parent() -> None:
 
 
 @contextlib.contextmanager
-def service(socket_path: Path) -> Iterator[str]:
-    """DOCKER_HOST's value for Podman's service at *socket_path*, started for the block if none answers."""
+def service(socket_path: Path) -> Iterator[tuple[str, bool]]:
+    """DOCKER_HOST's value for Podman's service at *socket_path*, and whether it was started for the block
+    (because none answered)."""
     address = f"unix://{socket_path}"
     if shutil.which("podman") is None:
         raise PodmanUnavailable(f"podman is not installed: {INSTALL_HINT}")
@@ -112,7 +112,7 @@ def service(socket_path: Path) -> Iterator[str]:
     running = check_engine(address)
     if running is not None:
         print(f"podman: using {running} already serving {address}", flush=True)
-        yield address
+        yield address, False
         return
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)  # a socket left by a service that died
@@ -134,7 +134,7 @@ def service(socket_path: Path) -> Iterator[str]:
             with contextlib.suppress(PodmanUnavailable):
                 running = check_engine(address)
         print(f"podman: started {running} at {address} for this run (pid {proc.pid})", flush=True)
-        yield address
+        yield address, True
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -152,7 +152,7 @@ def run(command: list[str], socket_path: Path) -> int:
     Before a service started here stops, whatever runs that ended left on it is removed: a runner killed
     with SIGKILL leaves its clean-up to its reaper, which needs the service to answer.
     """
-    with service(socket_path) as address:
+    with service(socket_path) as (address, started):
         os.environ["DOCKER_HOST"] = address  # for COMMAND, and for the sweep below
         child = subprocess.Popen(command)
         while True:
@@ -162,7 +162,8 @@ def run(command: list[str], socket_path: Path) -> int:
             except KeyboardInterrupt:  # the terminal sent SIGINT to the whole group: let COMMAND clean up
                 with contextlib.suppress(ProcessLookupError):
                     child.send_signal(signal.SIGINT)
-        sweep_ended_runs()
+        if started:  # a service found running stays, and so does its owner's clean-up
+            sweep_ended_runs()
         return code
 
 
