@@ -1,12 +1,13 @@
 """``make bench-suite``: CPU-seconds per scenario on each target, split by process kind, from the kernel.
 
 Runs a fixed sample of scenarios (``--tags``, default the 25 ``@p0`` inference ones) through the parallel runner
-(2 parts) while the kernel's process accounting (acct(2)) is on: every process that ends
+(``--jobs``, default 2) while the kernel's process accounting (acct(2)) is on: every process that ends
 during the run leaves a record of its user and system time. Queen, hives, workers, the harness
 (behave and the runner), rbee-keeper and the programs hives run (nvidia-smi, iptables, the
 supervisor) all end within the run; the container engine does not, so its daemons' CPU is read
 from /proc before and after (dockerd, containerd) and its short-lived helpers (runc, shims) come
-from the accounting. Prints CPU-seconds per scenario by kind, median of ``--runs`` (min, max).
+from the accounting. Prints each run's wall time, how busy the CPUs were and any failed scenario (counted, not dropped),
+then CPU-seconds per scenario by kind, median of ``--runs`` (min, max).
 Needs root (acct(2) and CAP_SYS_PACCT). Usage: python -m benchmarks.suite_cpu [--runs 3] [--targets docker,local]
 """
 
@@ -96,22 +97,24 @@ def accounted(path: Path) -> None:
         raise OSError(ctypes.get_errno(), f"acct({path}): {os.strerror(ctypes.get_errno())} (root is needed)")
 
 
-def run_once(target: str, tags: str, work: Path) -> tuple[int, dict[str, float]]:
-    """One run of the sample: (scenarios run, CPU-seconds by kind)."""
+def run_once(target: str, tags: str, jobs: int, work: Path) -> tuple[int, dict[str, float]]:
+    """One run of the sample: (scenarios run, CPU-seconds by kind). A failed scenario is named, and counted."""
     pacct, reports = work / "pacct", work / "reports"
     pacct.write_bytes(b"")
     engine_before = engine_cpu()
     accounted(pacct)
     try:
-        done = subprocess.run([sys.executable, "-m", "rbee_bdd.runner.parallel", "--jobs", "2", "--reports",
+        done = subprocess.run([sys.executable, "-m", "rbee_bdd.runner.parallel", "--jobs", str(jobs), "--reports",
                                str(reports), "--", "--tags", tags, "-D", f"target={target}",
                                "-D", f"reports_dir={reports}", "-f", "null"],
                               capture_output=True, text=True, check=False)
     finally:
         accounted(None)
-    if done.returncode != 0:
-        raise RuntimeError(f"the sample did not pass on {target}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    ran = [line for line in done.stdout.splitlines() if line.startswith(("parallel: done", "parallel: FAILED"))]
+    print("\n".join(f"bench-suite: {line}" for line in ran), flush=True)  # wall time, busy CPUs, failures
     facts = [json.loads(line) for line in (reports / "facts.jsonl").read_text().splitlines()]
+    if done.returncode != 0 and not facts:
+        raise RuntimeError(f"the sample did not run on {target}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     by_kind: dict[str, float] = defaultdict(float)
     ended = records(pacct)
     comm_of = {e.pid: e.comm for e in ended}
@@ -119,20 +122,21 @@ def run_once(target: str, tags: str, work: Path) -> tuple[int, dict[str, float]]
         by_kind[kind_of(process, comm_of)] += process.cpu_s
     if target == "docker":
         by_kind["engine"] += engine_cpu() - engine_before
-    return sum(1 for f in facts if f["status"] == "passed"), dict(by_kind)
+    return sum(1 for f in facts if f["status"] in ("passed", "failed")), dict(by_kind)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.suite_cpu", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--targets", default="docker,local")
+    parser.add_argument("--jobs", type=int, default=2, help="behave processes at once, as make's JOBS")
     parser.add_argument("--tags", default="@integration and @p0 and @inference", help="the sample of scenarios")
     args = parser.parse_args(argv)
     for target in args.targets.split(","):
         per_run: list[dict[str, float]] = []
         for run in range(1, args.runs + 1):
             with tempfile.TemporaryDirectory(prefix="rbee-bench-suite-") as tmp:
-                count, by_kind = run_once(target, args.tags, Path(tmp))
+                count, by_kind = run_once(target, args.tags, args.jobs, Path(tmp))
             per_scenario = {kind: seconds / count for kind, seconds in by_kind.items()}
             per_scenario["total"] = sum(by_kind.values()) / count
             per_run.append(per_scenario)

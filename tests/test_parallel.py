@@ -10,7 +10,17 @@ import pytest
 from rbee_bdd.reports.facts import ScenarioFact
 from rbee_bdd.reports.html import part_number
 from rbee_bdd.reports.merge import merge_junit
-from rbee_bdd.runner.parallel import Selected, balance, parse_shard, recap, selection_args, without_paths
+from rbee_bdd.runner.parallel import (
+    Selected,
+    balance,
+    busy_share,
+    exit_code,
+    next_chunk,
+    parse_shard,
+    recap,
+    selection_args,
+    without_paths,
+)
 
 
 def scenario(name: str, steps: int = 3, tags: tuple[str, ...] = ()) -> Selected:
@@ -31,6 +41,34 @@ def test_a_scenario_never_run_is_estimated_by_its_steps() -> None:
     short, long_ = scenario("short", steps=2), scenario("long", steps=20)
     parts = balance([short, long_, scenario("mid", steps=10)], 2, {})
     assert [s.name for s in parts[0]] == ["long"]
+
+
+def test_parts_shrink_as_the_work_left_shrinks_and_take_every_scenario_once() -> None:
+    scenarios = [scenario(f"s{i:02d}") for i in range(40)]
+    durations = {s.key: 10.0 for s in scenarios}  # 400 s in all
+    remaining = sorted(scenarios, key=lambda s: s.location)
+    parts = []
+    while remaining:
+        parts.append(next_chunk(remaining, 2, durations))
+    sizes = [len(part) for part in parts]
+    assert sizes[0] == 10, "the first part takes a 4th of the work with 2 slots"
+    assert sizes == sorted(sizes, reverse=True) and min(sizes[:-1]) == 2, f"under 20 s only for what is left: {sizes}"
+    assert sorted(s.name for part in parts for s in part) == sorted(s.name for s in scenarios)
+
+
+def test_a_part_takes_at_least_one_scenario_and_one_slot_takes_all() -> None:
+    huge, small = scenario("huge", steps=50), scenario("small", steps=1)
+    remaining = [huge, small]
+    assert next_chunk(remaining, 2, {}) == [huge], "the longest alone: it is more than the share"
+    assert remaining == [small]
+    remaining = [huge, small]
+    assert [s.name for s in next_chunk(remaining, 1, {})] == ["huge", "small"] and remaining == []
+
+
+def test_a_part_killed_by_a_signal_is_a_failure_and_busy_share_is_a_fraction() -> None:
+    assert exit_code(-9) == 137 and exit_code(0) == 0 and exit_code(1) == 1
+    assert busy_share((10.0, 100.0), (60.0, 200.0)) == 0.5
+    assert busy_share((10.0, 100.0), (10.0, 100.0)) == 0.0
 
 
 def test_shards_cover_every_scenario_once() -> None:

@@ -24,8 +24,8 @@ Feature: Backpressure on job streams
   @slow
   @contract.queen.stream-backpressure
   Scenario: A reader slower than the worker, of a job longer than every buffer on its way, gets every token
-    When a slow client reads a 3000-token job for model "slowllama" with seed 12, 128 bytes every 50 ms, beside a full-speed reader of a job with the same seed
-    Then the slow client's stream ends with "[DONE]" within 240 seconds
+    When a slow client reads a 2000-token job for model "slowllama" with seed 12, 128 bytes every 50 ms, beside a full-speed reader of a job with the same seed
+    Then the slow client's stream ends with "[DONE]" within 180 seconds
     And the slow client received more than 64 KiB, more than the buffers between it and queen hold
     And the slow client's tokens are those of the full-speed reader, byte for byte
 

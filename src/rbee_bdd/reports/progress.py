@@ -17,6 +17,8 @@ from rbee_bdd.core.behave_adapter import outcome_of
 from rbee_bdd.core.identity import PART_ENV
 from rbee_bdd.reports.facts import failed_step
 
+RUN_STARTED_ENV = "RBEE_BDD_RUN_STARTED"  # set by the parallel runner: the run's start (epoch seconds)
+
 
 def clock(seconds: float) -> str:
     minutes, rest = divmod(int(seconds), 60)
@@ -29,7 +31,7 @@ class ScenarioProgress(Formatter):  # type: ignore[misc]  # behave has no type h
 
     def __init__(self, stream_opener: Any, config: Any) -> None:
         super().__init__(stream_opener, config)
-        self.started = time.monotonic()
+        self.started = float(os.environ.get(RUN_STARTED_ENV) or time.time())  # a part counts from the run's start
         self.current: Any = None
         self.current_started = 0.0
         self.count = 0
@@ -51,8 +53,8 @@ class ScenarioProgress(Formatter):  # type: ignore[misc]  # behave has no type h
             return
         status = (outcome_of(self.current) or
                   getattr(self.current.status, "name", str(self.current.status))).upper()
-        took = time.monotonic() - self.current_started
-        line = (f"[{clock(time.monotonic() - self.started)}] {status:8} {took:6.1f} s  "
+        took = time.time() - self.current_started
+        line = (f"[{clock(time.time() - self.started)}] {status:8} {took:6.1f} s  "
                 f"{self.current.location}  {self.current.name}")
         self._write(("\r\033[K" if self._on_tty() else "") + line + "\n")
         if status in ("FAILED", "ERROR", "HOOK_ERROR"):
@@ -73,7 +75,7 @@ class ScenarioProgress(Formatter):  # type: ignore[misc]  # behave has no type h
         self._finish_current()
         self.count += 1
         self.current = scenario
-        self.current_started = time.monotonic()
+        self.current_started = time.time()
         if self._on_tty():
             self._write(f"[{clock(self.current_started - self.started)}] running  #{self.count} "
                         f"{scenario.location}  {scenario.name}")

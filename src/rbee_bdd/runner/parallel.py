@@ -40,9 +40,11 @@ from behave.formatter.base import Formatter
 from rbee_bdd.core.identity import PART_ENV
 from rbee_bdd.reports.facts import FACTS, FAILED, ScenarioFact, read_facts, tally
 from rbee_bdd.reports.merge import DURATIONS, PARTS, duration_key
+from rbee_bdd.reports.progress import RUN_STARTED_ENV
 from rbee_bdd.runner.tag_hints import hints
 
 SERIAL_TAG = "serial"
+MIN_PART_SECONDS = 20.0  # a part's estimated work at least: each behave process costs about a second to start
 OUTPUT_OPTIONS = {"-f", "--format", "-o", "--outfile", "--junit-directory"}  # take a value
 OUTPUT_FLAGS = {"--junit", "--no-junit", "--no-summary", "--summary"}
 
@@ -158,28 +160,83 @@ def _die_with_parent() -> None:
 interrupted = threading.Event()  # a Ctrl+C (or SIGTERM) reached the runner
 
 
-def run_parts(behave: str, behave_args: list[str], parts: list[tuple[str, list[Selected]]],
-              work: Path) -> int:
-    """Run each (name, scenarios) part as one behave process, all at once; the worst exit code."""
-    processes: list[subprocess.Popen[bytes]] = []
-    for name, scenarios in parts:
-        listing = work / f"{name}.txt"
-        listing.write_text("".join(f"{absolute(s.location)}\n" for s in scenarios))
-        args = [word.replace("{part}", name) for word in behave_args]
-        command = [behave, "--no-summary", *without_paths(args), f"@{listing}"]
-        processes.append(subprocess.Popen(command, env={**os.environ, PART_ENV: name},
-                                          preexec_fn=_die_with_parent))
-    codes = []
-    for process in processes:
-        while True:
-            try:
-                codes.append(process.wait())
-                break
-            except KeyboardInterrupt:  # the parts got the Ctrl+C too: wait for their cleanup
-                if not interrupted.is_set():
-                    print("parallel: interrupted: the parts finish their scenarios' cleanup first…", flush=True)
-                interrupted.set()
-                continue
+def cpu_times() -> tuple[float, float]:
+    """The machine's busy and total CPU time so far (jiffies, from /proc/stat's first line)."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_share(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """The share of the machine's CPU time that was busy between two readings of cpu_times()."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
+
+
+def next_chunk(remaining: list[Selected], slots: int, durations: dict[str, float]) -> list[Selected]:
+    """Take the next part off *remaining* (sorted longest first): about a 2·slots-th of the work left.
+
+    Parts shrink as the run goes on (guided self-scheduling), so the slots finish close together
+    even when the estimates are poor (a fresh clone has no recorded durations); at least one scenario.
+    """
+    if slots == 1:  # nothing to balance
+        everything, remaining[:] = remaining[:], []
+        return sorted(everything, key=lambda s: s.location)
+    share = max(MIN_PART_SECONDS, sum(estimate(s, durations) for s in remaining) / (2 * slots))
+    chunk: list[Selected] = []
+    took = 0.0
+    while remaining and (not chunk or took + estimate(remaining[0], durations) <= share):
+        scenario = remaining.pop(0)
+        chunk.append(scenario)
+        took += estimate(scenario, durations)
+    return sorted(chunk, key=lambda s: s.location)  # a feature's scenarios together, in file order
+
+
+def start_part(behave: str, behave_args: list[str], name: str, scenarios: list[Selected],
+               work: Path) -> subprocess.Popen[bytes]:
+    """One behave process running *scenarios*, its outputs named after *name*."""
+    listing = work / f"{name}.txt"
+    listing.write_text("".join(f"{absolute(s.location)}\n" for s in scenarios))
+    args = [word.replace("{part}", name) for word in behave_args]
+    command = [behave, "--no-summary", *without_paths(args), f"@{listing}"]
+    return subprocess.Popen(command, env={**os.environ, PART_ENV: name}, preexec_fn=_die_with_parent)
+
+
+def exit_code(returncode: int) -> int:
+    """A part's exit status as a shell gives it: killed by signal N is 128+N (never below 0)."""
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+def run_pool(behave: str, behave_args: list[str], scenarios: list[Selected], slots: int, first: int,
+             durations: dict[str, float], work: Path) -> int:
+    """Run *scenarios* in at most *slots* behave processes at once, each new one taking the next part.
+
+    Parts are named part<first>, part<first+1>, …; after a Ctrl+C no new part starts and the running
+    ones finish their cleanup. The worst exit code.
+    """
+    remaining = sorted(scenarios, key=lambda s: (-estimate(s, durations), s.location))
+    running: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    started = time.monotonic()
+    codes: list[int] = []
+    number = first
+    while running or (remaining and not interrupted.is_set()):
+        while remaining and len(running) < slots and not interrupted.is_set():
+            chunk = next_chunk(remaining, slots, durations)
+            name = f"part{number}"
+            number += 1
+            running[name] = (start_part(behave, behave_args, name, chunk, work), len(chunk))
+        try:
+            time.sleep(0.25)  # the runner's own poll, not a step's wait
+        except KeyboardInterrupt:  # the parts got the Ctrl+C too: wait for their cleanup
+            if not interrupted.is_set():
+                print("parallel: interrupted: the parts finish their scenarios' cleanup first…", flush=True)
+            interrupted.set()
+        for name, (process, count) in list(running.items()):
+            if process.poll() is not None:
+                codes.append(exit_code(process.returncode))
+                del running[name]
+                print(f"parallel: {name} ({count} scenario(s)) ended at {time.monotonic() - started:.0f} s, "
+                      f"{len(remaining)} scenario(s) not yet started", flush=True)
     return max(codes, default=0)
 
 
@@ -225,22 +282,24 @@ def main(argv: list[str] | None = None) -> int:
     serial = [s for s in mine if SERIAL_TAG in s.tags]
     together = [s for s in mine if SERIAL_TAG not in s.tags]
     jobs = max(1, min(args.jobs, len(together)))
-    # names unique across shards too (shard 2's first part is part201): outputs and HTML ids follow them
-    parts = [(f"part{shard * 100 + i + 1}", p) for i, p in enumerate(balance(together, jobs, durations)) if p]
     print(f"parallel: {len(selected)} scenarios selected; shard {shard}/{shards}: {len(mine)}, "
-          f"{len(together)} in {len(parts)} parallel part(s), {len(serial)} @serial after them", flush=True)
+          f"{len(together)} in {jobs} behave process(es) at once, each new one taking the next part, "
+          f"{len(serial)} @serial after them", flush=True)
     args.reports.mkdir(parents=True, exist_ok=True)
     (args.reports / FACTS).unlink(missing_ok=True)  # the parts append to it, as one run
     shutil.rmtree(args.reports / PARTS, ignore_errors=True)  # an earlier run's parts must not be merged in
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_times()
+    os.environ[RUN_STARTED_ENV] = f"{time.time():.3f}"  # every part's progress lines count from here
     with tempfile.TemporaryDirectory(prefix="rbee-bdd-parts-") as tmp:
-        code = run_parts(behave, behave_args, parts, Path(tmp)) if parts else 0
-        if serial:
+        # names unique across shards too (shard 2's first part is part201): outputs and HTML ids follow them
+        code = run_pool(behave, behave_args, together, jobs, shard * 100 + 1, durations, Path(tmp))
+        if serial and not interrupted.is_set():
             print(f"parallel: the {len(serial)} @serial scenario(s), alone", flush=True)
-            code = max(code, run_parts(behave, behave_args, [(f"part{shard * 100 + 99}", serial)], Path(tmp)))
+            code = max(code, run_pool(behave, behave_args, serial, 1, shard * 100 + 99, durations, Path(tmp)))
     facts = read_facts(args.reports)
     counts = tally(facts)
-    print(f"parallel: done in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"parallel: done in {time.monotonic() - started:.0f} s, the machine's CPUs "
+          f"{100 * busy_share(cpu_before, cpu_times()):.0f} % busy", flush=True)
     print(recap(facts), end="", flush=True)
     if counts["interrupted"] or interrupted.is_set():
         print(f"parallel: the run was interrupted: {counts['interrupted']} scenario(s) stopped and cleaned up, "
