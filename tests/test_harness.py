@@ -44,6 +44,15 @@ def test_config_rejects_unknown_targets_and_bad_numbers(tmp_path):
     assert config.queen_cmd == ["/opt/q", "--verbose"]
 
 
+def test_transport_is_plain_unless_asked_and_tls_only_for_a_build_that_claims_it(tmp_path):
+    assert not SuiteConfig.from_userdata({}, tmp_path).tls
+    assert SuiteConfig.from_userdata({"transport": "tls"}, tmp_path).tls
+    with pytest.raises(ConfigError, match="transport must be one of tls, plain"):
+        SuiteConfig.from_userdata({"transport": "https"}, tmp_path)
+    with pytest.raises(ConfigError, match="does not claim tls"):
+        SuiteConfig.from_userdata({"transport": "tls", "profile": "minimal"}, tmp_path)
+
+
 def test_scenario_identity_labels_everything_with_run_and_owner():
     run = RunIdentity.new()
     scenario = run.scenario(3)

@@ -150,3 +150,44 @@ def test_without_a_transport_one_write_may_wait_the_bound():
         await response._send_while_taken(await send_waiting(BOUND_S / 3), {"type": "http.response.body"})
 
     asyncio.run(run())
+
+
+def fill(sender: socket.socket) -> None:
+    """Write to a non-blocking socket until its kernel takes no more."""
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            sender.send(b"x" * 512)
+
+
+def test_acknowledged_bytes_grow_only_while_the_reader_reads(full_connection):
+    sender, reader = full_connection
+    transport = DrainingTransport(size=0, step=0, sock=sender)
+    pause = threading.Event()  # never set: its wait() is a pause between looks
+
+    def acknowledged() -> int:
+        value = streaming.acknowledged_bytes(transport)
+        assert value is not None, "this kernel gives tcpi_bytes_acked (Linux 4.1 and later)"
+        return value
+
+    # the reader's kernel takes more than its buffer's size for a while (it packs what it queued), then
+    # its window closes and the acknowledgements stop, with the sender's queue still full
+    before = -1
+    for _ in range(50):
+        fill(sender)
+        pause.wait(0.1)
+        if (settled := acknowledged()) == before:
+            break
+        before = settled
+    fill(sender)
+    pause.wait(0.3)
+    assert acknowledged() == before, f"nothing read for 0.3 s, yet {acknowledged() - before} more acknowledged"
+    reader.setblocking(False)
+    taken = 0
+    for _ in range(100):  # reading frees the reader's window: the sender's queued bytes go and are acknowledged
+        with contextlib.suppress(BlockingIOError):
+            taken += len(reader.recv(4096))
+        pause.wait(0.01)
+        if acknowledged() > before:
+            break
+    assert acknowledged() > before, f"the reader took {taken} bytes, acknowledged stayed at {before}"
+    assert streaming.acknowledged_bytes(DrainingTransport(size=0, step=0)) is None, "no socket: unknown"

@@ -20,6 +20,22 @@ Feature: Each daemon bounds what one client can hold of it
     And queen still answers its health check
     And queen's metrics count each refused connection and each header timeout
 
+  # over TLS a connection closed gracefully waits for the client's close_notify, which a client holding
+  # it never sends: queen counted cut connections against its cap up to a second more, and refused its
+  # own health check; a connection cut at the header bound is now aborted
+  @p1 @cap.tls
+  @contract.daemon.connection-limits
+  Scenario: Over TLS, connections cut at the header bound free their places at once
+    Given a stack with 1 hive where:
+      | setting                 | value |
+      | transport               | TLS   |
+      | queen --max-connections | 10    |
+      | queen --header-timeout  | 1.5   |
+    When a client opens 14 connections to queen and sends half a request's headers on each
+    Then queen answers at least 4 of them 503 with code "TOO_MANY_CONNECTIONS" at once, and serves at most 10
+    And queen closes the other connections without an answer between 1.4 and 4 seconds after they were opened
+    And queen still answers its health check
+
   @p1 @cap.auth
   @contract.daemon.connection-limits
   Scenario: A body that never comes is answered 408 at its bound

@@ -107,9 +107,14 @@ class BoundedBufferProtocol(H11Protocol):
     def _headers_too_late(self) -> None:
         """Close the connection; counted unless it is a kept-alive one that simply sent nothing more."""
         self._header_timer = None
-        if not self.transport.is_closing():
-            if self._partial or not self._served:
-                COUNTS.header_timeouts += 1
+        if self.transport.is_closing():
+            return
+        if self._partial or not self._served:
+            # a request that never came whole: nothing to flush, so cut at once; a close over TLS would
+            # wait for the client's close_notify (SSL_SHUTDOWN_TIMEOUT_S), its slot still taken
+            COUNTS.header_timeouts += 1
+            self.transport.abort()
+        else:
             self.transport.close()
 
 

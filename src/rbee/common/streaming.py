@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import socket
 import struct
 import termios
 from collections.abc import AsyncGenerator
@@ -48,6 +49,28 @@ class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
 
+TCP_INFO_BYTES_ACKED = struct.Struct("=Q")  # struct tcp_info's tcpi_bytes_acked (Linux 4.1+), at offset 120
+TCP_INFO_BYTES_ACKED_AT = 120
+
+
+def acknowledged_bytes(transport: asyncio.BaseTransport) -> int | None:
+    """Bytes the peer has acknowledged on the transport's socket so far (None if the kernel does not say).
+
+    It only grows, whatever the buffers in front of the socket do: over TLS the transport's buffer is
+    the TLS layer's, and a TCP buffer of its own between it and the kernel refills the kernel's queue
+    as the reader takes bytes, so neither buffer need move for a long time while the reader reads.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+        if len(info) >= TCP_INFO_BYTES_ACKED_AT + TCP_INFO_BYTES_ACKED.size:
+            acked: int = TCP_INFO_BYTES_ACKED.unpack_from(info, TCP_INFO_BYTES_ACKED_AT)[0]
+            return acked
+    return None
+
+
 def unacknowledged_bytes(transport: asyncio.BaseTransport) -> int:
     """Bytes the kernel holds for the transport's socket that the peer has not acknowledged (0 if unknown)."""
     sock = transport.get_extra_info("socket")
@@ -57,6 +80,14 @@ def unacknowledged_bytes(transport: asyncio.BaseTransport) -> int:
         queued: int = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
         return queued
     return 0
+
+
+def took_some(before: tuple[int, int, int | None], after: tuple[int, int, int | None]) -> bool:
+    """Whether the reader took bytes between two looks: it acknowledged more (where the kernel says),
+    its unacknowledged bytes shrank, or the kernel accepted more from the transport's buffer."""
+    (buffered, unacknowledged, acked), (now_buffered, now_unacknowledged, now_acked) = before, after
+    grew = acked is not None and now_acked is not None and now_acked > acked
+    return grew or now_unacknowledged < unacknowledged or now_buffered < buffered
 
 
 class ReaderStalled(Exception):
@@ -90,20 +121,24 @@ class GuardedStreamingResponse(StreamingResponse):
         loop = asyncio.get_running_loop()
         sending = asyncio.ensure_future(send(message))
         progress_at = loop.time()
-        buffered, unacknowledged = transport.get_write_buffer_size(), unacknowledged_bytes(transport)
+        look = self._look(transport)
         try:
             while not (await asyncio.wait({sending}, timeout=PROGRESS_POLL_S))[0]:
-                now_buffered, now_unacknowledged = transport.get_write_buffer_size(), unacknowledged_bytes(transport)
-                # the reader took some: it acknowledged bytes, or the kernel accepted more from the buffer
-                if now_unacknowledged < unacknowledged or now_buffered < buffered:
+                now = self._look(transport)
+                if took_some(look, now):
                     progress_at = loop.time()
-                buffered, unacknowledged = now_buffered, now_unacknowledged
+                look = now
                 if loop.time() - progress_at >= self.stall_timeout_s:
                     raise ReaderStalled
         finally:
             if not sending.done():
                 sending.cancel()
         sending.result()
+
+    @staticmethod
+    def _look(transport: asyncio.WriteTransport) -> tuple[int, int, int | None]:
+        """(the transport's buffer, the kernel's unacknowledged bytes, the bytes acknowledged so far)."""
+        return transport.get_write_buffer_size(), unacknowledged_bytes(transport), acknowledged_bytes(transport)
 
     async def stream_response(self, send: Send) -> None:
         async def guarded(message: Message) -> None:

@@ -1,15 +1,18 @@
 """Clients that hold a daemon's connections open as an attacker would: half a request's headers, or a
-body that never comes, over raw sockets; what the daemon answered and when it closed each is noted."""
+body that never comes, over raw sockets (TLS for an ``https`` daemon); what the daemon answered and
+when it closed each is noted."""
 
 from __future__ import annotations
 
 import contextlib
 import select
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from rbee_bdd.clients.http import open_socket
 from rbee_bdd.core.cleanup import CleanupStack
 
 
@@ -32,12 +35,10 @@ class HeldConnection:
 
 def hold(url: str, count: int, payload: bytes, cleanup: CleanupStack) -> list[HeldConnection]:
     """Open *count* connections to *url*'s origin and send *payload* on each, never the rest."""
-    parts = urlsplit(url)
     held = []
     for _ in range(count):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = open_socket(url)
         cleanup.push("close a held connection", sock.close)
-        sock.connect((parts.hostname or "127.0.0.1", parts.port or 80))
         held.append(HeldConnection(sock, time.monotonic()))
         with contextlib.suppress(OSError):  # closed by the server at once: what the watch will see
             sock.sendall(payload)
@@ -54,12 +55,17 @@ def watch(held: list[HeldConnection], timeout: float) -> None:
     """Read every connection until the server closes it or *timeout* seconds pass."""
     deadline = time.monotonic() + timeout
     open_ones = {c.sock: c for c in held if c.closed_after is None}
+    for sock in open_ones:
+        sock.setblocking(False)  # over TLS a readable socket may hold no answer yet (a session ticket)
     while open_ones and (left := deadline - time.monotonic()) > 0:
-        readable, _, _ = select.select(list(open_ones), [], [], left)
+        buffered = [s for s in open_ones if isinstance(s, ssl.SSLSocket) and s.pending()]
+        readable = buffered or select.select(list(open_ones), [], [], left)[0]
         for sock in readable:
             conn = open_ones[sock]
             try:
                 data = sock.recv(65536)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                continue  # TLS records that carry no data (a session ticket): nothing answered yet
             except OSError:
                 data = b""
             if data:

@@ -11,6 +11,7 @@ empty one sends none.
 from __future__ import annotations
 
 import functools
+import socket
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +64,26 @@ def trust(ca_pem: bytes) -> None:
 def tls() -> ssl.SSLContext:
     """What the harness's HTTPS requests verify with: the scenario's CA, else the system's."""
     return _scenario_tls[0] if _scenario_tls else _system_tls()
+
+
+def open_socket(url: str, receive_buffer: int = 0, timeout: float = 10.0) -> socket.socket:
+    """A raw connection to *url*'s origin (TLS-wrapped and verified for ``https``), for clients that write
+    HTTP by hand; *receive_buffer* sets SO_RCVBUF before connecting (0: the system's)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.settimeout(timeout)
+        sock.connect((host, parts.port or (443 if parts.scheme == "https" else 80)))
+        if parts.scheme == "https":
+            sock = tls().wrap_socket(sock, server_hostname=host)
+        sock.settimeout(None)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def client(timeout: httpx.Timeout | float = 10.0) -> httpx.Client:

@@ -1,4 +1,4 @@
-"""SSE consumers that read slowly or not at all, over raw sockets with small receive buffers.
+"""SSE consumers that read slowly or not at all, over raw sockets with small receive buffers (TLS for https).
 
 They ask with HTTP/1.0, so the response body is the plain event stream, ended by the server
 closing the connection (no chunked framing to undo).
@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from rbee_bdd.clients.http import with_credentials
+from rbee_bdd.clients.http import open_socket, with_credentials
 from rbee_bdd.core.cleanup import CleanupStack
 
 TERMINAL_PREFIXES = ("[DONE]", "[ERROR]", "[CANCELLED]")
@@ -19,10 +19,8 @@ TERMINAL_PREFIXES = ("[DONE]", "[ERROR]", "[CANCELLED]")
 
 def _connect(url: str, receive_buffer: int, cleanup: CleanupStack, what: str) -> socket.socket:
     parts = urlsplit(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock = open_socket(url, receive_buffer)
     cleanup.push(f"close the {what}", sock.close)
-    sock.connect((parts.hostname or "127.0.0.1", parts.port or 80))
     headers = "".join(f"{key}: {value}\r\n" for key, value in with_credentials(url, {}).items())
     request = f"GET {parts.path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\nAccept: text/event-stream\r\n{headers}\r\n"
     sock.sendall(request.encode())
@@ -67,7 +65,11 @@ def parse_events(raw: bytes) -> list[tuple[str, str]]:
 
 @dataclass
 class PacedReader:
-    """Reads a stream *chunk_bytes* at a time with *pause_s* between reads: a slow consumer."""
+    """Reads a stream *chunk_bytes* at a time with *pause_s* between reads: a slow consumer.
+
+    Each read takes *chunk_bytes* whole where the stream has them: over TLS one receive gives at most
+    one record (one event, about 40 bytes, for a job stream), which would make the reader slower than
+    it says."""
 
     url: str
     chunk_bytes: int
@@ -86,7 +88,7 @@ class PacedReader:
         assert self._sock is not None
         pacing = threading.Event()  # never set: its wait() is the consumer's reading pace
         try:
-            while chunk := self._sock.recv(self.chunk_bytes):
+            while chunk := self._take(self._sock, self.chunk_bytes):
                 self.raw += chunk
                 pacing.wait(self.pause_s)
             self.ended_by = "closed by the server"
@@ -94,6 +96,14 @@ class PacedReader:
             self.ended_by = f"{type(exc).__name__}: {exc}"
         finally:
             self._ended.set()
+
+    @staticmethod
+    def _take(sock: socket.socket, count: int) -> bytes:
+        """*count* bytes, or fewer where the server closes the stream first."""
+        taken = bytearray()
+        while len(taken) < count and (chunk := sock.recv(count - len(taken))):
+            taken += chunk
+        return bytes(taken)
 
     def wait_ended(self, timeout: float) -> bool:
         return self._ended.wait(timeout)

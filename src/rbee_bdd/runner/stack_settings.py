@@ -58,7 +58,7 @@ class StackSettings:
     credentials: bool = True
     credential_mode: int = 0o600
     hs256_key_bytes: int = 0
-    tls: bool = False
+    tls: bool | None = None  # None: as the run's -D transport says
     allow_plaintext: bool = True
     relay: bool = False
     faulty_certs: dict[str, str] = field(default_factory=dict)

@@ -181,17 +181,18 @@ class World:
 
 
 def start_stack(context: StepContext, hives: int, credentials: bool = True, credential_mode: int = 0o600,
-                hs256_key_bytes: int = 0, tls: bool = False, faulty_certs: dict[str, str] | None = None,
+                hs256_key_bytes: int = 0, tls: bool | None = None, faulty_certs: dict[str, str] | None = None,
                 allow_plaintext: bool = True, per_hive_credentials: bool = False, **options: Any) -> Stack:
     """Create and start the scenario's stack (its teardown is registered first) as ``context.stack``.
 
     With *credentials* False the stack runs without any, even where the build claims ``auth``;
     *credential_mode* is the mode its credential files are written with; *hs256_key_bytes* the length
     of its HS256 JWT key (0: the usual); with *tls* every hop is HTTPS (*faulty_certs*: node -> the fault of
-    its certificate).
+    its certificate); None: as the run's ``-D transport`` says.
     """
-    stack = Stack(context.suite_config, context.identity, context.log_dir, context.cleanup,
-                  credentials, credential_mode, hs256_key_bytes, tls, faulty_certs, allow_plaintext,
+    config = context.suite_config
+    stack = Stack(config, context.identity, context.log_dir, context.cleanup, credentials, credential_mode,
+                  hs256_key_bytes, config.tls if tls is None else tls, faulty_certs, allow_plaintext,
                   per_hive_credentials)
     context.stack = stack
     stack.start(hives, **options)

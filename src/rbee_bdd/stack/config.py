@@ -30,7 +30,9 @@ SETTINGS = {
     "nvidia_smi": "the nvidia-smi the hives query (default: the suite's fake)",
     "coverage": "1: the daemons measure their own coverage (make bdd-report)",
     "profile": "the build's conformance profile: a name in profiles/ or a .toml path (default reference)",
+    "transport": "plain (default) or tls: how a scenario's daemons talk unless its stack settings say",
 }
+TRANSPORTS = ("tls", "plain")
 
 
 PROJECT = Path(__file__).resolve().parents[3]  # the suite's checkout: fixtures/, profiles/
@@ -63,6 +65,7 @@ class SuiteConfig:
     nvidia_smi: str  # program the hives query; the fake one by default (machines without GPU)
     profile: Profile = field(default_factory=lambda: Profile("reference"))  # what the build claims
     coverage: bool = False  # measure the daemons with coverage.py (data in <reports>/coverage/data)
+    tls: bool = False  # a scenario's daemons talk over TLS unless its stack settings say otherwise
 
     @property
     def fake_nvidia_smi(self) -> bool:
@@ -105,6 +108,13 @@ class SuiteConfig:
         except ProfileError as exc:
             raise ConfigError(f"-D profile: {exc}") from None
 
+        transport = get("transport", "plain")
+        if transport not in TRANSPORTS:
+            raise ConfigError(f"-D transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
+        if transport == "tls" and "tls" not in profile.claims:
+            raise ConfigError(f"-D transport=tls: the profile {profile.name!r} does not claim tls "
+                              "(its build has no --tls-cert); use -D transport=plain")
+
         def command(key: str, program: str, on_host: bool = False) -> list[str]:
             """The user's words, else the profile's; else, on the host, the program found there, and in a
             container its name."""
@@ -127,4 +137,5 @@ class SuiteConfig:
             nvidia_smi=get("nvidia_smi", "") or str((base / "fixtures" / "bin" / "nvidia-smi").resolve()),
             coverage=get("coverage", "0").lower() in ("1", "true", "yes", "on"),
             profile=profile,
+            tls=transport == "tls",
         )

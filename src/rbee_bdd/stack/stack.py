@@ -63,8 +63,12 @@ class Stack:
         cleanup.push("tear down the stack", self.teardown)
         cleanup.push("forget the scenario's credentials", forget_credentials)
         self.transport = Transport(tls, "tls" in config.profile.claims, allow_plaintext, dict(faulty_certs or {}))
+        self.ca_file: Path | None = None  # the scenario's CA certificate on the host (public), for rbee-keeper
         if tls:
             trust(self.transport.ca_pem)  # the harness verifies the daemons against the scenario's CA
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self.ca_file = log_dir / "scenario-ca.pem"
+            self.ca_file.write_bytes(self.transport.ca_pem)
         self.target = make_target(config, identity, log_dir, self.credentials, "audit" in config.profile.claims,
                                   self.transport)
         self.faults = StackFaults(self)

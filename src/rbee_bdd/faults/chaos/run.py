@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.reports / f"seed{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         with cleaned_up("chaos") as cleanup:
-            stack = Stack(config, RunIdentity.new().scenario(1), out_dir / "logs", cleanup)
+            stack = Stack(config, RunIdentity.new().scenario(1), out_dir / "logs", cleanup, tls=config.tls)
             stack.start(HIVES, hive_args=hive_args())
             violations = run(stack, cleanup, settings, out_dir)
     except KeyboardInterrupt:

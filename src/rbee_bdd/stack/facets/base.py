@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from rbee_bdd.clients.api import HiveClient, QueenClient
@@ -24,6 +25,7 @@ class StackView(Protocol):
     target: Target | None
     credentials: ScenarioCredentials | None
     hive_nodes: dict[str, Node]
+    ca_file: Path | None  # over TLS: the scenario's CA certificate on the host
 
     @property
     def processes(self) -> ProcessView: ...

@@ -23,6 +23,8 @@ class StackKeeper(Facet):
         return keeper
 
     def env(self) -> dict[str, str]:
-        """rbee-keeper's environment: a user's submit token (in the environment, never on its command line)."""
+        """rbee-keeper's environment: a user's submit token (in the environment, never on its command line),
+        and over TLS the scenario's CA to check queen's certificate against (``RBEE_TLS_CA``)."""
         token = {"RBEE_TOKEN": self.stack.client_token("submit")} if self.stack.credentials is not None else {}
-        return {**self.stack.config.coverage_env(), **token}
+        ca = {"RBEE_TLS_CA": str(self.stack.ca_file)} if self.stack.ca_file is not None else {}
+        return {**self.stack.config.coverage_env(), **token, **ca}
