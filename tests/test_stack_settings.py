@@ -28,7 +28,7 @@ def test_the_other_settings_reach_the_stack() -> None:
         "queen_args": (), "hive_args": (), "worker_wrapper": "", "hive_config": "", "download_disk_bytes": 0,
         "cgroups": True, "queen_audit_disk_bytes": 0, "hive_credentials_in_env": False, "credentials": True,
         "credential_mode": 0o600,
-        "hs256_key_bytes": 0, "tls": False, "faulty_certs": {}, "allow_plaintext": True, "relay": False,
+        "hs256_key_bytes": 0, "tls": None, "faulty_certs": {}, "allow_plaintext": True, "relay": False,
         "per_hive_credentials": False}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
-from rbee_bdd.clients.http import tls, with_credentials
+from rbee_bdd.clients.http import AsyncNamedTLSTransport, tls, with_credentials
 from rbee_bdd.clients.sse import TERMINAL_PREFIXES
 
 
@@ -47,7 +47,7 @@ class JobOutcome:
 def async_client(connections: int, read_timeout: float = 600.0) -> httpx.AsyncClient:
     """One client for every job of a load: a pool as large as the number of jobs at once."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(verify=tls(), trust_env=False, limits=limits,
+    return httpx.AsyncClient(transport=AsyncNamedTLSTransport(verify=tls(), limits=limits), trust_env=False,
                              timeout=httpx.Timeout(30.0, read=read_timeout, pool=read_timeout))
 
 

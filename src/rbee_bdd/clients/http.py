@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 _bearer: dict[str, str] = {}  # origin ("host:port") -> token
+_tls_names: dict[str, str] = {}  # host -> the name its certificates carry, for an address they do not name
 
 
 def origin(url: str) -> str:
@@ -32,10 +33,47 @@ def authorize(url: str, token: str) -> None:
         _bearer[origin(url)] = token
 
 
+def name_for_tls(url: str, name: str) -> None:
+    """Check the certificates served at *url*'s host against *name* (a container reached by its address
+    on the run's network, which no certificate names: its address is known only once it runs; the
+    workers of a hive's container serve under the hive's names)."""
+    _tls_names[urlsplit(url).hostname or ""] = name
+
+
+def tls_name(url: str) -> str:
+    """The name to check *url*'s certificate against: the one registered for its host, else its host."""
+    host = urlsplit(url).hostname or ""
+    return _tls_names.get(host) or host
+
+
 def forget_credentials() -> None:
     """The scenario ended: its tokens are sent nowhere any more, and its CA trusted no more."""
     _bearer.clear()
     _scenario_tls.clear()
+    _tls_names.clear()
+
+
+class NamedTLSTransport(httpx.HTTPTransport):
+    """httpx's transport, checking each origin's certificate against the name registered for it."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        name_tls(request)
+        return super().handle_request(request)
+
+
+class AsyncNamedTLSTransport(httpx.AsyncHTTPTransport):
+    """The same for httpx's asynchronous client."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        name_tls(request)
+        return await super().handle_async_request(request)
+
+
+def name_tls(request: httpx.Request) -> None:
+    """Give an https request to a registered origin the name its certificate carries (SNI and the check)."""
+    name = _tls_names.get(request.url.host)
+    if name and request.url.scheme == "https":
+        request.extensions = {**request.extensions, "sni_hostname": name}
 
 
 def with_credentials(url: str, headers: dict[str, str] | None) -> dict[str, str]:
@@ -78,7 +116,7 @@ def open_socket(url: str, receive_buffer: int = 0, timeout: float = 10.0) -> soc
         sock.settimeout(timeout)
         sock.connect((host, parts.port or (443 if parts.scheme == "https" else 80)))
         if parts.scheme == "https":
-            sock = tls().wrap_socket(sock, server_hostname=host)
+            sock = tls().wrap_socket(sock, server_hostname=tls_name(url))
         sock.settimeout(None)
     except BaseException:
         sock.close()
@@ -87,7 +125,7 @@ def open_socket(url: str, receive_buffer: int = 0, timeout: float = 10.0) -> soc
 
 
 def client(timeout: httpx.Timeout | float = 10.0) -> httpx.Client:
-    return httpx.Client(verify=tls(), timeout=timeout, trust_env=False)
+    return httpx.Client(transport=NamedTLSTransport(verify=tls()), timeout=timeout, trust_env=False)
 
 
 def request(method: str, url: str, timeout: float = 10.0, headers: dict[str, str] | None = None,

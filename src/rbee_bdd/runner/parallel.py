@@ -220,23 +220,25 @@ def run_pool(behave: str, behave_args: list[str], scenarios: list[Selected], slo
     codes: list[int] = []
     number = first
     while running or (remaining and not interrupted.is_set()):
-        while remaining and len(running) < slots and not interrupted.is_set():
-            chunk = next_chunk(remaining, slots, durations)
-            name = f"part{number}"
-            number += 1
-            running[name] = (start_part(behave, behave_args, name, chunk, work), len(chunk))
         try:
+            while remaining and len(running) < slots and not interrupted.is_set():
+                chunk = next_chunk(remaining, slots, durations)
+                name = f"part{number}"
+                number += 1
+                running[name] = (start_part(behave, behave_args, name, chunk, work), len(chunk))
             time.sleep(0.25)  # the runner's own poll, not a step's wait
-        except KeyboardInterrupt:  # the parts got the Ctrl+C too: wait for their cleanup
+            for name, (process, count) in list(running.items()):
+                if process.poll() is not None:
+                    codes.append(exit_code(process.returncode))
+                    del running[name]
+                    print(f"parallel: {name} ({count} scenario(s)) ended at {time.monotonic() - started:.0f} s, "
+                          f"{len(remaining)} scenario(s) not yet started", flush=True)
+        except KeyboardInterrupt:  # wait for the parts' cleanup
             if not interrupted.is_set():
                 print("parallel: interrupted: the parts finish their scenarios' cleanup first…", flush=True)
+                for process, _ in running.values():  # a Ctrl+C reached them too; a SIGINT sent to the
+                    process.send_signal(signal.SIGINT)  # runner alone did not (a second one is harmless)
             interrupted.set()
-        for name, (process, count) in list(running.items()):
-            if process.poll() is not None:
-                codes.append(exit_code(process.returncode))
-                del running[name]
-                print(f"parallel: {name} ({count} scenario(s)) ended at {time.monotonic() - started:.0f} s, "
-                      f"{len(remaining)} scenario(s) not yet started", flush=True)
     return max(codes, default=0)
 
 

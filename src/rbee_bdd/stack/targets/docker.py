@@ -34,6 +34,7 @@ from rbee_bdd.clients.credentials import (
     queen_flags,
     worker_env_flags,
 )
+from rbee_bdd.clients.http import name_for_tls
 from rbee_bdd.core import timeline
 from rbee_bdd.core.identity import OWNER_LABEL, RUN_LABEL, SCENARIO_LABEL, RunIdentity, ScenarioIdentity
 from rbee_bdd.core.waiting import eventually, scaled
@@ -423,6 +424,8 @@ class DockerTarget:
         docker_node = DockerNode(node, container, port, self.log_dir / f"{node}.log", self.transport.scheme,
                                  self.transport.untrusted(node))
         self.nodes.append(docker_node)
+        if self.transport.tls:  # the harness reaches it by its address too (direct_url): check its name there
+            name_for_tls(docker_node.direct_url, name)
         docker_node.wait_healthy()
         return docker_node
 
