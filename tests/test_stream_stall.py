@@ -191,3 +191,55 @@ def test_acknowledged_bytes_grow_only_while_the_reader_reads(full_connection):
             break
     assert acknowledged() > before, f"the reader took {taken} bytes, acknowledged stayed at {before}"
     assert streaming.acknowledged_bytes(DrainingTransport(size=0, step=0)) is None, "no socket: unknown"
+
+
+def settle(sender: socket.socket) -> None:
+    """Fill the sender until its peer acknowledges nothing more (its window closed)."""
+    transport = DrainingTransport(size=0, step=0, sock=sender)
+    before = -1
+    for _ in range(50):
+        fill(sender)
+        threading.Event().wait(0.1)
+        if (now := streaming.acknowledged_bytes(transport)) == before:
+            return
+        before = now if now is not None else -1
+
+
+def writes_for(seconds: float, response: GuardedStreamingResponse) -> None:
+    """Writes taken at once (buffers in front of the socket absorb them), one every 20 ms for *seconds*."""
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + seconds
+        while loop.time() < ends:
+            await response._send_while_taken(await send_waiting(0.02), {"type": "http.response.body"})
+
+    asyncio.run(run())
+
+
+def test_a_reader_that_takes_nothing_is_stalled_even_when_every_write_is_taken_at_once(full_connection):
+    # over TLS, uvloop's own transport under the TLS layer takes writes long after the socket is full
+    sender, _ = full_connection
+    settle(sender)
+    response = guard(DrainingTransport(size=0, step=0, sock=sender))
+    with pytest.raises(ReaderStalled):
+        writes_for(BOUND_S + 1.0, response)
+
+
+def test_a_reader_that_reads_is_not_stalled_by_writes_taken_at_once(full_connection):
+    sender, reader = full_connection
+    settle(sender)
+    reading = threading.Event()
+
+    def read_slowly() -> None:
+        while not reading.wait(0.005):
+            with contextlib.suppress(BlockingIOError):
+                reader.recv(1024)
+            fill(sender)
+
+    thread = threading.Thread(target=read_slowly, daemon=True)
+    thread.start()
+    try:
+        writes_for(BOUND_S + 1.0, guard(DrainingTransport(size=0, step=0, sock=sender)))
+    finally:
+        reading.set()
+        thread.join()

@@ -104,13 +104,19 @@ class GuardedStreamingResponse(StreamingResponse):
         self.reader = reader
         self._events = content
         self._transport: asyncio.WriteTransport | None = None
+        self._last_look: tuple[int, int, int | None] | None = None  # the reader's progress as last seen
+        self._progress_at = 0.0  # when the reader last took bytes, or nothing waited for it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
         await super().__call__(scope, receive, send)
 
     async def _send_while_taken(self, send: Send, message: Message) -> None:
-        """Send *message*; ReaderStalled once the reader took nothing for the stall bound."""
+        """Send *message*; ReaderStalled once the reader took nothing for the stall bound.
+
+        The bound runs across writes while bytes wait for the reader: over TLS a write may be taken at once
+        by buffers in front of the socket that ours do not bound (the TLS layer's own transport), so a
+        reader that takes nothing need not make any one write wait."""
         transport = self._transport
         if transport is None:
             try:
@@ -119,21 +125,25 @@ class GuardedStreamingResponse(StreamingResponse):
                 raise ReaderStalled from None
             return
         loop = asyncio.get_running_loop()
+        self._check(transport, loop.time())
         sending = asyncio.ensure_future(send(message))
-        progress_at = loop.time()
-        look = self._look(transport)
         try:
             while not (await asyncio.wait({sending}, timeout=PROGRESS_POLL_S))[0]:
-                now = self._look(transport)
-                if took_some(look, now):
-                    progress_at = loop.time()
-                look = now
-                if loop.time() - progress_at >= self.stall_timeout_s:
-                    raise ReaderStalled
+                self._check(transport, loop.time())
         finally:
             if not sending.done():
                 sending.cancel()
         sending.result()
+
+    def _check(self, transport: asyncio.WriteTransport, now: float) -> None:
+        """Note the reader's progress; ReaderStalled when bytes waited for it the whole bound, untaken."""
+        look = self._look(transport)
+        waiting = look[0] > 0 or look[1] > 0  # in the transport's buffer, or unacknowledged in the kernel's
+        if self._last_look is None or not waiting or took_some(self._last_look, look):
+            self._progress_at = now
+        self._last_look = look
+        if now - self._progress_at >= self.stall_timeout_s:
+            raise ReaderStalled
 
     @staticmethod
     def _look(transport: asyncio.WriteTransport) -> tuple[int, int, int | None]:
