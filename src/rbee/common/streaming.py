@@ -9,11 +9,13 @@ clean-up (for a job stream: the job is cancelled when no reader is left).
 resumes only once the transport's buffer has drained to its low-water mark, which for a
 slow but steady reader can take longer than the bound. Where the server says which
 transport carries the response (the ``rbee.transport`` extension, see server.py), a write
-may wait as long as the reader acknowledges bytes: the kernel's queue of unacknowledged
-bytes shrinks, or the transport's buffer does. The transport's buffer alone moves in steps
-(the kernel wakes a writer only once a third of its send buffer is free): a reader taking
-2.5 KB/s through a 4 KiB receive buffer moved it every 4.8 s, while its acknowledgements
-came every 2.3 s. Elsewhere one write may wait the bound.
+may wait as long as the reader acknowledges bytes: its acknowledged bytes grow (TCP_INFO), the
+kernel's queue of unacknowledged bytes shrinks, or the transport's buffer does. The transport's
+buffer alone moves in steps (the kernel wakes a writer only once a third of its send buffer is
+free): a reader taking 2.5 KB/s through a 4 KiB receive buffer moved it every 4.8 s, while its
+acknowledgements came every 2.3 s. The bound runs across writes while bytes wait for the reader,
+so a reader that takes nothing is cut even when buffers we do not bound (over TLS, the TLS layer's
+own transport) take every write at once. Elsewhere one write may wait the bound.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def took_some(before: tuple[int, int, int | None], after: tuple[int, int, int | 
 
 
 class ReaderStalled(Exception):
-    """A write to the reader waited longer than the stall bound."""
+    """Bytes waited for the reader for the stall bound, and it took none of them."""
 
 
 class GuardedStreamingResponse(StreamingResponse):
@@ -138,7 +140,8 @@ class GuardedStreamingResponse(StreamingResponse):
     def _check(self, transport: asyncio.WriteTransport, now: float) -> None:
         """Note the reader's progress; ReaderStalled when bytes waited for it the whole bound, untaken."""
         look = self._look(transport)
-        waiting = look[0] > 0 or look[1] > 0  # in the transport's buffer, or unacknowledged in the kernel's
+        buffered, unacknowledged, _ = look
+        waiting = buffered > 0 or unacknowledged > 0  # in the transport's buffer, or in the kernel's queue
         if self._last_look is None or not waiting or took_some(self._last_look, look):
             self._progress_at = now
         self._last_look = look
