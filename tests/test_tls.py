@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ssl
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,13 @@ def test_a_certificate_and_its_key_serve_https(files: dict[str, Path]) -> None:
     assert tls.enabled and tls.scheme == "https"
     assert tls.flags() == ["--tls-cert", str(files["cert"]), "--tls-key", str(files["key"]),
                            "--tls-ca", str(files["ca"])]
-    assert not Tls().enabled and Tls().scheme == "http" and Tls().flags() == [] and Tls().verify() is True
+    assert not Tls().enabled and Tls().scheme == "http" and Tls().flags() == []
+
+
+def test_without_a_ca_clients_verify_against_the_systems_cas_through_one_shared_context() -> None:
+    context = Tls().verify()
+    assert isinstance(context, ssl.SSLContext) and context is Tls().verify()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
 def test_a_missing_key_is_named(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

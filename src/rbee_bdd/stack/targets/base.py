@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,17 +196,28 @@ def program_of(programs: dict[str, str], hive: str) -> str:
     return programs[hive]
 
 
+EXIT_LOOK_S = 0.5  # reading a container's exit code is an engine call (inspect): not at every poll of /health
+
+
 def wait_healthy(url: str, node: str, exit_code: Callable[[], int | None], log_tail: Callable[[], str],
                  timeout: float, untrusted: bool = False) -> None:
-    """Poll ``GET /health`` until 200; fail at once, with exit code and log, if the daemon died.
+    """Poll ``GET /health`` until 200; fail, with exit code and log, if the daemon died (seen within
+    EXIT_LOOK_S, and at the end).
 
     A daemon *untrusted* on purpose (its certificate expired, for another name or from another CA) is up
     once its TLS handshake fails verification, as it will for its peers: the harness never skips it.
     """
 
-    def check() -> bool:
+    looked = [-EXIT_LOOK_S]  # when the daemon's exit code was last read
+
+    def died() -> None:
+        looked[0] = time.monotonic()
         if (code := exit_code()) is not None:
             raise died_at_start(node, code, log_tail())
+
+    def check() -> bool:
+        if time.monotonic() - looked[0] >= EXIT_LOOK_S:
+            died()
         try:
             answered = request("GET", f"{url}/health", timeout=1.0).status_code == 200
         except httpx.ConnectError as exc:
@@ -223,6 +235,7 @@ def wait_healthy(url: str, node: str, exit_code: Callable[[], int | None], log_t
     except NodeStartError:
         raise
     except AssertionError as exc:
+        died()  # it may have ended since the last look
         raise NodeStartError(f"{exc}\n{node}'s log ends with:\n{log_tail()}") from None
 
 
