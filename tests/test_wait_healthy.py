@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 
@@ -28,7 +29,7 @@ def test_a_daemon_that_never_answers_has_its_exit_code_read_about_twice_a_second
 
     with pytest.raises(NodeStartError, match="to answer /health"):
         wait_healthy(refused_url, "queen", exit_code, lambda: "", timeout=1.6)
-    gaps = [b - a for a, b in zip(looks, looks[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(looks)]
     assert 3 <= len(looks) <= 6, f"expected 3 to 6 looks at the exit code in 1.6 s, saw {len(looks)}"
     assert all(gap >= EXIT_LOOK_S * 0.9 for gap in gaps[:-1]), f"looks closer than {EXIT_LOOK_S} s apart: {gaps}"
 
