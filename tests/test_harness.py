@@ -44,8 +44,10 @@ def test_config_rejects_unknown_targets_and_bad_numbers(tmp_path):
     assert config.queen_cmd == ["/opt/q", "--verbose"]
 
 
-def test_transport_is_plain_unless_asked_and_tls_only_for_a_build_that_claims_it(tmp_path):
-    assert not SuiteConfig.from_userdata({}, tmp_path).tls
+def test_transport_is_tls_unless_asked_or_the_build_does_not_claim_it(tmp_path):
+    assert SuiteConfig.from_userdata({}, tmp_path).tls
+    assert not SuiteConfig.from_userdata({"transport": "plain"}, tmp_path).tls
+    assert not SuiteConfig.from_userdata({"profile": "minimal"}, tmp_path).tls
     assert SuiteConfig.from_userdata({"transport": "tls"}, tmp_path).tls
     with pytest.raises(ConfigError, match="transport must be one of tls, plain"):
         SuiteConfig.from_userdata({"transport": "https"}, tmp_path)

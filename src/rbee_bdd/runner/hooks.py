@@ -70,7 +70,8 @@ def before_all(context: Context) -> None:
     context.run_identity = RunIdentity.new()
     reaper.start(context.run_identity.run_id, context.run_identity.owner)  # cleans up if this runner is killed
     context.scenario_count = 0
-    say(f"target={config.target} profile={config.profile.name} run={context.run_identity.run_id} "
+    say(f"target={config.target} profile={config.profile.name} transport={'tls' if config.tls else 'plain'} "
+        f"run={context.run_identity.run_id} "
         f"timeout_multiplier={config.timeout_multiplier:g}; swept {len(removed)} leftover(s) of dead runs")
 
 

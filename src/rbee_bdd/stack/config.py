@@ -30,7 +30,8 @@ SETTINGS = {
     "nvidia_smi": "the nvidia-smi the hives query (default: the suite's fake)",
     "coverage": "1: the daemons measure their own coverage (make bdd-report)",
     "profile": "the build's conformance profile: a name in profiles/ or a .toml path (default reference)",
-    "transport": "plain (default) or tls: how a scenario's daemons talk unless its stack settings say",
+    "transport": "tls (the default where the profile claims tls) or plain: how a scenario's daemons talk unless "
+                 "its stack settings say",
 }
 TRANSPORTS = ("tls", "plain")
 
@@ -108,7 +109,7 @@ class SuiteConfig:
         except ProfileError as exc:
             raise ConfigError(f"-D profile: {exc}") from None
 
-        transport = get("transport", "plain")
+        transport = get("transport", "tls" if "tls" in profile.claims else "plain")
         if transport not in TRANSPORTS:
             raise ConfigError(f"-D transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
         if transport == "tls" and "tls" not in profile.claims:
