@@ -52,10 +52,10 @@ class Tls:
             return {}
         return {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
 
-    def verify(self) -> ssl.SSLContext | bool:
+    def verify(self) -> ssl.SSLContext:
         """What the daemon's httpx clients verify peers with: the CA bundle's context, or the system's; one
         context a process, shared by its clients (each of its own costs about 50 ms of CPU: the CAs it loads)."""
-        return _client_context(self.ca) if self.ca is not None else _system_context()
+        return _client_context(self.ca)
 
     def flags(self) -> list[str]:
         """The same transport for a process the daemon starts (a hive's workers share its certificate)."""
@@ -66,13 +66,9 @@ class Tls:
 
 
 @functools.cache
-def _client_context(ca: Path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(ca))
-
-
-@functools.cache
-def _system_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
+def _client_context(ca: Path | None) -> ssl.SSLContext:
+    """The context of the daemon's clients for *ca* (None: the system's CAs), made once a process."""
+    return ssl.create_default_context(cafile=None if ca is None else str(ca))
 
 
 def unverified(exc: BaseException) -> str:

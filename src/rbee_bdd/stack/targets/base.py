@@ -208,15 +208,16 @@ def wait_healthy(url: str, node: str, exit_code: Callable[[], int | None], log_t
     once its TLS handshake fails verification, as it will for its peers: the harness never skips it.
     """
 
-    looked = [-EXIT_LOOK_S]  # when the daemon's exit code was last read
+    looked = -EXIT_LOOK_S  # when the daemon's exit code was last read
 
     def died() -> None:
-        looked[0] = time.monotonic()
+        nonlocal looked
+        looked = time.monotonic()
         if (code := exit_code()) is not None:
             raise died_at_start(node, code, log_tail())
 
     def check() -> bool:
-        if time.monotonic() - looked[0] >= EXIT_LOOK_S:
+        if time.monotonic() - looked >= EXIT_LOOK_S:
             died()
         try:
             answered = request("GET", f"{url}/health", timeout=1.0).status_code == 200
